@@ -1,0 +1,79 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+  .enableUpcomingFeature("ExistentialAny"),
+  .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+  name: "OpenSSLObjects",
+  platforms: [.macOS(.v14)],
+  products: [
+    .library(name: "OpenSSLObjects", targets: ["OpenSSLObjects"]),
+    .library(name: "PKCS11Keys", targets: ["PKCS11Keys"]),
+    .executable(name: "openssl-objects", targets: ["openssl-objects"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    // OpenSSL 3 through pkg-config, plus static inline shims for macros and variadic functions.
+    .systemLibrary(
+      name: "COpenSSLFull",
+      pkgConfig: "openssl",
+      providers: [.apt(["libssl-dev"])]
+    ),
+    // libp11 (PKCS#11 through OpenSSL) through pkg-config.
+    .systemLibrary(
+      name: "CLibP11",
+      pkgConfig: "libp11",
+      providers: [.apt(["libp11-dev"])]
+    ),
+    .target(
+      name: "OpenSSLObjects",
+      dependencies: ["COpenSSLFull"],
+      swiftSettings: strictSettings
+    ),
+    .target(
+      name: "PKCS11Keys",
+      dependencies: ["OpenSSLObjects", "CLibP11", "COpenSSLFull"],
+      swiftSettings: strictSettings
+    ),
+    .executableTarget(
+      name: "openssl-objects",
+      dependencies: [
+        "OpenSSLObjects",
+        "PKCS11Keys",
+        "COpenSSLFull",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: strictSettings
+    ),
+    // Child-process scenarios for the tests: allocation counting, environment-dependent loading.
+    .executableTarget(
+      name: "oo-test-helper",
+      dependencies: ["OpenSSLObjects", "COpenSSLFull"],
+      path: "Tests/oo-test-helper",
+      swiftSettings: strictSettings
+    ),
+    // Shared by the test targets: PKI builders, temporary directories, child processes.
+    .target(
+      name: "TestSupport",
+      dependencies: ["OpenSSLObjects", "COpenSSLFull"],
+      path: "Tests/TestSupport",
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "OpenSSLObjectsTests",
+      dependencies: ["OpenSSLObjects", "COpenSSLFull", "TestSupport"],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "CLITests",
+      dependencies: ["OpenSSLObjects", "TestSupport"],
+      swiftSettings: strictSettings
+    ),
+  ],
+  swiftLanguageModes: [.v6]
+)

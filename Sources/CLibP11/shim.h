@@ -1,0 +1,4 @@
+#ifndef OPENSSLOBJECTS_CLIBP11_SHIM_H
+#define OPENSSLOBJECTS_CLIBP11_SHIM_H
+#include <libp11.h>
+#endif

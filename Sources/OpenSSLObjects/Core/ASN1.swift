@@ -1,0 +1,227 @@
+import COpenSSLFull
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+
+/// An ASN.1 object identifier (`ASN1_OBJECT`), kept as its dotted numeric form.
+public struct OID: Hashable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+  /// The dotted numeric form, for example `"1.3.6.1.5.5.7.3.1"`.
+  public let dotted: String
+
+  /// Makes an identifier from its dotted numeric form, or from a name OpenSSL knows
+  /// (`"serverAuth"`, `"commonName"`), translated with `OBJ_txt2obj`.
+  public init(_ text: String) {
+    let object = ErrorQueue.isolated { _ in OBJ_txt2obj(text, 0) }
+    defer { ASN1_OBJECT_free(object) }
+    self.dotted = object.map(OID.dottedText) ?? text
+  }
+
+  /// Makes an identifier from a literal, as ``init(_:)`` does.
+  public init(stringLiteral value: String) {
+    self.init(value)
+  }
+
+  /// Reads an `ASN1_OBJECT` (borrowed).
+  init(object: OpaquePointer) {
+    self.dotted = OID.dottedText(object)
+  }
+
+  /// OpenSSL's short name (`OBJ_nid2sn`), for example `"serverAuth"`, if it knows the identifier.
+  public var shortName: String? {
+    let nid = self.nid
+    guard nid != NID_undef, let name = OBJ_nid2sn(nid) else { return nil }
+    return String(cString: name)
+  }
+
+  /// OpenSSL's long name (`OBJ_nid2ln`), for example `"TLS Web Server Authentication"`.
+  public var longName: String? {
+    let nid = self.nid
+    guard nid != NID_undef, let name = OBJ_nid2ln(nid) else { return nil }
+    return String(cString: name)
+  }
+
+  /// OpenSSL's numeric identifier for the object (`OBJ_txt2nid`), `NID_undef` (0) if unknown.
+  public var nid: Int32 { ErrorQueue.isolated { _ in OBJ_txt2nid(dotted) } }
+
+  /// The short name when OpenSSL knows one, otherwise the dotted form.
+  public var description: String { shortName ?? dotted }
+
+  /// A new `ASN1_OBJECT` for this identifier (`OBJ_txt2obj`), owned by the caller.
+  func makeObject() -> OpaquePointer? {
+    ErrorQueue.isolated { _ in OBJ_txt2obj(dotted, 1) }
+  }
+
+  private static func dottedText(_ object: OpaquePointer) -> String {
+    var buffer = [CChar](repeating: 0, count: 128)
+    let length = OBJ_obj2txt(&buffer, Int32(buffer.count), object, 1)
+    if length >= buffer.count {
+      buffer = [CChar](repeating: 0, count: Int(length) + 1)
+      _ = OBJ_obj2txt(&buffer, Int32(buffer.count), object, 1)
+    }
+    return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+  }
+
+  // MARK: Extended key usages
+
+  /// TLS server authentication (`id-kp-serverAuth`).
+  public static let serverAuth: OID = "1.3.6.1.5.5.7.3.1"
+  /// TLS client authentication (`id-kp-clientAuth`).
+  public static let clientAuth: OID = "1.3.6.1.5.5.7.3.2"
+  /// Code signing (`id-kp-codeSigning`).
+  public static let codeSigning: OID = "1.3.6.1.5.5.7.3.3"
+  /// E-mail protection (`id-kp-emailProtection`).
+  public static let emailProtection: OID = "1.3.6.1.5.5.7.3.4"
+  /// Time stamping (`id-kp-timeStamping`).
+  public static let timeStamping: OID = "1.3.6.1.5.5.7.3.8"
+  /// OCSP signing (`id-kp-OCSPSigning`).
+  public static let ocspSigning: OID = "1.3.6.1.5.5.7.3.9"
+  /// Any extended key usage (`anyExtendedKeyUsage`).
+  public static let anyExtendedKeyUsage: OID = "2.5.29.37.0"
+
+  // MARK: Access methods
+
+  /// The OCSP access method of authority information access (`id-ad-ocsp`).
+  public static let ocsp: OID = "1.3.6.1.5.5.7.48.1"
+  /// The CA issuers access method of authority information access (`id-ad-caIssuers`).
+  public static let caIssuers: OID = "1.3.6.1.5.5.7.48.2"
+}
+
+/// A certificate or CRL serial number: an ASN.1 INTEGER of any size.
+public struct SerialNumber: Hashable, Sendable, CustomStringConvertible {
+  /// The magnitude, big-endian, without leading zero bytes (empty for zero).
+  public let magnitude: [UInt8]
+  /// Whether the number is negative (RFC 5280 forbids it; real certificates still have them).
+  public let isNegative: Bool
+
+  /// Makes a serial number from its big-endian magnitude.
+  public init(magnitude: [UInt8], isNegative: Bool = false) {
+    let trimmed = Array(magnitude.drop { $0 == 0 })
+    self.magnitude = trimmed
+    self.isNegative = isNegative && !trimmed.isEmpty
+  }
+
+  /// Makes a serial number from an integer.
+  public init(_ value: UInt64) {
+    var bytes: [UInt8] = []
+    var rest = value
+    while rest > 0 {
+      bytes.insert(UInt8(rest & 0xFF), at: 0)
+      rest >>= 8
+    }
+    self.init(magnitude: bytes)
+  }
+
+  /// A random positive 159-bit serial number (`RAND_bytes`), as CAs should issue.
+  public static func random() -> SerialNumber {
+    var bytes = [UInt8](repeating: 0, count: 20)
+    if ErrorQueue.isolated({ _ in RAND_bytes(&bytes, Int32(bytes.count)) }) != 1 {
+      // The DRBG failed: fall back to the system generator rather than issue a fixed number.
+      var generator = SystemRandomNumberGenerator()
+      for index in bytes.indices { bytes[index] = generator.next() }
+    }
+    bytes[0] &= 0x7F
+    bytes[0] |= 0x01
+    return SerialNumber(magnitude: bytes)
+  }
+
+  /// Reads an `ASN1_INTEGER` (borrowed).
+  init(integer: UnsafePointer<ASN1_INTEGER>) {
+    let length = Int(ASN1_STRING_length(integer))
+    let data = ASN1_STRING_get0_data(integer)
+    let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
+    self.init(magnitude: bytes, isNegative: ASN1_STRING_type(integer) == V_ASN1_NEG_INTEGER)
+  }
+
+  /// Upper-case hexadecimal, as `openssl x509 -serial` prints it (`"-"` in front if negative).
+  public var hex: String {
+    let digits = magnitude.isEmpty ? "00" : magnitude.hexString.uppercased()
+    return (isNegative ? "-" : "") + digits
+  }
+
+  /// Decimal (`BN_bn2dec`).
+  public var decimal: String {
+    let text = ErrorQueue.isolated { _ -> UnsafeMutablePointer<CChar>? in
+      let bn = BN_bin2bn(magnitude, Int32(magnitude.count), nil)
+      defer { BN_free(bn) }
+      BN_set_negative(bn, isNegative ? 1 : 0)
+      return BN_bn2dec(bn)
+    }
+    guard let text else { return hex }
+    defer { oo_OPENSSL_free(text) }
+    return String(cString: text)
+  }
+
+  /// A readable description, without secret material.
+  public var description: String { hex }
+
+  /// A new `ASN1_INTEGER` with this value, owned by the caller.
+  func makeInteger() -> UnsafeMutablePointer<ASN1_INTEGER>? {
+    ErrorQueue.isolated { _ in
+      let bn = BN_bin2bn(magnitude, Int32(magnitude.count), nil)
+      defer { BN_free(bn) }
+      BN_set_negative(bn, isNegative ? 1 : 0)
+      return BN_to_ASN1_INTEGER(bn, nil)
+    }
+  }
+}
+
+/// Conversions between ASN.1 values and Swift values.
+enum ASN1 {
+  /// An `ASN1_TIME` (borrowed) as a `Date` (`ASN1_TIME_to_tm`), `nil` if it is not a valid time.
+  static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date? {
+    guard let time else { return nil }
+    var parts = tm()
+    guard ErrorQueue.isolated({ _ in ASN1_TIME_to_tm(time, &parts) }) == 1 else { return nil }
+    return Date(timeIntervalSince1970: TimeInterval(oo_timegm(&parts)))
+  }
+
+  /// A new `ASN1_TIME` (UTCTime until 2049, GeneralizedTime after, as RFC 5280 requires), owned
+  /// by the caller (`ASN1_TIME_set`).
+  static func makeTime(_ date: Date) -> UnsafeMutablePointer<ASN1_TIME>? {
+    ErrorQueue.isolated { _ in ASN1_TIME_set(nil, time_t(date.timeIntervalSince1970.rounded(.down))) }
+  }
+
+  /// The bytes of an `ASN1_STRING` (borrowed), exactly as stored: embedded NUL bytes are kept.
+  static func bytes(_ string: UnsafePointer<ASN1_STRING>?) -> [UInt8] {
+    guard let string, let data = ASN1_STRING_get0_data(string) else { return [] }
+    return Array(UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(string))))
+  }
+
+  /// The bytes of an `ASN1_STRING` as text, decoded as UTF-8 without stopping at NUL bytes.
+  static func text(_ string: UnsafePointer<ASN1_STRING>?) -> String {
+    String(decoding: bytes(string), as: UTF8.self)
+  }
+
+  /// A directory string (any of the ASN.1 string types) converted to UTF-8 (`ASN1_STRING_to_UTF8`).
+  static func utf8(_ string: UnsafePointer<ASN1_STRING>?) -> String {
+    guard let string else { return "" }
+    var output: UnsafeMutablePointer<UInt8>? = nil
+    let length = ErrorQueue.isolated { _ in ASN1_STRING_to_UTF8(&output, string) }
+    guard length >= 0, let output else { return text(string) }
+    defer { oo_OPENSSL_free(output) }
+    return String(decoding: UnsafeBufferPointer(start: output, count: Int(length)), as: UTF8.self)
+  }
+
+  /// A new `ASN1_OCTET_STRING` holding `bytes`, owned by the caller.
+  static func makeOctetString(_ bytes: [UInt8]) -> UnsafeMutablePointer<ASN1_OCTET_STRING>? {
+    guard let string = ASN1_OCTET_STRING_new() else { return nil }
+    guard ASN1_OCTET_STRING_set(string, bytes, Int32(bytes.count)) == 1 else {
+      ASN1_OCTET_STRING_free(string)
+      return nil
+    }
+    return string
+  }
+
+  /// A new `ASN1_IA5STRING` holding exactly `bytes` (NUL bytes included), owned by the caller.
+  static func makeIA5String(_ bytes: [UInt8]) -> UnsafeMutablePointer<ASN1_IA5STRING>? {
+    guard let string = ASN1_IA5STRING_new() else { return nil }
+    guard ASN1_STRING_set(string, bytes, Int32(bytes.count)) == 1 else {
+      ASN1_IA5STRING_free(string)
+      return nil
+    }
+    return string
+  }
+}

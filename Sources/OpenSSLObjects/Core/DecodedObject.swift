@@ -1,0 +1,123 @@
+#if canImport(FoundationEssentials)
+  public import FoundationEssentials
+#else
+  public import Foundation
+#endif
+
+/// One object found in PEM or DER input whose kind was not known in advance: what
+/// `openssl-objects inspect` reads, and what a program reading a file of unknown content gets.
+public enum DecodedObject: Sendable {
+  /// A certificate (`CERTIFICATE`, `TRUSTED CERTIFICATE`, or DER).
+  case certificate(X509Certificate)
+  /// A private key that could be read.
+  case privateKey(PrivateKey)
+  /// An encrypted private key for which no passphrase was given.
+  case encryptedPrivateKey(format: String)
+  /// A public key.
+  case publicKey(PublicKey)
+  /// A CRL.
+  case crl(X509CRL)
+  /// Another object: an OCSP request or response, a certificate request, a PKCS#12 file, or a PEM
+  /// block of a kind this library does not decode here; with its name and DER bytes.
+  case other(kind: String, der: [UInt8])
+
+  /// Reads every object of PEM input, in order, or the one object of DER input.
+  ///
+  /// - Parameter passphrase: asked (at most once per key) for encrypted private keys; `nil`
+  ///   leaves them as ``encryptedPrivateKey(format:)``.
+  /// - Throws: ``InputError`` for input that is not PEM or DER of a known kind, or a block that
+  ///   is broken.
+  public static func readAll(
+    bytes: some ContiguousBytes,
+    source: InputSource? = nil,
+    passphrase: (() throws -> Passphrase?)? = nil
+  ) throws -> [DecodedObject] {
+    try withContiguousBytes(bytes) { buffer in
+      let source = source ?? .memory(count: buffer.count)
+      guard !buffer.isEmpty else {
+        throw InputError(.empty, object: "object", source: source.description, detail: "there are no bytes")
+      }
+      if PEM.looksLikePEM(buffer) {
+        return try readPEM(buffer, source: source, passphrase: passphrase)
+      }
+      return [try readDER(buffer, source: source, passphrase: passphrase)]
+    }
+  }
+
+  /// Reads every object of a PEM or DER file.
+  public static func readAll(
+    contentsOfFile path: String,
+    passphrase: (() throws -> Passphrase?)? = nil
+  ) throws -> [DecodedObject] {
+    let bytes = try InputFile.read(path, object: "object")
+    return try readAll(bytes: bytes, source: .file(path), passphrase: passphrase)
+  }
+
+  private static func readPEM(
+    _ buffer: UnsafeRawBufferPointer,
+    source: InputSource,
+    passphrase: (() throws -> Passphrase?)?
+  ) throws -> [DecodedObject] {
+    // First find the blocks and their extents, then read each with the loader of its kind.
+    var blocks: [(label: String, range: Range<Int>, der: [UInt8], encrypted: Bool)] = []
+    var start = 0
+    try PEM.forEachBlock(in: buffer, object: "object", source: source) { block throws(InputError) in
+      let der = block.label.contains("PRIVATE KEY") ? [] : block.withDER { Array($0) }
+      blocks.append((block.label, start..<block.endOffset, der, block.isEncrypted))
+      start = block.endOffset
+      return true
+    }
+    return try blocks.map { block in
+      let slice = Array(buffer[block.range])
+      let context = InputSource.named("\(source) (\(block.label) block)")
+      switch block.label {
+      case _ where X509Certificate.pemLabels.contains(block.label):
+        return .certificate(
+          X509Certificate(
+            takingOwnershipOf: OpenSSLPointer(
+              try withContiguousBytes(slice) { (bytes: UnsafeRawBufferPointer) throws(InputError) in
+                try X509Certificate.decoder.decodeSinglePEM(
+                  bytes, source: context, limit: InputLimits.defaultMaximumSize)
+              })))
+      case _ where ObjectKind.crl.pemLabels.contains(block.label):
+        return .crl(try X509CRL(bytes: slice))
+      case _ where ObjectKind.publicKey.pemLabels.contains(block.label):
+        return .publicKey(try PublicKey(bytes: slice, encoding: .pem))
+      case _ where block.label.hasSuffix("PRIVATE KEY"):
+        let encrypted = block.label == "ENCRYPTED PRIVATE KEY" || block.encrypted
+        if encrypted && passphrase == nil {
+          return .encryptedPrivateKey(format: block.label == "ENCRYPTED PRIVATE KEY" ? "PKCS#8" : "traditional PEM")
+        }
+        return .privateKey(try PrivateKey(bytes: slice, encoding: .pem, passphrase: passphrase ?? { nil }))
+      default:
+        return .other(kind: ObjectKind.identify(pemLabel: block.label)?.name ?? block.label, der: block.der)
+      }
+    }
+  }
+
+  private static func readDER(
+    _ buffer: UnsafeRawBufferPointer,
+    source: InputSource,
+    passphrase: (() throws -> Passphrase?)?
+  ) throws -> DecodedObject {
+    let der = Array(buffer)
+    guard let kind = ObjectKind.identify(der: buffer) else {
+      // Not a whole object of a known kind: let the certificate reader say what is wrong.
+      try DER.checkHeader(buffer, object: "object", source: source, context: "")
+      if let key = try? PrivateKey(bytes: der, encoding: .der) { return .privateKey(key) }
+      throw InputError(
+        .malformed, object: "object", source: source.description,
+        detail: "the DER is not a certificate, key, CRL or OCSP message this library knows")
+    }
+    switch kind.name {
+    case ObjectKind.certificate.name: return .certificate(try X509Certificate(derEncoded: der))
+    case ObjectKind.crl.name: return .crl(try X509CRL(derEncoded: der))
+    case ObjectKind.publicKey.name: return .publicKey(try PublicKey(bytes: der, encoding: .der))
+    case ObjectKind.privateKey.name: return .privateKey(try PrivateKey(bytes: der, encoding: .der))
+    case ObjectKind.encryptedPrivateKey.name:
+      guard let passphrase else { return .encryptedPrivateKey(format: "PKCS#8") }
+      return .privateKey(try PrivateKey(bytes: der, encoding: .der, passphrase: passphrase))
+    default: return .other(kind: kind.name, der: der)
+    }
+  }
+}

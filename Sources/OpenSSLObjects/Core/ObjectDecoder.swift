@@ -1,0 +1,107 @@
+import COpenSSLFull
+
+/// Reads one kind of DER-encoded object (certificates, CRLs) from DER, from one PEM block or from
+/// a PEM bundle, with the same rules and errors for every kind.
+///
+/// Rules: text before and between PEM blocks is skipped, as OpenSSL's readers skip it; blocks of
+/// other kinds are skipped; anything but white space after the last block is trailing data; a
+/// single-object read refuses input with two objects of its kind.
+struct ObjectDecoder: Sendable {
+  /// The object's name in messages: "certificate", "CRL".
+  let object: String
+  /// The PEM labels of the kind.
+  let labels: [String]
+  /// The `d2i_*` function for a PEM label, or for raw DER when the label is `nil`.
+  let d2i: @Sendable (String?) -> D2IFunction
+  /// The OpenSSL function name used in errors for a label.
+  let operation: @Sendable (String?) -> String
+  /// The `*_free` function.
+  let free: FreeFunction
+
+  func decodeDER(_ buffer: UnsafeRawBufferPointer, source: InputSource, limit: Int) throws(InputError) -> OpaquePointer
+  {
+    try DER.decode(
+      buffer, object: object, source: source, operation: operation(nil), limit: limit, d2i: d2i(nil), free: free)
+  }
+
+  /// One object from PEM or DER, detected from the content.
+  func decodeSingle(
+    _ buffer: UnsafeRawBufferPointer, source: InputSource, limit: Int
+  ) throws(InputError) -> OpaquePointer {
+    if PEM.looksLikePEM(buffer) { return try decodeSinglePEM(buffer, source: source, limit: limit) }
+    return try decodeDER(buffer, source: source, limit: limit)
+  }
+
+  /// One object from PEM.
+  func decodeSinglePEM(
+    _ buffer: UnsafeRawBufferPointer, source: InputSource, limit: Int
+  ) throws(InputError) -> OpaquePointer {
+    let objects = try decodePEM(buffer, source: source, limit: limit, single: true)
+    return objects[0]
+  }
+
+  /// Every object of the kind in PEM (at least one), or the one object of DER input.
+  func decodeAll(
+    _ buffer: UnsafeRawBufferPointer, source: InputSource, limit: Int
+  ) throws(InputError) -> [OpaquePointer] {
+    if PEM.looksLikePEM(buffer) { return try decodePEM(buffer, source: source, limit: limit, single: false) }
+    return [try decodeDER(buffer, source: source, limit: limit)]
+  }
+
+  /// Every object of the kind in PEM; with `single`, exactly one.
+  func decodePEM(
+    _ buffer: UnsafeRawBufferPointer,
+    source: InputSource,
+    limit: Int,
+    single: Bool
+  ) throws(InputError) -> [OpaquePointer] {
+    if buffer.isEmpty {
+      throw InputError(.empty, object: object, source: source.description, detail: "there are no bytes")
+    }
+    if buffer.count > limit {
+      throw InputError(
+        .tooLarge, object: object, source: source.description, detail: "\(buffer.count) bytes; the limit is \(limit)")
+    }
+    var objects: [OpaquePointer] = []
+    var labels: [String] = []
+    var lastEnd = 0
+    do throws(InputError) {
+      try PEM.forEachBlock(in: buffer, object: object, source: source) { block throws(InputError) in
+        labels.append(block.label)
+        lastEnd = block.endOffset
+        guard self.labels.contains(block.label) else { return true }
+        if single && !objects.isEmpty {
+          throw InputError(
+            .multipleObjects, object: object, source: source.description, offset: block.endOffset,
+            detail: "PEM block \(block.index) is a second \(object); read bundles with the functions for several")
+        }
+        let label = block.label
+        let context = "PEM block \(block.index) (\(label))"
+        objects.append(
+          try block.withDER { der throws(InputError) in
+            try DER.decode(
+              der, object: object, source: source, operation: operation(label), limit: limit, context: context,
+              d2i: d2i(label), free: free)
+          })
+        return true
+      }
+      if objects.isEmpty {
+        let label = labels.first ?? ""
+        let found = ObjectKind.identify(pemLabel: label).map { " (\($0.name.withArticle))" } ?? ""
+        throw InputError(
+          .wrongPEMLabel, object: object, source: source.description,
+          detail: "found a \"\(label)\" PEM block\(found); \(object.withArticle) is labelled "
+            + self.labels.map { "\"\($0)\"" }.joined(separator: ", "))
+      }
+      guard PEM.onlyWhitespace(buffer, from: lastEnd) else {
+        throw InputError(
+          .trailingData, object: object, source: source.description, offset: lastEnd,
+          detail: "\(buffer.count - lastEnd) bytes that are not PEM follow the last PEM block")
+      }
+    } catch {
+      objects.forEach(free)
+      throw error
+    }
+    return objects
+  }
+}

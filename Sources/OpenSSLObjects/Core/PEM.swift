@@ -1,0 +1,154 @@
+import COpenSSLFull
+
+/// One PEM block as OpenSSL's `PEM_read_bio_ex` returns it: label, headers and the decoded bytes.
+///
+/// The decoded bytes stay in OpenSSL's buffer (the secure heap for key material) and are wiped
+/// and freed when the block goes away.
+struct PEMBlock: ~Copyable {
+  /// The label after `-----BEGIN `, for example `CERTIFICATE`.
+  let label: String
+  /// The RFC 1421 headers (`Proc-Type`, `DEK-Info`), empty for most blocks.
+  let headers: String
+  /// Byte offset of the end of this block in the input.
+  let endOffset: Int
+  /// 1-based position of the block in the input.
+  let index: Int
+  fileprivate let data: UnsafeMutablePointer<UInt8>?
+  fileprivate let count: Int
+  fileprivate let secure: Bool
+
+  /// The decoded (DER) bytes, lent for the duration of `body`.
+  func withDER<Result, Failure: Error>(
+    _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
+  ) throws(Failure) -> Result {
+    try body(UnsafeRawBufferPointer(start: data, count: count))
+  }
+
+  /// The decoded bytes as a mutable buffer (PEM_do_header decrypts in place).
+  var mutableData: UnsafeMutablePointer<UInt8>? { data }
+
+  /// The number of decoded bytes.
+  var derCount: Int { count }
+
+  /// `true` when the headers say the body is encrypted (`Proc-Type: 4,ENCRYPTED`).
+  var isEncrypted: Bool { headers.contains("ENCRYPTED") }
+
+  deinit {
+    guard let data else { return }
+    if secure { oo_OPENSSL_secure_clear_free(data, count) } else { oo_OPENSSL_clear_free(data, count) }
+  }
+}
+
+/// Reading PEM text with OpenSSL's own PEM reader.
+enum PEM {
+  /// Whether `bytes` look like PEM: they contain a `-----BEGIN ` line.
+  static func looksLikePEM(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    looksLike(bytes, Array("-----BEGIN ".utf8))
+  }
+
+  private static func looksLike(_ bytes: UnsafeRawBufferPointer, _ marker: [UInt8]) -> Bool {
+    guard bytes.count >= marker.count else { return false }
+    var index = 0
+    while index + marker.count <= bytes.count {
+      if bytes[index] == marker[0] {
+        var matches = true
+        for offset in 1..<marker.count where bytes[index + offset] != marker[offset] {
+          matches = false
+          break
+        }
+        if matches { return true }
+      }
+      index += 1
+    }
+    return false
+  }
+
+  /// Whether `bytes` contain `marker` at or after `offset`.
+  static func contains(_ bytes: UnsafeRawBufferPointer, _ marker: [UInt8], from offset: Int) -> Bool {
+    guard offset < bytes.count else { return false }
+    return looksLike(UnsafeRawBufferPointer(rebasing: bytes[offset...]), marker)
+  }
+
+  /// Whether the bytes from `offset` on are only white space.
+  static func onlyWhitespace(_ bytes: UnsafeRawBufferPointer, from offset: Int) -> Bool {
+    guard offset < bytes.count else { return true }
+    for byte in bytes[offset...] where ![0x20, 0x09, 0x0A, 0x0D, 0x00].contains(byte) { return false }
+    return true
+  }
+
+  /// Calls `body` with each PEM block of `bytes`, in order, until it returns `false`.
+  ///
+  /// Text outside the blocks is skipped, as OpenSSL's readers skip it. A block that starts but is
+  /// broken (bad base64, no end line) is an error; input with no block at all is an error too.
+  ///
+  /// - Parameter secure: keep the decoded bytes on OpenSSL's secure heap (for key material).
+  static func forEachBlock(
+    in bytes: UnsafeRawBufferPointer,
+    object: String,
+    source: InputSource,
+    secure: Bool = false,
+    _ body: (borrowing PEMBlock) throws(InputError) -> Bool
+  ) throws(InputError) {
+    try MemoryBIO.reading(bytes) { bio throws(InputError) in
+      var index = 0
+      while true {
+        let block = try ErrorQueue.isolated { scope throws(InputError) -> PEMBlock? in
+          var name: UnsafeMutablePointer<CChar>? = nil
+          var header: UnsafeMutablePointer<CChar>? = nil
+          var data: UnsafeMutablePointer<UInt8>? = nil
+          var length = 0
+          let flags = UInt32(secure ? PEM_FLAG_SECURE : 0)
+          let start = bytes.count - MemoryBIO.pending(bio)
+          let status = PEM_read_bio_ex(bio, &name, &header, &data, &length, flags)
+          let offset = bytes.count - MemoryBIO.pending(bio)
+          if status != 1 {
+            let error = scope.failure("PEM_read_bio_ex")
+            if error.contains(library: ERR_LIB_PEM, reason: PEM_R_NO_START_LINE) {
+              if index == 0 {
+                throw
+                  (InputError(
+                    .malformed, object: object, source: source.description, offset: 0,
+                    detail: "no PEM block (no \"-----BEGIN\" line) was found", openSSLError: error))
+              }
+              return nil
+            }
+            // "bad end line" means either no END line at all (truncated) or one that does not
+            // match the BEGIN line (malformed).
+            let truncated =
+              error.contains(library: ERR_LIB_PEM, reason: PEM_R_SHORT_HEADER)
+              || (error.contains(library: ERR_LIB_PEM, reason: PEM_R_BAD_END_LINE)
+                && !contains(bytes, Array("-----END ".utf8), from: start))
+            throw
+              (InputError(
+                truncated ? .truncated : .malformed, object: object, source: source.description,
+                offset: offset,
+                detail: "PEM block \(index + 1) is broken: "
+                  + (error.last?.reasonText ?? "OpenSSL could not read it"),
+                openSSLError: error))
+          }
+          let label = String(cString: name!)
+          let headers = String(cString: header!)
+          oo_OPENSSL_free(name)
+          oo_OPENSSL_free(header)
+          index += 1
+          return PEMBlock(
+            label: label, headers: headers, endOffset: offset, index: index, data: data,
+            count: length, secure: secure)
+        }
+        guard let block else { return }
+        if try !body(block) { return }
+      }
+    }
+  }
+
+  /// Writes one object as PEM with one of OpenSSL's `PEM_write_bio_*` functions.
+  static func write(
+    _ operation: String,
+    _ body: (OpaquePointer) -> Int32
+  ) throws(OpenSSLError) -> String {
+    let bytes = try MemoryBIO.writing { bio throws(OpenSSLError) in
+      try ErrorQueue.check(operation) { body(bio) }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+}
