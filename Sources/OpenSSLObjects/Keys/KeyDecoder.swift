@@ -1,0 +1,427 @@
+import COpenSSLFull
+
+/// How key bytes are encoded.
+public enum KeyEncoding: Sendable, Hashable {
+  /// Detected from the content: PEM if it holds a `-----BEGIN` line, DER otherwise.
+  case automatic
+  /// PEM text.
+  case pem
+  /// DER bytes.
+  case der
+}
+
+/// Supplies a passphrase when an encrypted key needs one, at most once per load.
+final class PassphraseBox {
+  private let supply: () throws -> Passphrase?
+  private var supplied = Passphrase([])
+  private var hasSupplied = false
+  private var asked = false
+  /// The error the user's closure threw, rethrown after the OpenSSL call returns.
+  private(set) var thrown: (any Error)?
+  /// Whether OpenSSL's buffer was too small for the passphrase.
+  private(set) var tooLong = false
+
+  init(_ supply: @escaping () throws -> Passphrase?) {
+    self.supply = supply
+  }
+
+  /// Whether a passphrase was requested.
+  var wasAsked: Bool { asked }
+
+  /// Lends the passphrase, asking the supplier the first time; `nil` if there is none.
+  func withPassphrase<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result? {
+    if !asked {
+      asked = true
+      do {
+        if let passphrase = try supply() {
+          supplied = passphrase
+          hasSupplied = true
+        }
+      } catch {
+        thrown = error
+      }
+    }
+    guard hasSupplied else { return nil }
+    return supplied.withUnsafeBytes(body)
+  }
+
+  /// Copies the passphrase into OpenSSL's buffer of `capacity` bytes; the number of bytes, or
+  /// `nil` if there is no passphrase or it does not fit (``tooLong`` is then set).
+  func copy(into buffer: UnsafeMutableRawPointer, capacity: Int) -> Int? {
+    let copied: Int?? = withPassphrase { bytes in
+      guard bytes.count <= capacity else { return nil }
+      if let base = bytes.baseAddress, bytes.count > 0 { buffer.copyMemory(from: base, byteCount: bytes.count) }
+      return bytes.count
+    }
+    switch copied {
+    case .some(.some(let count)): return count
+    case .some(.none):
+      tooLong = true
+      return nil
+    case .none: return nil
+    }
+  }
+
+  /// The OSSL_PASSPHRASE_CALLBACK given to decoders.
+  static let decoderCallback:
+    @convention(c) (
+      UnsafeMutablePointer<CChar>?, Int, UnsafeMutablePointer<Int>?, UnsafePointer<OSSL_PARAM>?,
+      UnsafeMutableRawPointer?
+    ) -> Int32 = { buffer, capacity, length, _, argument in
+      guard let buffer, let length, let argument else { return 0 }
+      let box = Unmanaged<PassphraseBox>.fromOpaque(argument).takeUnretainedValue()
+      guard let count = box.copy(into: buffer, capacity: capacity) else { return 0 }
+      length.pointee = count
+      return 1
+    }
+
+  /// The pem_password_cb given to PEM functions.
+  static let pemCallback:
+    @convention(c) (UnsafeMutablePointer<CChar>?, Int32, Int32, UnsafeMutableRawPointer?) -> Int32 = {
+      buffer, capacity, _, argument in
+      guard let buffer, let argument else { return -1 }
+      let box = Unmanaged<PassphraseBox>.fromOpaque(argument).takeUnretainedValue()
+      guard let count = box.copy(into: buffer, capacity: Int(capacity)) else { return -1 }
+      return Int32(count)
+    }
+
+  /// Runs `body` with an unretained pointer to this box for C callbacks.
+  func withCallbackArgument<Result>(_ body: (UnsafeMutableRawPointer) throws -> Result) rethrows -> Result {
+    try withExtendedLifetime(self) { try body(Unmanaged.passUnretained(self).toOpaque()) }
+  }
+}
+
+/// Decodes `EVP_PKEY`s from PEM and DER: PKCS#8 (plain and encrypted), traditional (plain and
+/// encrypted PEM) and SubjectPublicKeyInfo, with errors that say what was wrong.
+enum KeyDecoder {
+  enum Selection {
+    case privateKey
+    case publicKey
+
+    var object: String { self == .privateKey ? "private key" : "public key" }
+    var kind: ObjectKind { self == .privateKey ? .privateKey : .publicKey }
+    var osslSelection: Int32 { self == .privateKey ? oo_EVP_PKEY_KEYPAIR() : oo_EVP_PKEY_PUBLIC_KEY() }
+    var labels: [String] {
+      self == .privateKey
+        ? ObjectKind.privateKey.pemLabels + ObjectKind.encryptedPrivateKey.pemLabels + ["ANY PRIVATE KEY"]
+        : ObjectKind.publicKey.pemLabels
+    }
+  }
+
+  static func decode(
+    _ bytes: UnsafeRawBufferPointer,
+    selection: Selection,
+    encoding: KeyEncoding,
+    source: InputSource,
+    limit: Int,
+    passphrase: PassphraseBox
+  ) throws -> OpaquePointer {
+    let object = selection.object
+    guard !bytes.isEmpty else {
+      throw InputError(.empty, object: object, source: source.description, detail: "there are no bytes")
+    }
+    guard bytes.count <= limit else {
+      throw InputError(
+        .tooLarge, object: object, source: source.description, detail: "\(bytes.count) bytes; the limit is \(limit)")
+    }
+    let isPEM = encoding == .pem || (encoding == .automatic && PEM.looksLikePEM(bytes))
+    if isPEM {
+      return try decodePEM(bytes, selection: selection, source: source, passphrase: passphrase)
+    }
+    return try decodeDER(bytes, selection: selection, source: source, context: "", passphrase: passphrase)
+  }
+
+  // MARK: PEM
+
+  private static func decodePEM(
+    _ bytes: UnsafeRawBufferPointer,
+    selection: Selection,
+    source: InputSource,
+    passphrase: PassphraseBox
+  ) throws -> OpaquePointer {
+    let object = selection.object
+    var key: OpaquePointer? = nil
+    var labels: [String] = []
+    var lastEnd = 0
+    do {
+      try PEM.forEachBlock(in: bytes, object: object, source: source, secure: true) { block throws(InputError) in
+        labels.append(block.label)
+        lastEnd = block.endOffset
+        guard selection.labels.contains(block.label) else { return true }
+        if key != nil {
+          throw InputError(
+            .multipleObjects, object: object, source: source.description, offset: block.endOffset,
+            detail: "PEM block \(block.index) is a second key; give one key at a time")
+        }
+        key = try decodeBlock(block, selection: selection, source: source, passphrase: passphrase)
+        return true
+      }
+    } catch {
+      EVP_PKEY_free(key)
+      if let thrown = passphrase.thrown { throw thrown }
+      throw error
+    }
+    guard let key else {
+      let label = labels.first ?? ""
+      let found = ObjectKind.identify(pemLabel: label).map { " (\($0.name.withArticle))" } ?? ""
+      throw InputError(
+        .wrongPEMLabel, object: object, source: source.description,
+        detail: "found a \"\(label)\" PEM block\(found); \(object.withArticle) is labelled "
+          + selection.labels.map { "\"\($0)\"" }.joined(separator: ", "))
+    }
+    guard PEM.onlyWhitespace(bytes, from: lastEnd) else {
+      EVP_PKEY_free(key)
+      throw InputError(
+        .trailingData, object: object, source: source.description, offset: lastEnd,
+        detail: "\(bytes.count - lastEnd) bytes follow the last PEM block")
+    }
+    return key
+  }
+
+  private static func decodeBlock(
+    _ block: borrowing PEMBlock,
+    selection: Selection,
+    source: InputSource,
+    passphrase: PassphraseBox
+  ) throws(InputError) -> OpaquePointer {
+    let context = "PEM block \(block.index) (\(block.label))"
+    if block.label == "ENCRYPTED PRIVATE KEY" {
+      return try block.withDER { der throws(InputError) in
+        try decryptPKCS8(der, source: source, context: context, passphrase: passphrase)
+      }
+    }
+    var length = block.derCount
+    if block.isEncrypted {
+      length = try decryptTraditional(block, source: source, context: context, passphrase: passphrase)
+    }
+    let (structure, keyType) = structure(forLabel: block.label)
+    return try block.withDER { all throws(InputError) in
+      let der = UnsafeRawBufferPointer(rebasing: all[0..<length])
+      return try decodeWithDecoder(
+        der, selection: selection, structure: structure, keyType: keyType, source: source, context: context,
+        passphrase: passphrase, classify: block.isEncrypted ? .wrongPassphrase : nil)
+    }
+  }
+
+  /// The decoder structure and key type a PEM label implies.
+  private static func structure(forLabel label: String) -> (String?, String?) {
+    switch label {
+    case "PRIVATE KEY": return ("PrivateKeyInfo", nil)
+    case "PUBLIC KEY": return ("SubjectPublicKeyInfo", nil)
+    case "RSA PRIVATE KEY", "RSA PUBLIC KEY": return ("type-specific", "RSA")
+    case "EC PRIVATE KEY": return ("type-specific", "EC")
+    case "DSA PRIVATE KEY": return ("type-specific", "DSA")
+    default: return (nil, nil)
+    }
+  }
+
+  // MARK: DER
+
+  private static func decodeDER(
+    _ bytes: UnsafeRawBufferPointer,
+    selection: Selection,
+    source: InputSource,
+    context: String,
+    passphrase: PassphraseBox
+  ) throws -> OpaquePointer {
+    if selection == .privateKey, ObjectKind.encryptedPrivateKey.matches(bytes) {
+      do {
+        return try decryptPKCS8(bytes, source: source, context: context, passphrase: passphrase)
+      } catch {
+        if let thrown = passphrase.thrown { throw thrown }
+        throw error
+      }
+    }
+    let where_ = context.isEmpty ? "" : " in \(context)"
+    try DER.checkHeader(bytes, object: selection.object, source: source, context: where_)
+    do {
+      return try decodeWithDecoder(
+        bytes, selection: selection, structure: nil, keyType: nil, source: source, context: context,
+        passphrase: passphrase, classify: nil)
+    } catch {
+      if let thrown = passphrase.thrown { throw thrown }
+      throw error
+    }
+  }
+
+  /// Decodes DER with `OSSL_DECODER_from_data`, which also reports the bytes it did not use.
+  private static func decodeWithDecoder(
+    _ der: UnsafeRawBufferPointer,
+    selection: Selection,
+    structure: String?,
+    keyType: String?,
+    source: InputSource,
+    context: String,
+    passphrase: PassphraseBox,
+    classify: InputError.Reason?
+  ) throws(InputError) -> OpaquePointer {
+    let object = selection.object
+    let where_ = context.isEmpty ? "" : " in \(context)"
+    return try ErrorQueue.isolated { scope throws(InputError) -> OpaquePointer in
+      var key: OpaquePointer? = nil
+      guard
+        let decoder = OSSL_DECODER_CTX_new_for_pkey(
+          &key, "DER", structure, keyType, selection.osslSelection, nil, nil)
+      else {
+        throw InputError(
+          .unsupported, object: object, source: source.description,
+          detail: "OpenSSL has no decoder for this input", openSSLError: scope.failure("OSSL_DECODER_CTX_new_for_pkey"))
+      }
+      defer { OSSL_DECODER_CTX_free(decoder) }
+      var cursor = der.baseAddress?.assumingMemoryBound(to: UInt8.self)
+      var remaining = der.count
+      let status = passphrase.withCallbackArgument { argument in
+        _ = OSSL_DECODER_CTX_set_passphrase_cb(decoder, PassphraseBox.decoderCallback, argument)
+        return OSSL_DECODER_from_data(decoder, &cursor, &remaining)
+      }
+      guard status == 1, let key else {
+        let error = scope.failure("OSSL_DECODER_from_data")
+        if let kind = ObjectKind.identify(der: der), kind.name != object {
+          throw InputError(
+            .wrongType, object: object, source: source.description, offset: 0,
+            detail: "the DER\(where_) is \(kind.name.withArticle), not \(object.withArticle)", openSSLError: error)
+        }
+        throw InputError(
+          classify ?? .malformed, object: object, source: source.description,
+          detail: classify == .wrongPassphrase
+            ? "the passphrase did not decrypt the key\(where_)"
+            : "the DER\(where_) is not \(object.withArticle) OpenSSL can decode", openSSLError: error)
+      }
+      if remaining > 0 {
+        EVP_PKEY_free(key)
+        throw InputError(
+          .trailingData, object: object, source: source.description, offset: der.count - remaining,
+          detail: "\(remaining) bytes follow the key\(where_)")
+      }
+      return key
+    }
+  }
+
+  // MARK: Encryption
+
+  /// Decrypts an encrypted PKCS#8 key (`d2i_X509_SIG`, `PKCS8_decrypt_ex`, `EVP_PKCS82PKEY_ex`).
+  /// The passphrase goes to OpenSSL as bytes with their length, so there is no buffer limit.
+  private static func decryptPKCS8(
+    _ der: UnsafeRawBufferPointer,
+    source: InputSource,
+    context: String,
+    passphrase: PassphraseBox
+  ) throws(InputError) -> OpaquePointer {
+    let object = "private key"
+    let where_ = context.isEmpty ? "" : " in \(context)"
+    let signature = try DER.decode(
+      der, object: "encrypted private key", source: source, operation: "d2i_X509_SIG", context: context,
+      d2i: { d2i_X509_SIG($0, $1, $2) }, free: { X509_SIG_free($0) })
+    defer { X509_SIG_free(signature) }
+    return try ErrorQueue.isolated { scope throws(InputError) -> OpaquePointer in
+      let decrypted = passphrase.withPassphrase { bytes in
+        bytes.withMemoryRebound(to: CChar.self) {
+          PKCS8_decrypt_ex(signature, $0.baseAddress, Int32($0.count), nil, nil)
+        }
+      }
+      guard let decrypted else {
+        throw InputError(
+          .passphraseRequired, object: object, source: source.description,
+          detail: "the key\(where_) is encrypted (PKCS#8) and no passphrase was given")
+      }
+      guard let info = decrypted else {
+        let error = scope.failure("PKCS8_decrypt_ex")
+        if isUnsupportedAlgorithm(error) {
+          throw InputError(
+            .unsupported, object: object, source: source.description,
+            detail: "the key\(where_) is encrypted with an algorithm this OpenSSL does not offer", openSSLError: error)
+        }
+        throw InputError(
+          .wrongPassphrase, object: object, source: source.description,
+          detail: "the passphrase did not decrypt the key\(where_)", openSSLError: error)
+      }
+      defer { PKCS8_PRIV_KEY_INFO_free(info) }
+      guard let key = EVP_PKCS82PKEY_ex(info, nil, nil) else {
+        throw InputError(
+          .malformed, object: object, source: source.description,
+          detail: "the decrypted key\(where_) is not a key OpenSSL can use",
+          openSSLError: scope.failure("EVP_PKCS82PKEY_ex"))
+      }
+      return key
+    }
+  }
+
+  /// Decrypts a traditional encrypted PEM block (`Proc-Type: 4,ENCRYPTED`) in place with
+  /// `PEM_do_header` and our passphrase callback (never OpenSSL's terminal prompt). OpenSSL's
+  /// callback buffer holds 1024 bytes; longer passphrases are derived and decrypted here with the
+  /// same steps PEM_do_header takes (`EVP_BytesToKey` with MD5, then the block cipher).
+  private static func decryptTraditional(
+    _ block: borrowing PEMBlock,
+    source: InputSource,
+    context: String,
+    passphrase: PassphraseBox
+  ) throws(InputError) -> Int {
+    let object = "private key"
+    return try ErrorQueue.isolated { scope throws(InputError) -> Int in
+      var info = EVP_CIPHER_INFO()
+      var headers = Array(block.headers.utf8CString)
+      guard PEM_get_EVP_CIPHER_INFO(&headers, &info) == 1, info.cipher != nil else {
+        throw InputError(
+          .unsupported, object: object, source: source.description,
+          detail: "the encryption header of \(context) names a cipher this OpenSSL does not offer",
+          openSSLError: scope.failure("PEM_get_EVP_CIPHER_INFO"))
+      }
+      var length = block.derCount
+      let status = passphrase.withCallbackArgument { argument in
+        PEM_do_header(&info, block.mutableData, &length, PassphraseBox.pemCallback, argument)
+      }
+      if status == 1 { return length }
+      let error = scope.failure("PEM_do_header")
+      if passphrase.tooLong {
+        if let length = decryptTraditionalLongPassphrase(block, info: &info, passphrase: passphrase) { return length }
+      } else if !passphrase.wasAsked || passphrase.withPassphrase({ _ in true }) == nil {
+        // When the user's closure threw, the caller rethrows that error instead of this one.
+        throw InputError(
+          .passphraseRequired, object: object, source: source.description,
+          detail:
+            "the key in \(context) is encrypted (\(block.headers.split(separator: "\n").last ?? "")) and no passphrase was given"
+        )
+      }
+      throw InputError(
+        .wrongPassphrase, object: object, source: source.description,
+        detail: "the passphrase did not decrypt the key in \(context)", openSSLError: error)
+    }
+  }
+
+  private static func decryptTraditionalLongPassphrase(
+    _ block: borrowing PEMBlock,
+    info: inout EVP_CIPHER_INFO,
+    passphrase: PassphraseBox
+  ) -> Int? {
+    guard let data = block.mutableData, let cipher = info.cipher else { return nil }
+    var key = [UInt8](repeating: 0, count: Int(EVP_MAX_KEY_LENGTH))
+    defer { OPENSSL_cleanse(&key, key.count) }
+    let iv = withUnsafeBytes(of: &info.iv) { Array($0) }
+    let derived: Int32? = passphrase.withPassphrase { bytes in
+      EVP_BytesToKey(
+        cipher, EVP_md5(), iv, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(bytes.count), 1, &key, nil)
+    }
+    guard let derived, derived > 0 else { return nil }
+    guard let context = EVP_CIPHER_CTX_new() else { return nil }
+    defer { EVP_CIPHER_CTX_free(context) }
+    var output = [UInt8](repeating: 0, count: block.derCount + Int(EVP_MAX_BLOCK_LENGTH))
+    defer { OPENSSL_cleanse(&output, output.count) }
+    var written: Int32 = 0
+    var final: Int32 = 0
+    guard EVP_DecryptInit_ex(context, cipher, nil, key, iv) == 1,
+      EVP_DecryptUpdate(context, &output, &written, data, Int32(block.derCount)) == 1,
+      output.withUnsafeMutableBufferPointer({ EVP_DecryptFinal_ex(context, $0.baseAddress! + Int(written), &final) })
+        == 1
+    else { return nil }
+    let total = Int(written + final)
+    output.withUnsafeBytes { UnsafeMutableRawPointer(data).copyMemory(from: $0.baseAddress!, byteCount: total) }
+    return total
+  }
+
+  static func isUnsupportedAlgorithm(_ error: OpenSSLError) -> Bool {
+    error.entries.contains {
+      $0.reason == ERR_R_UNSUPPORTED || ($0.library == ERR_LIB_EVP && $0.reason == EVP_R_UNSUPPORTED_ALGORITHM)
+        || ($0.library == ERR_LIB_EVP && $0.reason == EVP_R_UNSUPPORTED_CIPHER)
+    }
+  }
+}

@@ -1,0 +1,98 @@
+import COpenSSLFull
+
+#if canImport(FoundationEssentials)
+  public import FoundationEssentials
+#else
+  public import Foundation
+#endif
+
+/// Builds and signs version 2 CRLs (`X509_CRL_new`, `X509_CRL_add0_revoked`, `X509_CRL_sign`).
+public struct CRLBuilder: Sendable {
+  /// When this CRL is issued; now unless set.
+  public var thisUpdate: Date = Date()
+  /// When the next CRL is due; seven days from now unless set (`nil` omits it).
+  public var nextUpdate: Date? = Date(timeIntervalSinceNow: 7 * 86_400)
+  /// The CRL number extension; 1 unless set (`nil` omits it).
+  public var crlNumber: SerialNumber? = SerialNumber(1)
+  /// The revoked certificates.
+  public var revoked: [RevokedCertificate] = []
+  /// The signature digest; `nil` takes SHA-256 (none for EdDSA).
+  public var digest: Digest?
+  /// Whether to add an authority key identifier taken from the issuer certificate.
+  public var includeAuthorityKeyIdentifier = true
+  /// Extensions added as given.
+  public var rawExtensions: [X509Extension] = []
+
+  /// Starts a builder with these revoked certificates.
+  public init(revoked: [RevokedCertificate] = []) {
+    self.revoked = revoked
+  }
+
+  /// Signs with the issuer's key; the issuer name (and key identifier) come from its certificate.
+  ///
+  /// - Throws: ``InputError`` if a value cannot be encoded or OpenSSL cannot sign.
+  public func sign(with key: PrivateKey, issuerCertificate: X509Certificate) throws -> X509CRL {
+    let crl = X509CRL(takingOwnershipOf: OpenSSLPointer(X509_CRL_new()!))
+    let pointer = crl._pointer
+    try CertificateBuilder.check("X509_CRL_set_version") { X509_CRL_set_version(pointer, 1) }
+    let issuer = issuerCertificate.subject
+    try CertificateBuilder.check("X509_CRL_set_issuer_name") { X509_CRL_set_issuer_name(pointer, issuer._pointer) }
+    try CertificateBuilder.setTime(thisUpdate, "lastUpdate") { X509_CRL_set1_lastUpdate(pointer, $0) }
+    if let nextUpdate {
+      try CertificateBuilder.setTime(nextUpdate, "nextUpdate") { X509_CRL_set1_nextUpdate(pointer, $0) }
+    }
+    for entry in revoked {
+      try add(entry, to: pointer)
+    }
+    try CertificateBuilder.check("X509_CRL_sort") { X509_CRL_sort(pointer) }
+    if let crlNumber {
+      guard let integer = crlNumber.makeInteger() else {
+        throw CertificateBuilder.invalid("CRL number", "cannot encode")
+      }
+      defer { ASN1_INTEGER_free(integer) }
+      try CertificateBuilder.check("X509_CRL_add1_ext_i2d") {
+        X509_CRL_add1_ext_i2d(pointer, NID_crl_number, integer, 0, UInt(X509V3_ADD_DEFAULT))
+      }
+    }
+    if includeAuthorityKeyIdentifier {
+      let identifier =
+        try issuerCertificate.subjectKeyIdentifier ?? CertificateBuilder.keyHash(issuerCertificate._pointer)
+      let ext = try ExtensionEncoder.authorityKeyIdentifier(
+        AuthorityKeyIdentifier(keyIdentifier: identifier), critical: false)
+      defer { X509_EXTENSION_free(ext) }
+      try CertificateBuilder.check("X509_CRL_add_ext") { X509_CRL_add_ext(pointer, ext, -1) }
+    }
+    for raw in rawExtensions {
+      let ext = try ExtensionEncoder.make(raw)
+      defer { X509_EXTENSION_free(ext) }
+      try CertificateBuilder.check("X509_CRL_add_ext") { X509_CRL_add_ext(pointer, ext, -1) }
+    }
+    let md = try SignatureOperation.digestAlgorithm(digest, for: key.algorithm, object: "CRL signature")
+    try CertificateBuilder.check("X509_CRL_sign") { X509_CRL_sign(pointer, key._pointer, md) > 0 ? 1 : 0 }
+    return crl
+  }
+
+  private func add(_ entry: RevokedCertificate, to crl: OpaquePointer) throws(InputError) {
+    let revoked = X509_REVOKED_new()!
+    var handedOver = false
+    defer { if !handedOver { X509_REVOKED_free(revoked) } }
+    guard let serial = entry.serialNumber.makeInteger() else {
+      throw CertificateBuilder.invalid("serial number", "cannot encode")
+    }
+    defer { ASN1_INTEGER_free(serial) }
+    try CertificateBuilder.check("X509_REVOKED_set_serialNumber") { X509_REVOKED_set_serialNumber(revoked, serial) }
+    try CertificateBuilder.setTime(entry.revocationDate, "revocationDate") {
+      X509_REVOKED_set_revocationDate(revoked, $0)
+    }
+    if let reason = entry.reason {
+      let enumerated = ASN1_ENUMERATED_new()!
+      defer { ASN1_ENUMERATED_free(enumerated) }
+      ASN1_ENUMERATED_set(enumerated, reason.rawValue)
+      try CertificateBuilder.check("X509_REVOKED_add1_ext_i2d") {
+        X509_REVOKED_add1_ext_i2d(revoked, NID_crl_reason, enumerated, 0, UInt(X509V3_ADD_DEFAULT))
+      }
+    }
+    try CertificateBuilder.check("X509_CRL_add0_revoked") { X509_CRL_add0_revoked(crl, revoked) }
+    handedOver = true
+  }
+}

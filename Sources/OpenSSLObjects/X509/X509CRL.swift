@@ -1,0 +1,237 @@
+import COpenSSLFull
+
+#if canImport(FoundationEssentials)
+  public import FoundationEssentials
+#else
+  public import Foundation
+#endif
+
+/// Why a certificate was revoked (RFC 5280 5.3.1 `CRLReason`).
+public enum RevocationReason: Int, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+  case unspecified = 0
+  case keyCompromise = 1
+  case caCompromise = 2
+  case affiliationChanged = 3
+  case superseded = 4
+  case cessationOfOperation = 5
+  case certificateHold = 6
+  case removeFromCRL = 8
+  case privilegeWithdrawn = 9
+  case aaCompromise = 10
+
+  /// A readable description, without secret material.
+  public var description: String {
+    switch self {
+    case .unspecified: "unspecified"
+    case .keyCompromise: "key compromise"
+    case .caCompromise: "CA compromise"
+    case .affiliationChanged: "affiliation changed"
+    case .superseded: "superseded"
+    case .cessationOfOperation: "cessation of operation"
+    case .certificateHold: "certificate hold"
+    case .removeFromCRL: "remove from CRL"
+    case .privilegeWithdrawn: "privilege withdrawn"
+    case .aaCompromise: "AA compromise"
+    }
+  }
+}
+
+/// One revoked certificate of a CRL (`X509_REVOKED`), read into a value.
+public struct RevokedCertificate: Hashable, Sendable {
+  /// The revoked certificate's serial number.
+  public var serialNumber: SerialNumber
+  /// When it was revoked.
+  public var revocationDate: Date
+  /// Why, when the CRL says (the `reasonCode` entry extension).
+  public var reason: RevocationReason?
+
+  /// Makes an entry, for the CRL builder.
+  public init(serialNumber: SerialNumber, revocationDate: Date, reason: RevocationReason? = nil) {
+    self.serialNumber = serialNumber
+    self.revocationDate = revocationDate
+    self.reason = reason
+  }
+}
+
+/// A certificate revocation list (`X509_CRL`).
+///
+/// Owns exactly one `X509_CRL` reference (`X509_CRL_free`). Doors: adopt, borrow, retain
+/// (`X509_CRL_up_ref`) and hand over. Immutable, hence `Sendable`.
+public final class X509CRL: OpenSSLReferenceCounted, @unchecked Sendable {
+  /// The C type's name as OpenSSL spells it.
+  public static let openSSLTypeName = "X509_CRL"
+  /// Frees one reference with `X509_CRL_free` (the shared ownership mechanism).
+  public static func _free(_ pointer: OpaquePointer) { X509_CRL_free(pointer) }
+  /// Adds one reference with `X509_CRL_up_ref` (the shared ownership mechanism).
+  public static func _upRef(_ pointer: OpaquePointer) -> Bool { X509_CRL_up_ref(pointer) == 1 }
+  /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
+  public let _pointer: OpaquePointer
+
+  /// Adopts an `X509_CRL` reference the caller owns; it is freed with `X509_CRL_free`.
+  public init(takingOwnershipOf pointer: OpenSSLPointer<X509CRL>) {
+    _pointer = pointer.raw
+  }
+
+  deinit { Self._free(_pointer) }
+
+  // MARK: - Loading
+
+  static let decoder = ObjectDecoder(
+    object: "CRL", labels: ObjectKind.crl.pemLabels, d2i: { _ in { d2i_X509_CRL($0, $1, $2) } },
+    operation: { _ in "d2i_X509_CRL" }, free: { X509_CRL_free($0) })
+
+  /// Reads exactly one CRL from PEM (`X509 CRL`) or DER, detected from the content.
+  ///
+  /// - Throws: ``InputError`` as the certificate loaders do.
+  public convenience init(bytes: some ContiguousBytes, limit: Int = InputLimits.defaultMaximumSize) throws(InputError) {
+    let pointer = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      try Self.decoder.decodeSingle(buffer, source: .memory(count: buffer.count), limit: limit)
+    }
+    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+  }
+
+  /// Reads exactly one CRL from DER (`d2i_X509_CRL`).
+  public convenience init(
+    derEncoded bytes: some ContiguousBytes, limit: Int = InputLimits.defaultMaximumSize
+  ) throws(InputError) {
+    let pointer = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      try Self.decoder.decodeDER(buffer, source: .memory(count: buffer.count), limit: limit)
+    }
+    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+  }
+
+  /// Reads exactly one CRL from PEM text.
+  public convenience init(pemEncoded text: String, limit: Int = InputLimits.defaultMaximumSize) throws(InputError) {
+    let bytes = Array(text.utf8)
+    let pointer = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      try Self.decoder.decodeSinglePEM(buffer, source: .memory(count: buffer.count), limit: limit)
+    }
+    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+  }
+
+  /// Reads exactly one CRL from a PEM or DER file.
+  public convenience init(contentsOfFile path: String, limit: Int = InputLimits.defaultMaximumSize) throws(InputError) {
+    let bytes = try InputFile.read(path, object: "CRL", limit: limit)
+    let pointer = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      try Self.decoder.decodeSingle(buffer, source: .file(path), limit: limit)
+    }
+    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+  }
+
+  /// Reads every CRL of PEM or DER bytes.
+  public static func crls(
+    bytes: some ContiguousBytes, limit: Int = InputLimits.defaultMaximumSize
+  ) throws(InputError) -> [X509CRL] {
+    try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      try decoder.decodeAll(buffer, source: .memory(count: buffer.count), limit: limit).map {
+        X509CRL(takingOwnershipOf: OpenSSLPointer($0))
+      }
+    }
+  }
+
+  /// Reads every CRL of a PEM or DER file.
+  public static func crls(
+    contentsOfFile path: String, limit: Int = InputLimits.defaultMaximumSize
+  ) throws(InputError) -> [X509CRL] {
+    let bytes = try InputFile.read(path, object: "CRL", limit: limit)
+    return try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      try decoder.decodeAll(buffer, source: .file(path), limit: limit).map {
+        X509CRL(takingOwnershipOf: OpenSSLPointer($0))
+      }
+    }
+  }
+
+  // MARK: - Encoding
+
+  /// The DER encoding (`i2d_X509_CRL`).
+  public var derEncoded: [UInt8] {
+    (try? DER.encode("i2d_X509_CRL") { i2d_X509_CRL(_pointer, $0) }) ?? []
+  }
+
+  /// The PEM encoding (`PEM_write_bio_X509_CRL`), labelled `X509 CRL`.
+  public var pemEncoded: String {
+    (try? PEM.write("PEM_write_bio_X509_CRL") { PEM_write_bio_X509_CRL($0, _pointer) }) ?? ""
+  }
+
+  // MARK: - Fields
+
+  /// The issuer (`X509_CRL_get_issuer`), a copy.
+  public var issuer: X509Name { X509Name(copyingBorrowed: X509_CRL_get_issuer(_pointer)) }
+
+  /// When this CRL was issued (`X509_CRL_get0_lastUpdate`, RFC 5280's thisUpdate).
+  public var thisUpdate: Date { ASN1.date(X509_CRL_get0_lastUpdate(_pointer)) ?? Date(timeIntervalSince1970: 0) }
+
+  /// When the next CRL is due (`X509_CRL_get0_nextUpdate`), if the CRL says.
+  public var nextUpdate: Date? { ASN1.date(X509_CRL_get0_nextUpdate(_pointer)) }
+
+  /// The CRL number extension, if present.
+  public var crlNumber: SerialNumber? {
+    get throws(InputError) {
+      try withExtendedLifetime(self) { () throws(InputError) in
+        try extensionDecoder.decode(
+          NID_crl_number, { SerialNumber(integer: $0.assumingMemoryBound(to: ASN1_INTEGER.self)) },
+          free: { ASN1_INTEGER_free($0.assumingMemoryBound(to: ASN1_INTEGER.self)) })
+      }
+    }
+  }
+
+  /// Every extension as stored (`X509_CRL_get_ext`).
+  public var extensions: [X509Extension] {
+    (0..<X509_CRL_get_ext_count(_pointer)).compactMap { X509_CRL_get_ext(_pointer, $0).map(X509Extension.init) }
+  }
+
+  /// The revoked certificates, in order (`X509_CRL_get_REVOKED`).
+  public var revokedCertificates: [RevokedCertificate] {
+    guard let stack = X509_CRL_get_REVOKED(_pointer) else { return [] }
+    return (0..<oo_sk_X509_REVOKED_num(stack)).compactMap { index in
+      oo_sk_X509_REVOKED_value(stack, index).map(Self.revoked)
+    }
+  }
+
+  /// The entry for a serial number, if it is revoked (`X509_CRL_get0_by_serial`).
+  public func revocation(of serialNumber: SerialNumber) -> RevokedCertificate? {
+    guard let integer = serialNumber.makeInteger() else { return nil }
+    defer { ASN1_INTEGER_free(integer) }
+    var entry: OpaquePointer? = nil
+    let found = ErrorQueue.isolated { _ in X509_CRL_get0_by_serial(_pointer, &entry, integer) }
+    guard found == 1, let entry else { return nil }
+    return Self.revoked(entry)
+  }
+
+  /// Whether the CRL's signature verifies with `key` (`X509_CRL_verify`).
+  public func isSignatureValid(publicKey key: some AsymmetricKey) -> Bool {
+    ErrorQueue.isolated { _ in X509_CRL_verify(_pointer, key._pointer) == 1 }
+  }
+
+  var extensionDecoder: ExtensionDecoder {
+    let pointer = _pointer
+    return ExtensionDecoder(
+      getD2I: { nid, critical in X509_CRL_get_ext_d2i(pointer, nid, critical, nil) }, owner: "CRL \(issuer.rfc2253)")
+  }
+
+  private static func revoked(_ entry: OpaquePointer) -> RevokedCertificate {
+    let serial = SerialNumber(integer: X509_REVOKED_get0_serialNumber(entry))
+    let date = ASN1.date(X509_REVOKED_get0_revocationDate(entry)) ?? Date(timeIntervalSince1970: 0)
+    var critical: Int32 = 0
+    let reasonCode: Int? = ErrorQueue.isolated { _ in
+      guard let raw = X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, &critical, nil) else { return nil }
+      let enumerated = raw.assumingMemoryBound(to: ASN1_ENUMERATED.self)
+      defer { ASN1_ENUMERATED_free(enumerated) }
+      return ASN1_ENUMERATED_get(enumerated)
+    }
+    return RevokedCertificate(
+      serialNumber: serial, revocationDate: date, reason: reasonCode.flatMap { RevocationReason(rawValue: $0) })
+  }
+}
+
+extension X509CRL: Equatable, CustomStringConvertible {
+  /// CRLs are equal when OpenSSL says so (`X509_CRL_cmp` compares issuers; the encodings decide).
+  public static func == (lhs: X509CRL, rhs: X509CRL) -> Bool {
+    lhs._pointer == rhs._pointer || lhs.derEncoded == rhs.derEncoded
+  }
+
+  /// A readable description, without secret material.
+  public var description: String {
+    "X509CRL(issuer: \(issuer.rfc2253), revoked: \(revokedCertificates.count))"
+  }
+}
