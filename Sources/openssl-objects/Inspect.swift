@@ -1,0 +1,198 @@
+import ArgumentParser
+import Foundation
+import OpenSSLObjects
+
+/// `openssl-objects inspect FILE... [--json]`
+struct Inspect: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Show certificates, bundles, keys (never secret material), CRLs and OCSP messages.")
+
+  @Argument(help: "PEM or DER files; the content decides what they hold.")
+  var files: [String]
+
+  @Flag(help: "Print one JSON object instead of text.")
+  var json = false
+
+  @OptionGroup var passphrase: PassphraseOptions
+
+  func run() throws {
+    var documents: [(String, JSON)] = []
+    var text: [String] = []
+    for path in files {
+      let objects: [DecodedObject]
+      do {
+        objects = try DecodedObject.readAll(contentsOfFile: path, passphrase: passphrase.supplier)
+      } catch {
+        throw CommandFailure.input(error, json: json, partial: [("files", .array(documents.map { $0.1 }))])
+      }
+      let described = objects.map(Describe.object)
+      documents.append((path, .object([("path", .string(path)), ("objects", .array(described.map(\.json)))])))
+      text.append(path + ":")
+      for (index, object) in described.enumerated() {
+        text.append("  [\(index + 1)] \(object.title)")
+        for (label, value) in object.lines { text.append("      \(label): \(value)") }
+      }
+    }
+    if json {
+      Output.line(JSON.object([("files", .array(documents.map { $0.1 }))]).serialized())
+    } else {
+      Output.line(text.joined(separator: "\n"))
+    }
+  }
+}
+
+/// A readable and a JSON description of one object.
+struct Described {
+  let title: String
+  let lines: [(String, String)]
+  let json: JSON
+}
+
+/// Describing objects for `inspect`: public facts only, never secret material.
+enum Describe {
+  static func object(_ object: DecodedObject) -> Described {
+    switch object {
+    case .certificate(let certificate): return Self.certificate(certificate)
+    case .privateKey(let key): return Self.key(key, type: "private key")
+    case .publicKey(let key): return Self.key(key, type: "public key")
+    case .encryptedPrivateKey(let format):
+      return Described(
+        title: "encrypted private key (\(format))",
+        lines: [("note", "give --passphrase-file or --passphrase-stdin to read it")],
+        json: .object([("type", .string("encrypted_private_key")), ("format", .string(format))]))
+    case .crl(let crl): return Self.crl(crl)
+    case .other(let kind, let der):
+      return Described(
+        title: kind, lines: [("size", "\(der.count) bytes")],
+        json: .object([("type", .string(snake(kind))), ("size", .int(der.count))]))
+    }
+  }
+
+  static func certificate(_ certificate: X509Certificate) -> Described {
+    let names = (try? certificate.subjectAlternativeNames) ?? nil
+    let key = try? certificate.publicKey
+    let usage = (try? certificate.keyUsage) ?? nil
+    let extended = (try? certificate.extendedKeyUsage) ?? nil
+    let constraints = (try? certificate.basicConstraints) ?? nil
+    let ocsp = (try? certificate.ocspURLs) ?? []
+    let issuers = (try? certificate.caIssuerURLs) ?? []
+    let mustStaple = (try? certificate.mustStaple) ?? false
+    let keyText = key.map(keySummary) ?? "unreadable"
+    var lines: [(String, String)] = [
+      ("subject", certificate.subject.rfc2253),
+      ("issuer", certificate.issuer.rfc2253),
+      ("serial", certificate.serialNumber.hex),
+      ("not before", Output.time(certificate.notBefore)),
+      ("not after", Output.time(certificate.notAfter)),
+    ]
+    if let names { lines.append(("subject alt names", names.map(\.description).joined(separator: ", "))) }
+    lines.append(("key", keyText))
+    lines.append(("signature", certificate.signatureAlgorithm.description))
+    if let usage { lines.append(("key usage", usage.description)) }
+    if let extended { lines.append(("extended key usage", extended.map(\.description).joined(separator: ", "))) }
+    if let constraints { lines.append(("basic constraints", constraints.description)) }
+    if !ocsp.isEmpty { lines.append(("OCSP URLs", ocsp.joined(separator: ", "))) }
+    if !issuers.isEmpty { lines.append(("CA issuer URLs", issuers.joined(separator: ", "))) }
+    lines.append(("must staple", mustStaple ? "yes" : "no"))
+    let trust = certificate.trustSettings
+    if !trust.isEmpty {
+      lines.append(
+        ("trust", "trusted: \(trust.trusted.map(\.description)), rejected: \(trust.rejected.map(\.description))"))
+    }
+    lines.append(("SHA-256 fingerprint", certificate.sha256Fingerprint))
+    lines.append(("SPKI pin", certificate.spkiPin))
+    let json = JSON.object([
+      ("type", .string("certificate")),
+      ("subject", .string(certificate.subject.rfc2253)),
+      ("issuer", .string(certificate.issuer.rfc2253)),
+      ("serial", .string(certificate.serialNumber.hex)),
+      ("version", .int(certificate.version)),
+      ("not_before", .string(Output.time(certificate.notBefore))),
+      ("not_after", .string(Output.time(certificate.notAfter))),
+      ("subject_alt_names", names.map { JSON.strings($0.map(\.description)) } ?? .array([])),
+      ("key", key.map(keyJSON) ?? .null),
+      ("signature_algorithm", .string(certificate.signatureAlgorithm.description)),
+      ("key_usage", usage.map { JSON.strings($0.names) } ?? .null),
+      ("extended_key_usage", extended.map { JSON.strings($0.map(\.description)) } ?? .null),
+      (
+        "basic_constraints",
+        constraints.map {
+          JSON.object([("ca", .bool($0.isCA)), ("path_length", $0.pathLength.map(JSON.int) ?? .null)])
+        } ?? .null
+      ),
+      ("ocsp_urls", .strings(ocsp)),
+      ("ca_issuer_urls", .strings(issuers)),
+      ("must_staple", .bool(mustStaple)),
+      ("sha256_fingerprint", .string(certificate.sha256Fingerprint)),
+      ("spki_pin", .string(certificate.spkiPin)),
+    ])
+    return Described(title: "certificate", lines: lines, json: json)
+  }
+
+  static func keySummary(_ key: some AsymmetricKey) -> String {
+    "\(key.algorithm) \(key.bits) bits" + (key.curveName.map { " (\($0))" } ?? "")
+  }
+
+  static func keyJSON(_ key: some AsymmetricKey) -> JSON {
+    .object([
+      ("algorithm", .string(key.algorithm.name)),
+      ("bits", .int(key.bits)),
+      ("security_bits", .int(key.securityBits)),
+      ("curve", .optional(key.curveName)),
+      ("spki_pin", .optional(try? key.spkiPin)),
+    ])
+  }
+
+  static func key(_ key: some AsymmetricKey, type: String) -> Described {
+    var json = [("type", JSON.string(snake(type)))]
+    if case .object(let members) = keyJSON(key) { json += members }
+    return Described(
+      title: type,
+      lines: [
+        ("key", keySummary(key)), ("security bits", "\(key.securityBits)"),
+        ("SPKI pin", (try? key.spkiPin) ?? "unavailable"),
+      ], json: .object(json))
+  }
+
+  static func crl(_ crl: X509CRL) -> Described {
+    let revoked = crl.revokedCertificates
+    let number = (try? crl.crlNumber) ?? nil
+    var lines: [(String, String)] = [
+      ("issuer", crl.issuer.rfc2253), ("this update", Output.time(crl.thisUpdate)),
+      ("next update", crl.nextUpdate.map(Output.time) ?? "none"),
+    ]
+    if let number { lines.append(("CRL number", number.hex)) }
+    lines.append(("revoked", "\(revoked.count)"))
+    for entry in revoked {
+      lines.append(
+        (
+          "  serial \(entry.serialNumber.hex)",
+          Output.time(entry.revocationDate) + (entry.reason.map { ", \($0)" } ?? "")
+        ))
+    }
+    let json = JSON.object([
+      ("type", .string("crl")),
+      ("issuer", .string(crl.issuer.rfc2253)),
+      ("this_update", .string(Output.time(crl.thisUpdate))),
+      ("next_update", .optional(crl.nextUpdate.map(Output.time))),
+      ("crl_number", .optional(number?.hex)),
+      (
+        "revoked",
+        .array(
+          revoked.map {
+            .object([
+              ("serial", .string($0.serialNumber.hex)),
+              ("revocation_date", .string(Output.time($0.revocationDate))),
+              ("reason", .optional($0.reason?.description)),
+            ])
+          })
+      ),
+    ])
+    return Described(title: "CRL", lines: lines, json: json)
+  }
+
+  /// "OCSP response" → "ocsp_response".
+  static func snake(_ text: String) -> String {
+    text.lowercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+  }
+}
