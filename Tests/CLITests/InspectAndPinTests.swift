@@ -1,0 +1,120 @@
+import Foundation
+import OpenSSLObjects
+import TestSupport
+import Testing
+
+/// `openssl-objects inspect` and `pin`, run as a user runs them (CLI.md).
+@Suite("CLI: inspect and pin")
+struct InspectAndPinTests {
+  static let pki = Result { try TestPKI() }
+  let tool = ChildProcess.product("openssl-objects")
+
+  private func json(_ text: String) throws -> [String: Any] {
+    let object = try JSONSerialization.jsonObject(with: Data(text.utf8))
+    return try #require(object as? [String: Any])
+  }
+
+  @Test func inspectShowsEverythingCLIMDPromisesForACertificate() throws {
+    let pki = try Self.pki.get()
+    let directory = try TemporaryDirectory()
+    let path = try directory.write("leaf.pem", pki.leaf.pemEncoded)
+    let result = try ChildProcess.run(tool, ["inspect", path])
+    #expect(result.status == 0, "\(result.output)")
+    for expected in [
+      "subject: CN=www.example.test", "issuer: O=OpenSSLObjects Tests,CN=Test Intermediate CA",
+      "serial: \(pki.leaf.serialNumber.hex)", "subject alt names: DNS:www.example.test",
+      "key: EC 256 bits (prime256v1)",
+      "key usage: digitalSignature, keyEncipherment", "extended key usage: serverAuth, clientAuth",
+      "basic constraints: CA:FALSE", "must staple: no", "SHA-256 fingerprint: \(pki.leaf.sha256Fingerprint)",
+      "SPKI pin: \(pki.leaf.spkiPin)",
+    ] {
+      #expect(result.stdout.contains(expected), "missing \(expected) in\n\(result.stdout)")
+    }
+  }
+
+  @Test func inspectJSONIsOneObjectWithSnakeCaseKeys() throws {
+    let pki = try Self.pki.get()
+    let directory = try TemporaryDirectory()
+    let bundle = try directory.write("bundle.pem", pki.leaf.pemEncoded + pki.intermediate.pemEncoded)
+    let crl = try CRLBuilder(revoked: [
+      RevokedCertificate(serialNumber: SerialNumber(9), revocationDate: Date(), reason: .superseded)
+    ])
+    .sign(with: pki.intermediateKey, issuerCertificate: pki.intermediate)
+    let crlPath = try directory.write("ca.crl", crl.derEncoded)
+    let result = try ChildProcess.run(tool, ["inspect", "--json", bundle, crlPath])
+    #expect(result.status == 0, "\(result.output)")
+    let document = try json(result.stdout)
+    let files = try #require(document["files"] as? [[String: Any]])
+    #expect(files.count == 2)
+    let certificates = try #require(files[0]["objects"] as? [[String: Any]])
+    #expect(certificates.count == 2)
+    #expect(certificates[0]["type"] as? String == "certificate")
+    #expect(certificates[0]["spki_pin"] as? String == pki.leaf.spkiPin)
+    #expect(certificates[0]["not_after"] as? String == pki.leaf.notAfter.formatted(.iso8601))
+    #expect((certificates[1]["basic_constraints"] as? [String: Any])?["path_length"] as? Int == 0)
+    let crls = try #require(files[1]["objects"] as? [[String: Any]])
+    #expect(crls[0]["type"] as? String == "crl")
+    let revoked = try #require(crls[0]["revoked"] as? [[String: Any]])
+    #expect(revoked.first?["reason"] as? String == "superseded")
+  }
+
+  @Test func keysAreShownWithoutSecretMaterial() throws {
+    let pki = try Self.pki.get()
+    let directory = try TemporaryDirectory()
+    let plain = try pki.leafKey.pemEncoded().withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+    let keyPath = try directory.write("key.pem", plain)
+    let passphrase = Passphrase(Array("cli pass".utf8))
+    let encryptedPath = try directory.write(
+      "key.enc.pem", try pki.leafKey.pemEncoded(passphrase: passphrase).withUnsafeBytes { Array($0) })
+    let passFile = try directory.write("pass", "cli pass\n")
+    let result = try ChildProcess.run(tool, ["inspect", keyPath, encryptedPath])
+    #expect(result.status == 0, "\(result.output)")
+    #expect(result.stdout.contains("private key"))
+    #expect(result.stdout.contains("encrypted private key (PKCS#8)"))
+    let secretLines = plain.split(separator: "\n").filter { !$0.hasPrefix("-----") }
+    for line in secretLines { #expect(!result.output.contains(line)) }
+    let unlocked = try ChildProcess.run(tool, ["inspect", "--json", "--passphrase-file", passFile, encryptedPath])
+    #expect(unlocked.status == 0, "\(unlocked.output)")
+    #expect(unlocked.stdout.contains("\"spki_pin\":\"\(try pki.leafKey.spkiPin)\""))
+    #expect(!unlocked.output.contains("cli pass"))
+  }
+
+  @Test func pinPrintsOneLinePerCertificateOrKey() throws {
+    let pki = try Self.pki.get()
+    let directory = try TemporaryDirectory()
+    let bundle = try directory.write("bundle.pem", pki.leaf.pemEncoded + pki.root.pemEncoded)
+    let key = try directory.write("key.der", try pki.intermediateKey.derEncoded().withUnsafeBytes { Array($0) })
+    let result = try ChildProcess.run(tool, ["pin", bundle, key])
+    #expect(result.status == 0, "\(result.output)")
+    #expect(
+      result.stdout == [pki.leaf.spkiPin, pki.root.spkiPin, pki.intermediate.spkiPin].joined(separator: "\n") + "\n"
+    )
+    let json = try ChildProcess.run(tool, ["pin", "--json", bundle])
+    let pins = try #require(try self.json(json.stdout)["pins"] as? [[String: Any]])
+    #expect(pins.map { $0["pin"] as? String } == [pki.leaf.spkiPin, pki.root.spkiPin])
+  }
+
+  @Test func unreadableInputAndBadUsageExitWithTwo() throws {
+    let directory = try TemporaryDirectory()
+    let missing = try ChildProcess.run(tool, ["inspect", directory.file("missing.pem")])
+    #expect(missing.status == 2)
+    #expect(missing.stderr.contains("missing.pem"))
+    let garbage = try directory.write("garbage.bin", "not a certificate at all")
+    let bad = try ChildProcess.run(tool, ["inspect", "--json", garbage])
+    #expect(bad.status == 2)
+    let error = try #require(try json(bad.stdout)["error"] as? [String: Any])
+    #expect(error["name"] as? String == "InputError.malformed_input")
+    #expect((error["message"] as? String)?.contains("garbage.bin") == true)
+    #expect(try ChildProcess.run(tool, ["inspect"]).status == 2)
+    #expect(try ChildProcess.run(tool, ["no-such-command"]).status == 2)
+    #expect(try ChildProcess.run(tool, ["pin", "--passphrase-file", "a", "--passphrase-stdin", garbage]).status == 2)
+  }
+
+  @Test func demoRunsTheTour() throws {
+    let result = try ChildProcess.run(tool, ["demo"])
+    #expect(result.status == 0, "\(result.output)")
+    #expect(
+      result.stdout.contains("key matches certificate: true; signature verifies with the certificate's key: true"))
+    #expect(result.stdout.contains("must staple: yes"))
+  }
+}

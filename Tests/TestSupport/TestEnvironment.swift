@@ -1,0 +1,120 @@
+import Foundation
+
+/// A temporary directory, removed with its contents when the value goes away.
+public final class TemporaryDirectory: @unchecked Sendable {
+  /// The directory's path.
+  public let path: String
+
+  public init(_ prefix: String = "ooss") throws {
+    var template = Array("\(NSTemporaryDirectory())/\(prefix).XXXXXX".utf8CString)
+    guard let made = mkdtemp(&template) else {
+      throw CocoaError(.fileWriteUnknown)
+    }
+    path = String(cString: made)
+  }
+
+  /// The path of a file inside the directory.
+  public func file(_ name: String) -> String { "\(path)/\(name)" }
+
+  /// Writes bytes to a file inside the directory and returns its path.
+  @discardableResult
+  public func write(_ name: String, _ bytes: some Collection<UInt8>) throws -> String {
+    let target = file(name)
+    try Data(bytes).write(to: URL(fileURLWithPath: target))
+    return target
+  }
+
+  /// Writes text to a file inside the directory and returns its path.
+  @discardableResult
+  public func write(_ name: String, _ text: String) throws -> String {
+    try write(name, Array(text.utf8))
+  }
+
+  deinit {
+    try? FileManager.default.removeItem(atPath: path)
+  }
+}
+
+/// The result of a child process.
+public struct ProcessResult: Sendable {
+  public let status: Int32
+  public let stdout: String
+  public let stderr: String
+
+  /// Both streams, for messages.
+  public var output: String { stdout + stderr }
+}
+
+/// Running child processes: our own executables and `openssl`.
+public enum ChildProcess {
+  /// The directory that holds the built products (the test binary's own directory).
+  public static let productsDirectory: String = {
+    let executable =
+      (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    return (executable as NSString).deletingLastPathComponent
+  }()
+
+  /// The path of a product built with the package (`openssl-objects`, `oo-test-helper`).
+  public static func product(_ name: String) -> String {
+    "\(productsDirectory)/\(name)"
+  }
+
+  /// Runs a program to completion and collects its output.
+  public static func run(
+    _ executable: String,
+    _ arguments: [String],
+    environment: [String: String] = [:],
+    stdin: String? = nil
+  ) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
+    process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
+    var merged = ProcessInfo.processInfo.environment
+    for (key, value) in environment { merged[key] = value }
+    process.environment = merged
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    let input = Pipe()
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try? input.fileHandleForWriting.close()
+    // Read both pipes concurrently so that neither fills up.
+    let errorData = LockedData()
+    let reader = Thread { errorData.set(err.fileHandleForReading.readDataToEndOfFile()) }
+    reader.start()
+    let outputData = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    while !errorData.isSet { usleep(1000) }
+    return ProcessResult(
+      status: process.terminationStatus, stdout: String(decoding: outputData, as: UTF8.self),
+      stderr: String(decoding: errorData.value, as: UTF8.self))
+  }
+}
+
+private final class LockedData: @unchecked Sendable {
+  private let lock = NSLock()
+  private var data = Data()
+  private var done = false
+
+  func set(_ value: Data) {
+    lock.lock()
+    data = value
+    done = true
+    lock.unlock()
+  }
+
+  var isSet: Bool {
+    lock.lock()
+    defer { lock.unlock() }
+    return done
+  }
+
+  var value: Data {
+    lock.lock()
+    defer { lock.unlock() }
+    return data
+  }
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, build (no warnings allowed), and every test. CI runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+echo "==> swift format lint --strict"
+swift format lint --strict -r Sources Tests Package.swift
+
+echo "==> swift build --build-tests (warnings are errors)"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! swift build --build-tests 2>&1 | tee "$log"; then exit 1; fi
+if grep -E "warning:" "$log" | grep -v "^warning: 'main'" | grep -q .; then
+  echo "error: the build has warnings" >&2
+  exit 1
+fi
+
+echo "==> swift test"
+swift test --skip-build
