@@ -15,7 +15,8 @@ let package = Package(
     .executable(name: "openssl-objects", targets: ["openssl-objects"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
   ],
   targets: [
     // OpenSSL 3 through pkg-config, plus static inline shims for macros and variadic functions.

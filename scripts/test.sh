@@ -18,3 +18,8 @@ fi
 
 echo "==> swift test"
 swift test --skip-build
+
+echo "==> DocC (warnings are errors)"
+for target in OpenSSLObjects; do
+  swift package generate-documentation --target "$target" --warnings-as-errors >/dev/null
+done

@@ -35,7 +35,7 @@ struct CertificateLoadingTests {
     let pki = try pki
     let key = String(decoding: try pki.leafKey.pemEncoded().withUnsafeBytes { Array($0) }, as: UTF8.self)
     let bundle = pki.leaf.pemEncoded + key + pki.intermediate.pemEncoded + "\n\n" + pki.root.pemEncoded
-    let certificates = try X509Certificate.certificates(pemEncoded: Array(bundle.utf8))
+    let certificates = try X509Certificate.all(bytes: Array(bundle.utf8))
     #expect(certificates == [pki.leaf, pki.intermediate, pki.root])
   }
 
@@ -46,7 +46,7 @@ struct CertificateLoadingTests {
     let derPath = try directory.write("leaf.der", leaf.derEncoded)
     #expect(try X509Certificate(contentsOfFile: pemPath) == leaf)
     #expect(try X509Certificate(contentsOfFile: derPath) == leaf)
-    #expect(try X509Certificate.certificates(contentsOfFile: derPath) == [leaf])
+    #expect(try X509Certificate.all(contentsOfFile: derPath) == [leaf])
   }
 
   // MARK: Bad input, each with its own reason

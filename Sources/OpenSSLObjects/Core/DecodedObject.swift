@@ -23,8 +23,11 @@ public enum DecodedObject: Sendable {
 
   /// Reads every object of PEM input, in order, or the one object of DER input.
   ///
-  /// - Parameter passphrase: asked (at most once per key) for encrypted private keys; `nil`
-  ///   leaves them as ``encryptedPrivateKey(format:)``.
+  /// - Parameters:
+  ///   - bytes: PEM (any number of blocks) or DER (one object).
+  ///   - source: where the bytes came from, for error messages; memory by default.
+  ///   - passphrase: asked (at most once per key) for encrypted private keys; `nil` leaves them
+  ///     as ``encryptedPrivateKey(format:)``.
   /// - Throws: ``InputError`` for input that is not PEM or DER of a known kind, or a block that
   ///   is broken.
   public static func readAll(
@@ -76,7 +79,7 @@ public enum DecodedObject: Sendable {
           X509Certificate(
             takingOwnershipOf: OpenSSLPointer(
               try withContiguousBytes(slice) { (bytes: UnsafeRawBufferPointer) throws(InputError) in
-                try X509Certificate.decoder.decodeSinglePEM(
+                try X509Certificate.decodingRules.decodeSinglePEM(
                   bytes, source: context, limit: InputLimits.defaultMaximumSize)
               })))
       case _ where ObjectKind.crl.pemLabels.contains(block.label):

@@ -1,12 +1,18 @@
 import COpenSSLFull
 
-/// Reads one kind of DER-encoded object (certificates, CRLs) from DER, from one PEM block or from
-/// a PEM bundle, with the same rules and errors for every kind.
+#if canImport(FoundationEssentials)
+  public import FoundationEssentials
+#else
+  public import Foundation
+#endif
+
+/// How one kind of DER-encoded object (certificates, CRLs) is read from DER, from one PEM block or
+/// from a PEM bundle, with the same rules and errors for every kind. Opaque outside the library.
 ///
 /// Rules: text before and between PEM blocks is skipped, as OpenSSL's readers skip it; blocks of
 /// other kinds are skipped; anything but white space after the last block is trailing data; a
 /// single-object read refuses input with two objects of its kind.
-struct ObjectDecoder: Sendable {
+public struct ObjectDecoder: Sendable {
   /// The object's name in messages: "certificate", "CRL".
   let object: String
   /// The PEM labels of the kind.
@@ -103,5 +109,87 @@ struct ObjectDecoder: Sendable {
       throw error
     }
     return objects
+  }
+}
+
+/// An ``OpenSSLObject`` read from PEM or DER with ``ObjectDecoder``'s rules: ``X509Certificate``
+/// and ``X509CRL``. The loaders are written once, here.
+public protocol PEMDERDecodable: OpenSSLObject {
+  /// How objects of this kind are read.
+  static var decodingRules: ObjectDecoder { get }
+}
+
+extension PEMDERDecodable {
+  /// Reads one object from DER (the type's `d2i_*`). The whole input must be the object.
+  ///
+  /// - Throws: ``InputError``: empty, truncated, trailing data (with its offset), malformed,
+  ///   another kind of object (``InputError/Reason/wrongType``), or larger than `limit`.
+  public init(derEncoded bytes: some ContiguousBytes, limit: Int = InputLimits.defaultMaximumSize) throws(InputError) {
+    let pointer = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      try Self.decodingRules.decodeDER(buffer, source: .memory(count: buffer.count), limit: limit)
+    }
+    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+  }
+
+  /// Reads exactly one object from PEM (`PEM_read_bio_ex`, then the type's `d2i_*`).
+  ///
+  /// Text before the block is skipped, as OpenSSL skips it, and so are blocks of other kinds (a
+  /// key next to a certificate); a second object of this kind, or anything but white space after
+  /// the last block, is an error (read bundles with ``all(bytes:limit:)``).
+  public init(pemEncoded bytes: some ContiguousBytes, limit: Int = InputLimits.defaultMaximumSize) throws(InputError) {
+    let pointer = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      try Self.decodingRules.decodeSinglePEM(buffer, source: .memory(count: buffer.count), limit: limit)
+    }
+    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+  }
+
+  /// Reads exactly one object from PEM text.
+  public init(pemEncoded text: String, limit: Int = InputLimits.defaultMaximumSize) throws(InputError) {
+    try self.init(pemEncoded: Array(text.utf8), limit: limit)
+  }
+
+  /// Reads exactly one object from PEM or DER, detected from the content.
+  public init(bytes: some ContiguousBytes, limit: Int = InputLimits.defaultMaximumSize) throws(InputError) {
+    let pointer = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      try Self.decodingRules.decodeSingle(buffer, source: .memory(count: buffer.count), limit: limit)
+    }
+    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+  }
+
+  /// Reads exactly one object from a PEM or DER file.
+  public init(contentsOfFile path: String, limit: Int = InputLimits.defaultMaximumSize) throws(InputError) {
+    let bytes = try InputFile.read(path, object: Self.decodingRules.object, limit: limit)
+    let pointer = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      try Self.decodingRules.decodeSingle(buffer, source: .file(path), limit: limit)
+    }
+    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+  }
+
+  /// Reads every object of this kind from PEM (a bundle, in order; blocks of other kinds are
+  /// skipped; at least one is required), or the one object of DER input.
+  public static func all(
+    bytes: some ContiguousBytes, limit: Int = InputLimits.defaultMaximumSize
+  ) throws(InputError)
+    -> [Self]
+  {
+    try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      try decodingRules.decodeAll(buffer, source: .memory(count: buffer.count), limit: limit).map {
+        Self(takingOwnershipOf: OpenSSLPointer($0))
+      }
+    }
+  }
+
+  /// Reads every object of this kind from a PEM bundle file, or the one object of a DER file.
+  public static func all(
+    contentsOfFile path: String, limit: Int = InputLimits.defaultMaximumSize
+  ) throws(InputError)
+    -> [Self]
+  {
+    let bytes = try InputFile.read(path, object: decodingRules.object, limit: limit)
+    return try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      try decodingRules.decodeAll(buffer, source: .file(path), limit: limit).map {
+        Self(takingOwnershipOf: OpenSSLPointer($0))
+      }
+    }
   }
 }

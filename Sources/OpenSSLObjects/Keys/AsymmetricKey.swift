@@ -40,6 +40,15 @@ public struct KeyAlgorithm: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension AsymmetricKey {
+  /// The C type's name: both key types wrap `EVP_PKEY`.
+  public static var openSSLTypeName: String { "EVP_PKEY" }
+
+  /// Frees one reference with `EVP_PKEY_free` (the shared ownership mechanism).
+  public static func _free(_ pointer: OpaquePointer) { EVP_PKEY_free(pointer) }
+
+  /// Adds one reference with `EVP_PKEY_up_ref` (the shared ownership mechanism).
+  public static func _upRef(_ pointer: OpaquePointer) -> Bool { EVP_PKEY_up_ref(pointer) == 1 }
+
   /// The key's algorithm (`EVP_PKEY_get0_type_name`, falling back to the base NID's short name).
   public var algorithm: KeyAlgorithm {
     if let name = EVP_PKEY_get0_type_name(_pointer) { return KeyAlgorithm(name: String(cString: name).uppercased()) }
@@ -90,6 +99,8 @@ extension AsymmetricKey {
   /// `EVP_DigestVerify`).
   ///
   /// - Parameters:
+  ///   - signature: the signature bytes.
+  ///   - data: the signed message (not its digest).
   ///   - digest: the digest; `nil` takes SHA-256 for RSA and EC and none for EdDSA.
   ///   - padding: the RSA padding (ignored for other keys).
   /// - Returns: `true` if the signature is valid, `false` if it is not.

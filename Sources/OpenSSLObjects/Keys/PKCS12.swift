@@ -47,7 +47,9 @@ public struct PKCS12Bundle: Sendable {
 
   /// Writes the bundle as PKCS#12 DER (`PKCS12_create_ex`, `i2d_PKCS12`).
   ///
-  /// - Parameter friendlyName: the name shown for the key and certificate, if any.
+  /// - Parameters:
+  ///   - passphrase: the passphrase for the MAC and the encryption (a C string: no NUL bytes).
+  ///   - friendlyName: the name shown for the key and certificate, if any.
   public func derEncoded(passphrase: borrowing Passphrase, friendlyName: String? = nil) throws(InputError) -> [UInt8] {
     let object = "PKCS#12 file"
     return try Self.withCString(passphrase, object: object, source: "the passphrase") { pass throws(InputError) in

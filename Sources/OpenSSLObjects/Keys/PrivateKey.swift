@@ -16,12 +16,6 @@ import COpenSSLFull
 /// content is detected (`OSSL_DECODER`). A passphrase is asked for only when the key is encrypted,
 /// through a closure, and never on a terminal.
 public final class PrivateKey: AsymmetricKey, @unchecked Sendable {
-  /// The C type's name as OpenSSL spells it.
-  public static let openSSLTypeName = "EVP_PKEY"
-  /// Frees one reference with `EVP_PKEY_free` (the shared ownership mechanism).
-  public static func _free(_ pointer: OpaquePointer) { EVP_PKEY_free(pointer) }
-  /// Adds one reference with `EVP_PKEY_up_ref` (the shared ownership mechanism).
-  public static func _upRef(_ pointer: OpaquePointer) -> Bool { EVP_PKEY_up_ref(pointer) == 1 }
   /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
   public let _pointer: OpaquePointer
 
@@ -37,6 +31,7 @@ public final class PrivateKey: AsymmetricKey, @unchecked Sendable {
   /// Reads a private key from PEM or DER bytes.
   ///
   /// - Parameters:
+  ///   - bytes: the PEM or DER input.
   ///   - encoding: PEM, DER, or detected from the content.
   ///   - limit: the largest input accepted.
   ///   - passphrase: called at most once, and only if the key is encrypted; returns the
@@ -206,6 +201,7 @@ public final class PrivateKey: AsymmetricKey, @unchecked Sendable {
   /// Signs `data` (`EVP_DigestSignInit`, `EVP_DigestSign`) with a digest fetched once per process.
   ///
   /// - Parameters:
+  ///   - data: the message to sign (not its digest).
   ///   - digest: the digest; `nil` takes SHA-256 for RSA and EC and none for EdDSA (which must
   ///     not be given one).
   ///   - padding: the RSA padding, PKCS#1 v1.5 or PSS (ignored for other keys).

@@ -12,12 +12,6 @@ import COpenSSLFull
 /// (``init(takingOwnershipOf:)``), borrow, retain (`EVP_PKEY_up_ref`) and hand over. Immutable,
 /// hence `Sendable`.
 public final class PublicKey: AsymmetricKey, @unchecked Sendable {
-  /// The C type's name as OpenSSL spells it.
-  public static let openSSLTypeName = "EVP_PKEY"
-  /// Frees one reference with `EVP_PKEY_free` (the shared ownership mechanism).
-  public static func _free(_ pointer: OpaquePointer) { EVP_PKEY_free(pointer) }
-  /// Adds one reference with `EVP_PKEY_up_ref` (the shared ownership mechanism).
-  public static func _upRef(_ pointer: OpaquePointer) -> Bool { EVP_PKEY_up_ref(pointer) == 1 }
   /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
   public let _pointer: OpaquePointer
 

@@ -77,7 +77,7 @@ public struct CertificateBuilder: Sendable {
   public var subjectKeyIdentifier: KeyIdentifier = .hash
   /// The authority key identifier; from the issuer unless set.
   public var authorityKeyIdentifier: AuthorityIdentifier = .fromIssuer
-  /// The TLS feature extension (``TLSFeatures/mustStaple`` for must-staple).
+  /// The TLS feature extension (`TLSFeatures.mustStaple` for must-staple).
   public var tlsFeatures: TLSFeatures?
   /// Whether to add the OCSP no-check extension (for OCSP responder certificates).
   public var ocspNoCheck = false

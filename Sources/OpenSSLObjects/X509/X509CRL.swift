@@ -57,7 +57,7 @@ public struct RevokedCertificate: Hashable, Sendable {
 ///
 /// Owns exactly one `X509_CRL` reference (`X509_CRL_free`). Doors: adopt, borrow, retain
 /// (`X509_CRL_up_ref`) and hand over. Immutable, hence `Sendable`.
-public final class X509CRL: OpenSSLReferenceCounted, @unchecked Sendable {
+public final class X509CRL: OpenSSLReferenceCounted, PEMDERDecodable, @unchecked Sendable {
   /// The C type's name as OpenSSL spells it.
   public static let openSSLTypeName = "X509_CRL"
   /// Frees one reference with `X509_CRL_free` (the shared ownership mechanism).
@@ -76,70 +76,10 @@ public final class X509CRL: OpenSSLReferenceCounted, @unchecked Sendable {
 
   // MARK: - Loading
 
-  static let decoder = ObjectDecoder(
+  /// How CRLs are read: `X509 CRL` PEM blocks or DER, with `d2i_X509_CRL`.
+  public static let decodingRules = ObjectDecoder(
     object: "CRL", labels: ObjectKind.crl.pemLabels, d2i: { _ in { d2i_X509_CRL($0, $1, $2) } },
     operation: { _ in "d2i_X509_CRL" }, free: { X509_CRL_free($0) })
-
-  /// Reads exactly one CRL from PEM (`X509 CRL`) or DER, detected from the content.
-  ///
-  /// - Throws: ``InputError`` as the certificate loaders do.
-  public convenience init(bytes: some ContiguousBytes, limit: Int = InputLimits.defaultMaximumSize) throws(InputError) {
-    let pointer = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try Self.decoder.decodeSingle(buffer, source: .memory(count: buffer.count), limit: limit)
-    }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
-  }
-
-  /// Reads exactly one CRL from DER (`d2i_X509_CRL`).
-  public convenience init(
-    derEncoded bytes: some ContiguousBytes, limit: Int = InputLimits.defaultMaximumSize
-  ) throws(InputError) {
-    let pointer = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try Self.decoder.decodeDER(buffer, source: .memory(count: buffer.count), limit: limit)
-    }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
-  }
-
-  /// Reads exactly one CRL from PEM text.
-  public convenience init(pemEncoded text: String, limit: Int = InputLimits.defaultMaximumSize) throws(InputError) {
-    let bytes = Array(text.utf8)
-    let pointer = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try Self.decoder.decodeSinglePEM(buffer, source: .memory(count: buffer.count), limit: limit)
-    }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
-  }
-
-  /// Reads exactly one CRL from a PEM or DER file.
-  public convenience init(contentsOfFile path: String, limit: Int = InputLimits.defaultMaximumSize) throws(InputError) {
-    let bytes = try InputFile.read(path, object: "CRL", limit: limit)
-    let pointer = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try Self.decoder.decodeSingle(buffer, source: .file(path), limit: limit)
-    }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
-  }
-
-  /// Reads every CRL of PEM or DER bytes.
-  public static func crls(
-    bytes: some ContiguousBytes, limit: Int = InputLimits.defaultMaximumSize
-  ) throws(InputError) -> [X509CRL] {
-    try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try decoder.decodeAll(buffer, source: .memory(count: buffer.count), limit: limit).map {
-        X509CRL(takingOwnershipOf: OpenSSLPointer($0))
-      }
-    }
-  }
-
-  /// Reads every CRL of a PEM or DER file.
-  public static func crls(
-    contentsOfFile path: String, limit: Int = InputLimits.defaultMaximumSize
-  ) throws(InputError) -> [X509CRL] {
-    let bytes = try InputFile.read(path, object: "CRL", limit: limit)
-    return try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try decoder.decodeAll(buffer, source: .file(path), limit: limit).map {
-        X509CRL(takingOwnershipOf: OpenSSLPointer($0))
-      }
-    }
-  }
 
   // MARK: - Encoding
 

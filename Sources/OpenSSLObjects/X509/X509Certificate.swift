@@ -15,7 +15,7 @@ import COpenSSLFull
 ///
 /// A certificate is immutable once made (changing trust settings makes a new one), so it is
 /// `Sendable`: OpenSSL's own lazy caches inside `X509` are lock-protected.
-public final class X509Certificate: OpenSSLReferenceCounted, @unchecked Sendable {
+public final class X509Certificate: OpenSSLReferenceCounted, PEMDERDecodable, @unchecked Sendable {
   /// The C type's name as OpenSSL spells it.
   public static let openSSLTypeName = "X509"
   /// Frees one reference with `X509_free` (the shared ownership mechanism).
@@ -37,102 +37,13 @@ public final class X509Certificate: OpenSSLReferenceCounted, @unchecked Sendable
   /// The PEM labels a certificate may carry.
   public static let pemLabels = ObjectKind.certificate.pemLabels
 
-  static let decoder = ObjectDecoder(
+  /// How certificates are read: `d2i_X509`, and `d2i_X509_AUX` for `TRUSTED CERTIFICATE` blocks,
+  /// whose trust settings are kept.
+  public static let decodingRules = ObjectDecoder(
     object: "certificate", labels: pemLabels,
     d2i: { label in label == "TRUSTED CERTIFICATE" ? { d2i_X509_AUX($0, $1, $2) } : { d2i_X509($0, $1, $2) } },
     operation: { label in label == "TRUSTED CERTIFICATE" ? "d2i_X509_AUX" : "d2i_X509" },
     free: { X509_free($0) })
-
-  /// Reads one certificate from DER (`d2i_X509`). The whole input must be the certificate.
-  ///
-  /// - Throws: ``InputError``: empty, truncated, trailing data (with its offset), malformed,
-  ///   another kind of object (``InputError/Reason/wrongType``), or larger than `limit`.
-  public convenience init(
-    derEncoded bytes: some ContiguousBytes,
-    limit: Int = InputLimits.defaultMaximumSize
-  ) throws(InputError) {
-    let pointer = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try Self.decoder.decodeDER(buffer, source: .memory(count: buffer.count), limit: limit)
-    }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
-  }
-
-  /// Reads exactly one certificate from PEM (`PEM_read_bio_ex`, then `d2i_X509`, or
-  /// `d2i_X509_AUX` for `TRUSTED CERTIFICATE` blocks, whose trust settings are kept).
-  ///
-  /// Text before the block is skipped, as OpenSSL skips it, and so are blocks of other kinds (a
-  /// key next to the certificate); a second certificate, or anything but white space after the
-  /// last block, is an error (read bundles with ``certificates(pemEncoded:limit:)``).
-  public convenience init(
-    pemEncoded bytes: some ContiguousBytes,
-    limit: Int = InputLimits.defaultMaximumSize
-  ) throws(InputError) {
-    let pointer = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try Self.decoder.decodeSinglePEM(buffer, source: .memory(count: buffer.count), limit: limit)
-    }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
-  }
-
-  /// Reads exactly one certificate from PEM text.
-  public convenience init(pemEncoded text: String, limit: Int = InputLimits.defaultMaximumSize) throws(InputError) {
-    try self.init(pemEncoded: Array(text.utf8), limit: limit)
-  }
-
-  /// Reads exactly one certificate from PEM or DER, detected from the content.
-  public convenience init(
-    bytes: some ContiguousBytes,
-    limit: Int = InputLimits.defaultMaximumSize
-  ) throws(InputError) {
-    let pointer = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try Self.decoder.decodeSingle(buffer, source: .memory(count: buffer.count), limit: limit)
-    }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
-  }
-
-  /// Reads exactly one certificate from a PEM or DER file.
-  public convenience init(contentsOfFile path: String, limit: Int = InputLimits.defaultMaximumSize) throws(InputError) {
-    let bytes = try InputFile.read(path, object: "certificate", limit: limit)
-    let pointer = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try Self.decoder.decodeSingle(buffer, source: .file(path), limit: limit)
-    }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
-  }
-
-  /// Reads every certificate of a PEM bundle, in order. Blocks with other labels (keys, CRLs)
-  /// are skipped; a bundle without any certificate is an error.
-  public static func certificates(
-    pemEncoded bytes: some ContiguousBytes,
-    limit: Int = InputLimits.defaultMaximumSize
-  ) throws(InputError) -> [X509Certificate] {
-    try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try decoder.decodePEM(buffer, source: .memory(count: buffer.count), limit: limit, single: false).map(adopt)
-    }
-  }
-
-  /// Reads every certificate of PEM or DER bytes (DER holds one).
-  public static func certificates(
-    bytes: some ContiguousBytes,
-    limit: Int = InputLimits.defaultMaximumSize
-  ) throws(InputError) -> [X509Certificate] {
-    try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try decoder.decodeAll(buffer, source: .memory(count: buffer.count), limit: limit).map(adopt)
-    }
-  }
-
-  /// Reads every certificate of a PEM bundle file (or the one certificate of a DER file).
-  public static func certificates(
-    contentsOfFile path: String,
-    limit: Int = InputLimits.defaultMaximumSize
-  ) throws(InputError) -> [X509Certificate] {
-    let bytes = try InputFile.read(path, object: "certificate", limit: limit)
-    return try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try decoder.decodeAll(buffer, source: .file(path), limit: limit).map(adopt)
-    }
-  }
-
-  private static func adopt(_ pointer: OpaquePointer) -> X509Certificate {
-    X509Certificate(takingOwnershipOf: OpenSSLPointer(pointer))
-  }
 
   // MARK: - Encoding
 
