@@ -9,7 +9,7 @@ typealias D2IFunction = (
 typealias FreeFunction = @Sendable (OpaquePointer?) -> Void
 
 /// Decoding DER with OpenSSL's `d2i_*` functions, with errors that say what was wrong and where.
-enum DER {
+package enum DER {
   /// Decodes exactly one object from `bytes` with `d2i`.
   ///
   /// Empty input, a truncated object, trailing bytes after the object, and bytes that are not the
@@ -103,7 +103,7 @@ enum DER {
   }
 
   /// Encodes an object with an OpenSSL `i2d_*` function.
-  static func encode(
+  package static func encode(
     _ operation: String,
     _ i2d: (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?) -> Int32
   ) throws(OpenSSLError) -> [UInt8] {
@@ -192,7 +192,7 @@ struct ObjectKind: Sendable {
 
 extension String {
   /// "a certificate", "an OCSP response".
-  var withArticle: String { "\(article) \(self)" }
+  package var withArticle: String { "\(article) \(self)" }
 
   var article: String {
     guard let first = first else { return "a" }

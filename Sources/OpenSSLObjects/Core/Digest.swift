@@ -5,7 +5,7 @@ import COpenSSLFull
 public struct Digest: @unchecked Sendable, Hashable, CustomStringConvertible {
   // `EVP_MD` objects are immutable after fetching and safe to share between threads. The fetched
   // reference is held for the life of the process (see `Digest.fetched`).
-  let md: OpaquePointer?
+  package let md: OpaquePointer?
 
   /// OpenSSL's name for the algorithm, for example `"SHA2-256"`.
   public let name: String
@@ -58,7 +58,7 @@ public struct Digest: @unchecked Sendable, Hashable, CustomStringConvertible {
   public func hash(into hasher: inout Hasher) { hasher.combine(name) }
 
   /// The fetched `EVP_MD`, or an error saying this OpenSSL has no such digest.
-  func algorithm(for object: String) throws(InputError) -> OpaquePointer {
+  package func algorithm(for object: String) throws(InputError) -> OpaquePointer {
     guard let md else {
       throw InputError(
         .unsupported, object: object, source: "digest \(name)",
@@ -105,10 +105,10 @@ private final class FetchCache: @unchecked Sendable {
 
 /// A mutual-exclusion lock on OpenSSL's own lock primitive (`CRYPTO_THREAD_lock_new`), so that the
 /// library's locking follows OpenSSL's threading model on every platform.
-final class CryptoLock: @unchecked Sendable {
+package final class CryptoLock: @unchecked Sendable {
   private let lock: UnsafeMutableRawPointer
 
-  init() {
+  package init() {
     lock = CRYPTO_THREAD_lock_new()
   }
 
@@ -116,7 +116,7 @@ final class CryptoLock: @unchecked Sendable {
     CRYPTO_THREAD_lock_free(lock)
   }
 
-  func withLock<Result, Failure: Error>(_ body: () throws(Failure) -> Result) throws(Failure) -> Result {
+  package func withLock<Result, Failure: Error>(_ body: () throws(Failure) -> Result) throws(Failure) -> Result {
     _ = CRYPTO_THREAD_write_lock(lock)
     defer { _ = CRYPTO_THREAD_unlock(lock) }
     return try body()

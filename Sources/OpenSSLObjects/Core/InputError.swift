@@ -95,7 +95,7 @@ public struct InputError: Error, Sendable, CustomStringConvertible {
 
   /// Runs an OpenSSL operation on input-derived data, turning its ``OpenSSLError`` into an
   /// ``InputError`` about `object`.
-  static func converting<T>(
+  package static func converting<T>(
     _ object: String,
     reason: Reason = .malformed,
     source: String = "the input",

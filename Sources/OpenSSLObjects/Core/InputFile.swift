@@ -14,12 +14,12 @@ private func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count:
 }
 
 /// Reading input files with a size limit, without Foundation.
-enum InputFile {
+package enum InputFile {
   /// Reads a whole file, refusing files larger than `limit` before reading them.
   ///
   /// - Throws: ``InputError`` with ``InputError/Reason/unreadableFile`` (naming `errno`'s text) or
   ///   ``InputError/Reason/tooLarge``.
-  static func read(
+  package static func read(
     _ path: String, object: String, limit: Int = InputLimits.defaultMaximumSize
   ) throws(InputError)
     -> [UInt8]
@@ -31,7 +31,7 @@ enum InputFile {
 
   /// Reads a whole file into a temporary buffer that is wiped (`OPENSSL_cleanse`) and freed after
   /// `body` returns, for files that hold secrets (keys, PIN files).
-  static func read(
+  package static func read(
     _ path: String,
     object: String,
     limit: Int = InputLimits.defaultMaximumSize,

@@ -1,17 +1,17 @@
 import COpenSSLFull
 
 #if canImport(FoundationEssentials)
-  import FoundationEssentials
+  package import FoundationEssentials
 #else
-  import Foundation
+  package import Foundation
 #endif
 
 /// Scoped memory BIOs: OpenSSL's in-memory streams, used to hand bytes to OpenSSL's readers and
 /// to collect what its writers produce. Internal: the BIO never outlives the call that made it.
-enum MemoryBIO {
+package enum MemoryBIO {
   /// Lends a read-only BIO over `bytes` (`BIO_new_mem_buf`, which does not copy) for the duration
   /// of `body`, then frees it.
-  static func reading<Result, Failure: Error>(
+  package static func reading<Result, Failure: Error>(
     _ bytes: UnsafeRawBufferPointer,
     _ body: (OpaquePointer) throws(Failure) -> Result
   ) throws(Failure) -> Result {
@@ -25,7 +25,7 @@ enum MemoryBIO {
   }
 
   /// Lends a writable memory BIO (`BIO_new(BIO_s_mem())`) to `body` and returns what was written.
-  static func writing<Failure: Error>(
+  package static func writing<Failure: Error>(
     _ body: (OpaquePointer) throws(Failure) -> Void
   ) throws(Failure) -> [UInt8] {
     let bio = BIO_new(BIO_s_mem())!
@@ -35,7 +35,7 @@ enum MemoryBIO {
   }
 
   /// The bytes a memory BIO holds (`BIO_get_mem_data`).
-  static func contents(of bio: OpaquePointer) -> [UInt8] {
+  package static func contents(of bio: OpaquePointer) -> [UInt8] {
     var data: UnsafeMutablePointer<CChar>? = nil
     let count = oo_BIO_get_mem_data(bio, &data)
     guard let data, count > 0 else { return [] }
@@ -43,12 +43,12 @@ enum MemoryBIO {
   }
 
   /// The text a memory BIO holds, decoded as UTF-8.
-  static func text(of bio: OpaquePointer) -> String {
+  package static func text(of bio: OpaquePointer) -> String {
     String(decoding: contents(of: bio), as: UTF8.self)
   }
 
   /// Bytes not yet read from a BIO (`BIO_ctrl_pending`).
-  static func pending(_ bio: OpaquePointer) -> Int {
+  package static func pending(_ bio: OpaquePointer) -> Int {
     Int(BIO_ctrl_pending(bio))
   }
 }
@@ -57,7 +57,7 @@ enum MemoryBIO {
 
 extension Array where Element == UInt8 {
   /// Lower-case hexadecimal, two digits per byte.
-  var hexString: String {
+  package var hexString: String {
     let digits = Array("0123456789abcdef".utf8)
     var text = [UInt8]()
     text.reserveCapacity(count * 2)
@@ -69,7 +69,7 @@ extension Array where Element == UInt8 {
   }
 
   /// Upper-case hexadecimal with colons between bytes, as fingerprints are usually shown.
-  var colonHexString: String {
+  package var colonHexString: String {
     var pairs: [String] = []
     pairs.reserveCapacity(count)
     let digits = Array("0123456789ABCDEF".utf8)
@@ -81,7 +81,7 @@ extension Array where Element == UInt8 {
 }
 
 /// Standard base64 (RFC 4648, with padding), through OpenSSL's `EVP_EncodeBlock`.
-func base64Encoded(_ bytes: [UInt8]) -> String {
+package func base64Encoded(_ bytes: [UInt8]) -> String {
   guard !bytes.isEmpty else { return "" }
   var output = [UInt8](repeating: 0, count: 4 * ((bytes.count + 2) / 3) + 1)
   let written = EVP_EncodeBlock(&output, bytes, Int32(bytes.count))
@@ -89,7 +89,7 @@ func base64Encoded(_ bytes: [UInt8]) -> String {
 }
 
 /// Decodes standard base64 with padding (`EVP_DecodeBlock`); `nil` if it is not valid base64.
-func base64Decoded(_ text: String) -> [UInt8]? {
+package func base64Decoded(_ text: String) -> [UInt8]? {
   let input = Array(text.utf8)
   guard !input.isEmpty, input.count % 4 == 0 else { return input.isEmpty ? [] : nil }
   var output = [UInt8](repeating: 0, count: input.count / 4 * 3)
@@ -102,7 +102,7 @@ func base64Decoded(_ text: String) -> [UInt8]? {
 
 /// `withUnsafeBytes` of any contiguous bytes, keeping the body's typed error (the protocol's own
 /// method only rethrows untyped errors).
-func withContiguousBytes<Bytes: ContiguousBytes, Result, Failure: Error>(
+package func withContiguousBytes<Bytes: ContiguousBytes, Result, Failure: Error>(
   _ bytes: Bytes,
   _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
 ) throws(Failure) -> Result {

@@ -75,7 +75,7 @@ public struct OpenSSLError: Error, Sendable, Hashable, CustomStringConvertible {
 
   /// Captures the calling thread's errors after a failed call that was not bracketed by an
   /// ``ErrorQueue`` scope, leaving the queue as it found it (see ``ErrorQueue``).
-  static func capture(operation: String) -> OpenSSLError {
+  package static func capture(operation: String) -> OpenSSLError {
     // Without a scope we cannot tell our entries from a caller's: report the newest only.
     let newest = ErrorQueue.peekNewest()
     return OpenSSLError(operation: operation, entries: newest.map { [$0] } ?? [], isComplete: false)
@@ -86,14 +86,14 @@ public struct OpenSSLError: Error, Sendable, Hashable, CustomStringConvertible {
 ///
 /// OpenSSL's error queue is per thread: between an OpenSSL call and the reading of its errors
 /// there must be no suspension point, which is why every closure here is synchronous.
-enum ErrorQueue {
+package enum ErrorQueue {
   /// The view of the queue inside ``isolated(_:)``.
-  struct Scope: ~Copyable {
+  package struct Scope: ~Copyable {
     fileprivate let callerHadErrors: Bool
 
     /// Takes the errors the body's calls have queued so far and wraps them as the failure of
     /// `operation`. After this the queue holds none of them.
-    func failure(_ operation: String) -> OpenSSLError {
+    package func failure(_ operation: String) -> OpenSSLError {
       if callerHadErrors {
         // Only the newest entry can be read without popping the caller's entries.
         let newest = ErrorQueue.peekNewest()
@@ -108,13 +108,13 @@ enum ErrorQueue {
 
     /// Discards whatever the body's calls have queued so far (for calls that queue errors on
     /// success, such as reading the end of a PEM bundle).
-    func discard() {
+    package func discard() {
       _ = ERR_pop_to_mark()
       ERR_set_mark()
     }
 
     /// Reads the newest entry the body's calls queued, without removing it.
-    func peekNewest() -> OpenSSLError.Entry? {
+    package func peekNewest() -> OpenSSLError.Entry? {
       ErrorQueue.peekNewest()
     }
   }
@@ -124,7 +124,7 @@ enum ErrorQueue {
   /// Runs `body` with the queue marked: whatever the body's OpenSSL calls queue is available to it
   /// through the scope and is gone when `isolated` returns; the caller's entries are untouched.
   @inline(__always)
-  static func isolated<Result: ~Copyable, Failure: Error>(
+  package static func isolated<Result: ~Copyable, Failure: Error>(
     _ body: (borrowing Scope) throws(Failure) -> Result
   ) throws(Failure) -> Result {
     let scope = Scope(callerHadErrors: ERR_peek_last_error() != 0)
@@ -138,7 +138,7 @@ enum ErrorQueue {
 
   /// Runs one OpenSSL call that returns a pointer, `NULL` on failure.
   @inline(__always)
-  static func call<T>(_ operation: String, _ body: () -> T?) throws(OpenSSLError) -> T {
+  package static func call<T>(_ operation: String, _ body: () -> T?) throws(OpenSSLError) -> T {
     try isolated { scope throws(OpenSSLError) -> T in
       if let value = body() { return value }
       throw scope.failure(operation)
@@ -147,7 +147,7 @@ enum ErrorQueue {
 
   /// Runs one OpenSSL call that returns 1 (or, with `positive`, any value above 0) on success.
   @inline(__always)
-  static func check(_ operation: String, positive: Bool = false, _ body: () -> Int32) throws(OpenSSLError) {
+  package static func check(_ operation: String, positive: Bool = false, _ body: () -> Int32) throws(OpenSSLError) {
     try isolated { scope throws(OpenSSLError) in
       let status = body()
       if status == 1 || (positive && status > 0) { return }
