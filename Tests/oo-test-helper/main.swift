@@ -4,6 +4,7 @@
 //   oo-test-helper ownership          free counts for types without ex_data (X509_CRL, X509_NAME),
 //                                     from OpenSSL's own allocation counts
 //   oo-test-helper pkcs12 FILE PASS   reads a PKCS#12 file; prints the error on failure
+//   oo-test-helper system-store FILE  verifies a chain against X509Store.system (SSL_CERT_FILE)
 
 import COpenSSLFull
 import Foundation
@@ -144,6 +145,20 @@ case "pkcs12":
   } catch {
     print("error: \(error)")
     exit(1)
+  }
+case "system-store":
+  // Verifies the leaf (and intermediates) of a PEM file against the shared operating-system store.
+  guard arguments.count == 3 else { fail("usage: oo-test-helper system-store CHAIN.pem") }
+  do {
+    let certificates = try X509Certificate.all(contentsOfFile: arguments[2])
+    let chain = try X509Store.system.verify(certificates[0], untrusted: Array(certificates.dropFirst()))
+    print("verified \(chain.certificates.count) certificates")
+  } catch let error as VerificationError {
+    print("error: \(error.name): \(error.explanation)")
+    exit(1)
+  } catch {
+    print("error: \(error)")
+    exit(2)
   }
 default:
   fail("unknown scenario \(arguments[1])")

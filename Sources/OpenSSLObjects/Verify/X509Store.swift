@@ -1,0 +1,242 @@
+import COpenSSLFull
+
+#if canImport(FoundationEssentials)
+  public import FoundationEssentials
+#else
+  public import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// A trust store (`X509_STORE`): trusted certificates, CRLs, lookups in files and hashed
+/// directories, and default verification settings.
+///
+/// Configure, then use. OpenSSL does not lock `X509_STORE_set_flags`, `X509_STORE_set1_param` or
+/// the verify callback against verifications running on other threads, so once a store is in use
+/// (a verification ran with it, a TLS context took it, or its pointer was handed over) every
+/// change throws ``UsageError``: a change means a new store. Hashed-directory lookups cache CRLs,
+/// so refreshing CRLs means a new store too.
+///
+/// Owns exactly one `X509_STORE` reference (`X509_STORE_free`). Doors: adopt, borrow, retain
+/// (`X509_STORE_up_ref`) and hand over. Changes and freezing are serialised by a lock, hence
+/// `Sendable`.
+public final class X509Store: OpenSSLReferenceCounted, @unchecked Sendable {
+  /// The C type's name as OpenSSL spells it.
+  public static let openSSLTypeName = "X509_STORE"
+  /// Frees one reference with `X509_STORE_free` (the shared ownership mechanism).
+  public static func _free(_ pointer: OpaquePointer) { X509_STORE_free(pointer) }
+  /// Adds one reference with `X509_STORE_up_ref` (the shared ownership mechanism).
+  public static func _upRef(_ pointer: OpaquePointer) -> Bool { X509_STORE_up_ref(pointer) == 1 }
+  /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
+  public let _pointer: OpaquePointer
+
+  private let lock = CryptoLock()
+  // Guarded by `lock`.
+  private var frozen = false
+
+  /// Adopts an `X509_STORE` reference the caller owns; it is freed with `X509_STORE_free`.
+  ///
+  /// A store that came from elsewhere may be shared by C code: it starts frozen, since changing
+  /// it behind the C code's back is not ours to do.
+  public init(takingOwnershipOf pointer: OpenSSLPointer<X509Store>) {
+    _pointer = pointer.raw
+    frozen = true
+  }
+
+  /// An empty store (`X509_STORE_new`) that trusts nothing until certificates are added.
+  public init() {
+    _pointer = X509_STORE_new()!
+    X509Store.installTrampoline(_pointer)
+  }
+
+  deinit { Self._free(_pointer) }
+
+  // MARK: - The operating system's trust store
+
+  /// The operating system's trust store, loaded once per process through OpenSSL's default paths
+  /// (`X509_STORE_set_default_paths`, which honours `SSL_CERT_FILE` and `SSL_CERT_DIR`), shared
+  /// and immutable. Never a bundled CA list.
+  public static var system: X509Store {
+    get throws(InputError) { try systemStore.get() }
+  }
+
+  private static let systemStore: Result<X509Store, InputError> = {
+    let store = X509Store()
+    do throws(InputError) {
+      try store.loadSystemTrust()
+    } catch {
+      return .failure(error)
+    }
+    store.freeze()
+    return .success(store)
+  }()
+
+  // MARK: - Adding trust
+
+  /// Adds a trusted certificate (`X509_STORE_add_cert`, which takes its own reference). Trust
+  /// settings of a `TRUSTED CERTIFICATE` apply.
+  ///
+  /// - Throws: ``UsageError`` if the store is in use.
+  public func add(_ certificate: X509Certificate) throws {
+    try mutate("X509_STORE_add_cert") { X509_STORE_add_cert(_pointer, certificate._pointer) }
+  }
+
+  /// Adds a CRL (`X509_STORE_add_crl`, which takes its own reference).
+  ///
+  /// - Throws: ``UsageError`` if the store is in use.
+  public func add(_ crl: X509CRL) throws {
+    try mutate("X509_STORE_add_crl") { X509_STORE_add_crl(_pointer, crl._pointer) }
+  }
+
+  /// Loads the certificates and CRLs of a PEM file (`X509_STORE_load_file`).
+  ///
+  /// - Throws: ``InputError`` if the file cannot be read, ``UsageError`` if the store is in use.
+  public func load(file path: String) throws {
+    try checkReadable(path, directory: false)
+    try mutate("X509_STORE_load_file", input: path) { X509_STORE_load_file(_pointer, path) }
+  }
+
+  /// Adds a hashed directory (`X509_STORE_load_path`; files named by `X509_NAME_hash`, as
+  /// `openssl rehash` makes them), searched at verification time.
+  ///
+  /// - Throws: ``InputError`` if the directory does not exist, ``UsageError`` if the store is in use.
+  public func load(directory path: String) throws {
+    try checkReadable(path, directory: true)
+    try mutate("X509_STORE_load_path", input: path) { X509_STORE_load_path(_pointer, path) }
+  }
+
+  /// Adds OpenSSL's default trust locations (`X509_STORE_set_default_paths`): the operating
+  /// system's trust store, or `SSL_CERT_FILE` and `SSL_CERT_DIR` when they are set.
+  public func loadSystemTrust() throws(InputError) {
+    do {
+      try mutate("X509_STORE_set_default_paths") { X509_STORE_set_default_paths(_pointer) }
+    } catch let error as InputError {
+      throw error
+    } catch {
+      throw InputError(.unsupported, object: "trust store", source: "OpenSSL's default paths", detail: "\(error)")
+    }
+  }
+
+  // MARK: - Default settings
+
+  /// Adds verification flags (`X509_STORE_set_flags`).
+  public func setFlags(_ flags: VerificationFlags) throws {
+    try mutate("X509_STORE_set_flags") { X509_STORE_set_flags(_pointer, flags.rawValue) }
+  }
+
+  /// Sets the purpose (`X509_STORE_set_purpose`).
+  public func setPurpose(_ purpose: VerificationPurpose) throws {
+    try mutate("X509_STORE_set_purpose") { X509_STORE_set_purpose(_pointer, purpose.rawValue) }
+  }
+
+  /// Sets the maximum chain depth (`X509_STORE_set_depth`).
+  public func setMaximumDepth(_ depth: Int) throws {
+    try mutate("X509_STORE_set_depth") { X509_STORE_set_depth(_pointer, Int32(clamping: depth)) }
+  }
+
+  /// Sets the verification time (`X509_VERIFY_PARAM_set_time` on the store's parameters).
+  public func setTime(_ time: Date) throws {
+    try mutate("X509_VERIFY_PARAM_set_time") {
+      X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(_pointer), time_t(time.timeIntervalSince1970.rounded(.down)))
+      return 1
+    }
+  }
+
+  /// Sets the authentication (security) level (`X509_VERIFY_PARAM_set_auth_level`).
+  public func setAuthenticationLevel(_ level: Int) throws {
+    try mutate("X509_VERIFY_PARAM_set_auth_level") {
+      X509_VERIFY_PARAM_set_auth_level(X509_STORE_get0_param(_pointer), Int32(clamping: level))
+      return 1
+    }
+  }
+
+  /// Sets the store's verification callback (`X509_STORE_set_verify_cb`), or removes it with
+  /// `nil`. The closure lives in the store's ex_data, exactly as long as the `X509_STORE`;
+  /// replacing it frees the old one. It runs before any callback of a verification, TLS context
+  /// or connection (see ``VerifyCallback``).
+  public func setVerifyCallback(_ callback: VerifyCallback?) throws {
+    try mutate("X509_STORE_set_ex_data") {
+      VerificationState.storeCallbacks.set(_pointer, callback.map { ExDataBox($0) }) ? 1 : 0
+    }
+  }
+
+  // MARK: - Reading
+
+  /// The trusted certificates loaded so far (`X509_STORE_get0_objects`); hashed directories are
+  /// read lazily and only show what lookups have loaded.
+  public var certificates: [X509Certificate] {
+    objects(certificates: true).compactMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
+  }
+
+  /// The CRLs loaded so far (`X509_STORE_get0_objects`).
+  public var crls: [X509CRL] {
+    objects(certificates: false).compactMap { try? X509CRL(retaining: OpenSSLPointer($0)) }
+  }
+
+  /// Whether the store is in use and can no longer be changed.
+  public var isFrozen: Bool { lock.withLock { frozen } }
+
+  private func objects(certificates: Bool) -> [OpaquePointer] {
+    _ = X509_STORE_lock(_pointer)
+    defer { _ = X509_STORE_unlock(_pointer) }
+    guard let objects = X509_STORE_get0_objects(_pointer) else { return [] }
+    return (0..<oo_sk_X509_OBJECT_num(objects)).compactMap { index in
+      guard let object = oo_sk_X509_OBJECT_value(objects, index) else { return nil }
+      return certificates ? X509_OBJECT_get0_X509(object) : X509_OBJECT_get0_X509_CRL(object)
+    }
+  }
+
+  // MARK: - Freezing
+
+  /// Marks the store as in use: from now on it cannot be changed. Verifications and TLS
+  /// contexts do this when they take the store; handing the pointer over does it too.
+  package func freeze() {
+    lock.withLock { frozen = true }
+  }
+
+  /// Hands over a new reference for C code; the store is frozen, as C code may now use it.
+  public func retainedPointerFreezing() throws(OpenSSLError) -> OpenSSLPointer<X509Store> {
+    freeze()
+    return try retainedPointer()
+  }
+
+  private func mutate(_ operation: String, input: String? = nil, _ body: () -> Int32) throws {
+    try lock.withLock { () throws in
+      if frozen {
+        throw UsageError(
+          "the X509_STORE is in use (by a verification, a TLS context or C code) and OpenSSL does not lock "
+            + "changes against running verifications: make a new store instead of changing this one (\(operation))")
+      }
+      try ErrorQueue.isolated { scope throws(InputError) in
+        guard body() == 1 else {
+          let error = scope.failure(operation)
+          throw InputError(
+            .malformed, object: "trust store", source: input.map { "file \($0)" } ?? operation,
+            detail: error.last?.reasonText ?? "\(operation) failed", openSSLError: error)
+        }
+      }
+    }
+  }
+
+  private func checkReadable(_ path: String, directory: Bool) throws(InputError) {
+    var info = stat()
+    let exists = stat(path, &info) == 0
+    let isDirectory = exists && (info.st_mode & S_IFMT) == S_IFDIR
+    guard exists, isDirectory == directory else {
+      throw InputError(
+        .unreadableFile, object: "trust store", source: (directory ? "directory " : "file ") + path,
+        detail: exists ? (directory ? "is not a directory" : "is a directory") : "does not exist")
+    }
+  }
+
+  /// The store-level callback trampoline, so that C code verifying with this store directly still
+  /// runs its Swift callback (`X509_STORE_set_verify_cb`).
+  private static func installTrampoline(_ store: OpaquePointer) {
+    X509_STORE_set_verify_cb(store, verifyTrampoline)
+  }
+}

@@ -1,0 +1,212 @@
+import COpenSSLFull
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+
+/// One chain verification (`X509_STORE_CTX`): a leaf, untrusted intermediates and a store.
+///
+/// OpenSSL 3.0 does not reference-count `X509_STORE_CTX`: this type offers adopt and borrow, and no
+/// copy (OpenSSL has no `X509_STORE_CTX_dup`). The context keeps its store, leaf and untrusted
+/// certificates alive while it lives, since `X509_STORE_CTX_init` only borrows them. One
+/// context verifies once.
+///
+/// Inside a callback, OpenSSL lends its own context: callbacks see an ``X509StoreContextView``
+/// instead, which cannot outlive the callback.
+public final class X509StoreContext: OpenSSLObject {
+  /// The C type's name as OpenSSL spells it.
+  public static let openSSLTypeName = "X509_STORE_CTX"
+  /// Frees the context with `X509_STORE_CTX_free` (the shared ownership mechanism).
+  public static func _free(_ pointer: OpaquePointer) { X509_STORE_CTX_free(pointer) }
+  /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
+  public let _pointer: OpaquePointer
+
+  // What X509_STORE_CTX_init borrows, kept alive here.
+  private var store: X509Store?
+  private var leaf: X509Certificate?
+  private var untrustedStack: OpaquePointer?
+  private var state: VerificationState?
+  private var verified = false
+  private var chainPolicy: ChainPolicy?
+  private var pins: PinSet?
+
+  /// Adopts an `X509_STORE_CTX` the caller owns; it is freed with `X509_STORE_CTX_free`. The
+  /// caller keeps what it initialized the context with alive.
+  public init(takingOwnershipOf pointer: OpenSSLPointer<X509StoreContext>) {
+    _pointer = pointer.raw
+  }
+
+  /// Prepares the verification of `certificate` against `store`, with `untrusted` certificates
+  /// to build the chain from (`X509_STORE_CTX_new`, `X509_STORE_CTX_init`), under `policy`.
+  /// The store becomes frozen (in use).
+  ///
+  /// - Throws: ``InputError`` if OpenSSL refuses a policy value (a malformed host name).
+  public init(
+    store: X509Store,
+    certificate: X509Certificate,
+    untrusted: [X509Certificate] = [],
+    policy: VerificationPolicy = VerificationPolicy()
+  ) throws {
+    _pointer = X509_STORE_CTX_new()!
+    store.freeze()
+    self.store = store
+    self.leaf = certificate
+    let stack = oo_sk_X509_new_null()!
+    untrustedStack = stack
+    for member in untrusted {
+      _ = oo_sk_X509_push(stack, try member.retainedPointer().raw)
+    }
+    try ErrorQueue.isolated { scope throws(InputError) in
+      guard X509_STORE_CTX_init(_pointer, store._pointer, certificate._pointer, stack) == 1 else {
+        throw InputError(
+          .invalidArgument, object: "verification", source: "X509_STORE_CTX_init",
+          detail: "OpenSSL could not set up the verification", openSSLError: scope.failure("X509_STORE_CTX_init"))
+      }
+    }
+    try policy.apply(to: X509_STORE_CTX_get0_param(_pointer))
+    let state = VerificationState(callbacks: policy.verifyCallback.map { [$0] } ?? [], purpose: policy.purpose)
+    VerificationState.contextSlot.set(_pointer, state)
+    self.state = state
+    X509_STORE_CTX_set_verify_cb(_pointer, verifyTrampoline)
+    chainPolicy = policy.chainPolicy
+    pins = policy.pins
+  }
+
+  deinit {
+    Self._free(_pointer)
+    if let untrustedStack { oo_sk_X509_pop_free(untrustedStack) }
+  }
+
+  /// Runs OpenSSL's verification (`X509_verify_cert`), then the pins and the chain policy.
+  ///
+  /// - Returns: the verified chain, leaf first, and the errors callbacks accepted.
+  /// - Throws: ``VerificationError`` (with OpenSSL's code, depth and an explanation), the error
+  ///   a callback or the chain policy threw, or ``UsageError`` on a second call.
+  @discardableResult
+  public func verify() throws -> VerifiedChain {
+    guard !verified else { throw UsageError("an X509_STORE_CTX verifies once; make a new X509StoreContext") }
+    verified = true
+    let status = ErrorQueue.isolated { _ in X509_verify_cert(_pointer) }
+    if let thrown = state?.thrown { throw thrown }
+    guard status == 1, X509_STORE_CTX_get_error(_pointer) == X509_V_OK else {
+      throw state?.failure ?? VerificationError(context: _pointer)
+    }
+    let chain = self.chain
+    if let pins, !pins.isSatisfied(by: chain) {
+      throw VerificationError(pinsUnsatisfied: pins, chain: chain)
+    }
+    if let chainPolicy, case .reject(let reason) = try chainPolicy(chain) {
+      throw VerificationError(chainPolicyRejected: reason, chain: chain)
+    }
+    return VerifiedChain(certificates: chain, acceptedOverrides: state?.accepted ?? [])
+  }
+
+  /// The verification's error code (`X509_STORE_CTX_get_error`).
+  public var errorCode: VerificationError.Code { VerificationError.Code(X509_STORE_CTX_get_error(_pointer)) }
+
+  /// The depth of the error (`X509_STORE_CTX_get_error_depth`).
+  public var errorDepth: Int { Int(X509_STORE_CTX_get_error_depth(_pointer)) }
+
+  /// The certificate being checked when the error happened (`X509_STORE_CTX_get_current_cert`),
+  /// retained; absent for errors about the chain as a whole.
+  public var currentCertificate: X509Certificate? {
+    X509_STORE_CTX_get_current_cert(_pointer).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
+  }
+
+  /// The issuer of the current certificate (`X509_STORE_CTX_get0_current_issuer`), retained.
+  public var currentIssuer: X509Certificate? {
+    X509_STORE_CTX_get0_current_issuer(_pointer).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
+  }
+
+  /// The chain OpenSSL built, leaf first (`X509_STORE_CTX_get0_chain`), each member retained:
+  /// the verified chain after success, the chain as far as it was built after a failure.
+  public var chain: [X509Certificate] { X509StoreContextView.chain(of: _pointer) }
+}
+
+/// The result of a successful verification.
+public struct VerifiedChain: Sendable {
+  /// The verified chain, leaf first, ending at the trust anchor.
+  public let certificates: [X509Certificate]
+  /// The errors that verification callbacks accepted, in the order they happened.
+  public let acceptedOverrides: [VerificationError]
+}
+
+extension X509Store {
+  /// Verifies `certificate` with `untrusted` intermediates against this store under `policy`
+  /// (`X509_STORE_CTX_init`, `X509_verify_cert`, then pins and the chain policy). The store
+  /// becomes frozen.
+  ///
+  /// - Returns: the verified chain and any accepted overrides.
+  /// - Throws: ``VerificationError``, a callback's or the chain policy's own error, or
+  ///   ``InputError`` for a policy value OpenSSL refuses.
+  public func verify(
+    _ certificate: X509Certificate,
+    untrusted: [X509Certificate] = [],
+    policy: VerificationPolicy = VerificationPolicy()
+  ) throws -> VerifiedChain {
+    try X509StoreContext(store: self, certificate: certificate, untrusted: untrusted, policy: policy).verify()
+  }
+}
+
+/// A verification callback's view of OpenSSL's `X509_STORE_CTX`: the error, the depth, the
+/// current certificate and the chain so far.
+///
+/// It is noncopyable and passed `borrowing`, so it cannot be kept after the callback returns:
+/// the compiler refuses to store or capture it. Certificates read from it are retained and may be
+/// kept.
+public struct X509StoreContextView: ~Copyable {
+  private let context: OpaquePointer
+
+  /// OpenSSL's verdict for this step after the callbacks before this one: `false` when OpenSSL
+  /// reports an error (see ``error``), `true` when the current certificate passed.
+  public let ok: Bool
+
+  init(_ context: OpaquePointer, ok: Bool) {
+    self.context = context
+    self.ok = ok
+  }
+
+  /// The current error (`X509_STORE_CTX_get_error`); `X509_V_OK` when ``ok`` is `true`.
+  public var error: VerificationError.Code { VerificationError.Code(X509_STORE_CTX_get_error(context)) }
+
+  /// The depth of the current certificate or error (`X509_STORE_CTX_get_error_depth`); 0 is the leaf.
+  public var depth: Int { Int(X509_STORE_CTX_get_error_depth(context)) }
+
+  /// The current certificate (`X509_STORE_CTX_get_current_cert`), retained; `nil` for errors
+  /// about the chain as a whole.
+  public var currentCertificate: X509Certificate? {
+    X509_STORE_CTX_get_current_cert(context).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
+  }
+
+  /// The current certificate's issuer (`X509_STORE_CTX_get0_current_issuer`), retained, if known.
+  public var currentIssuer: X509Certificate? {
+    X509_STORE_CTX_get0_current_issuer(context).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
+  }
+
+  /// The chain built so far, leaf first (`X509_STORE_CTX_get0_chain`), each member retained.
+  public var chain: [X509Certificate] { Self.chain(of: context) }
+
+  /// Whether this step checks a CRL's own chain rather than the main one
+  /// (`X509_STORE_CTX_get0_parent_ctx` is set).
+  public var isCRLPath: Bool { X509_STORE_CTX_get0_parent_ctx(context) != nil }
+
+  /// The error as a ``VerificationError`` with its explanation.
+  public var verificationError: VerificationError { VerificationError(context: context) }
+
+  /// Lends OpenSSL's `X509_STORE_CTX` for the duration of `body`, for C code that needs it. It
+  /// belongs to OpenSSL and is valid only during this callback.
+  public func withUnsafePointer<Result, Failure: Error>(
+    _ body: (OpenSSLPointer<X509StoreContext>) throws(Failure) -> Result
+  ) throws(Failure) -> Result {
+    try body(OpenSSLPointer(context))
+  }
+
+  static func chain(of context: OpaquePointer) -> [X509Certificate] {
+    guard let stack = X509_STORE_CTX_get0_chain(context) else { return [] }
+    return (0..<oo_sk_X509_num(stack)).compactMap { index in
+      oo_sk_X509_value(stack, index).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
+    }
+  }
+}

@@ -1,0 +1,167 @@
+import ArgumentParser
+import Foundation
+import OpenSSLObjects
+
+/// `openssl-objects verify LEAF ...` (CLI.md). Each flag maps one-to-one onto an OpenSSL
+/// verification setting; with none, it behaves as `openssl verify -no-CAfile -no-CApath
+/// -no-CAstore` does.
+struct Verify: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Verify a certificate chain, with OpenSSL's verdict and a readable explanation.")
+
+  @Argument(help: "The certificate to verify (the first certificate of the file).")
+  var leaf: String
+
+  @Option(name: .customLong("trusted"), help: "Trusted certificates (TRUSTED CERTIFICATE settings apply).")
+  var trusted: [String] = []
+
+  @Option(name: .customLong("untrusted"), help: "Untrusted intermediate certificates.")
+  var untrusted: [String] = []
+
+  @Option(name: .customLong("crl"), help: "CRLs; given any, CRLs are checked for the whole chain.")
+  var crls: [String] = []
+
+  @Flag(name: .customLong("system-trust"), help: "Trust the operating system's store too.")
+  var systemTrust = false
+
+  @Option(help: "The DNS name the certificate must be valid for (X509_VERIFY_PARAM_set1_host).")
+  var host: String?
+
+  @Flag(
+    name: .customLong("never-check-subject"),
+    help: "With --host: never fall back to the subject CN (X509_CHECK_FLAG_NEVER_CHECK_SUBJECT).")
+  var neverCheckSubject = false
+
+  @Option(help: "The IP address the certificate must be valid for (X509_VERIFY_PARAM_set1_ip_asc).")
+  var ip: String?
+
+  @Option(help: "The e-mail address the certificate must be valid for (X509_VERIFY_PARAM_set1_email).")
+  var email: String?
+
+  @Option(help: "sslserver, sslclient or any (X509_VERIFY_PARAM_set_purpose).")
+  var purpose: String?
+
+  @Option(help: "Verify at this time (RFC 3339), instead of now.")
+  var at: String?
+
+  @Flag(name: .customLong("no-check-time"), help: "Do not check validity times (X509_V_FLAG_NO_CHECK_TIME).")
+  var noCheckTime = false
+
+  @Option(name: .customLong("max-depth"), help: "The maximum chain depth (X509_VERIFY_PARAM_set_depth).")
+  var maxDepth: Int?
+
+  @Flag(name: .customLong("partial-chain"), help: "Accept chains ending in any trusted certificate.")
+  var partialChain = false
+
+  @Flag(name: .customLong("x509-strict"), help: "Strict RFC 5280 checks (X509_V_FLAG_X509_STRICT).")
+  var x509Strict = false
+
+  @Option(name: .customLong("auth-level"), help: "The authentication (security) level.")
+  var authLevel: Int?
+
+  @Option(
+    name: .customLong("pin"), help: "An SPKI pin (sha256/BASE64) some certificate of the verified chain must have.")
+  var pins: [String] = []
+
+  @Flag(help: "Print one JSON object.")
+  var json = false
+
+  func validate() throws {
+    if [host, ip, email].compactMap({ $0 }).count > 1 {
+      throw ValidationError("give at most one of --host, --ip and --email")
+    }
+    if at != nil && noCheckTime { throw ValidationError("give either --at or --no-check-time, not both") }
+    if let purpose, !["sslserver", "sslclient", "any"].contains(purpose) {
+      throw ValidationError("--purpose must be sslserver, sslclient or any, not \(purpose)")
+    }
+  }
+
+  func run() throws {
+    let store = X509Store()
+    var policy = VerificationPolicy()
+    let certificate: X509Certificate
+    var intermediates: [X509Certificate] = []
+    do {
+      certificate = try X509Certificate.all(contentsOfFile: leaf)[0]
+      for path in trusted {
+        for anchor in try X509Certificate.all(contentsOfFile: path) { try store.add(anchor) }
+      }
+      for path in untrusted { intermediates += try X509Certificate.all(contentsOfFile: path) }
+      for path in crls {
+        for crl in try X509CRL.all(contentsOfFile: path) { try store.add(crl) }
+      }
+      if systemTrust { try store.loadSystemTrust() }
+      if !crls.isEmpty { policy.flags.formUnion([.crlCheck, .crlCheckAll]) }
+      if noCheckTime { policy.flags.insert(.noCheckTime) }
+      if partialChain { policy.flags.insert(.partialChain) }
+      if x509Strict { policy.flags.insert(.x509Strict) }
+      policy.host = host
+      if neverCheckSubject { policy.hostFlags.insert(.neverCheckSubject) }
+      policy.ipAddress = ip
+      policy.email = email
+      policy.purpose = purpose.map { ["sslserver": .sslServer, "sslclient": .sslClient, "any": .any][$0]! }
+      policy.maximumDepth = maxDepth
+      policy.authenticationLevel = authLevel
+      if let at {
+        guard let time = try? Date(at, strategy: .iso8601) else {
+          throw ValidationError("--at \(at) is not an RFC 3339 time such as 2025-01-31T12:00:00Z")
+        }
+        policy.time = time
+      }
+      if !pins.isEmpty { policy.pins = try PinSet(pins) }
+    } catch {
+      throw CommandFailure.input(error, json: json)
+    }
+
+    do {
+      let verified = try store.verify(certificate, untrusted: intermediates, policy: policy)
+      if json {
+        Output.line(
+          JSON.object([("valid", .bool(true)), ("chain", chainJSON(verified.certificates)), ("error", .null)])
+            .serialized())
+      } else {
+        Output.line("OK")
+        for (depth, member) in verified.certificates.enumerated() {
+          Output.line("depth=\(depth): \(member.subject.rfc2253)")
+        }
+        for accepted in verified.acceptedOverrides { Output.line("accepted: \(accepted)") }
+      }
+    } catch let error as VerificationError {
+      let document = JSON.object([
+        ("valid", .bool(false)), ("chain", chainJSON(error.chain)), ("error", Self.errorJSON(error)),
+      ])
+      throw CommandFailure(
+        status: 1, message: "error \(leaf): \(error.name) at depth \(error.depth): \(error.explanation)",
+        json: json ? document : nil)
+    } catch {
+      throw CommandFailure.input(error, json: json)
+    }
+  }
+
+  private func chainJSON(_ chain: [X509Certificate]) -> JSON {
+    .array(
+      chain.map { member in
+        .object([
+          ("subject", .string(member.subject.rfc2253)),
+          ("issuer", .string(member.issuer.rfc2253)),
+          ("serial", .string(member.serialNumber.hex)),
+          ("not_before", .string(Output.time(member.notBefore))),
+          ("not_after", .string(Output.time(member.notAfter))),
+          ("spki_sha256", .string(member.spkiPin)),
+        ])
+      })
+  }
+
+  /// CLI.md's verification error object.
+  static func errorJSON(_ error: VerificationError) -> JSON {
+    .object([
+      ("name", .string(error.name)),
+      ("code", .int(Int(error.code.rawValue))),
+      ("depth", .int(error.depth)),
+      ("subject", .optional(error.subject)),
+      ("issuer", .optional(error.issuer)),
+      ("message", .string(error.message)),
+      ("explanation", .string(error.explanation)),
+    ])
+  }
+}
