@@ -229,6 +229,19 @@ static inline int oo_SSL_CTX_get0_chain_certs(SSL_CTX *ctx, STACK_OF(X509) **sk)
 /* SSL_CTX_set_tlsext_ticket_key_cb is deprecated; ticket keys are left to OpenSSL. SSL_num_renegotiations(ssl) */
 static inline long oo_SSL_num_renegotiations(SSL *s) { return SSL_num_renegotiations(s); }
 
+/* SSL_set_retry_verify(ssl) */
+static inline int oo_SSL_set_retry_verify(SSL *s) { return SSL_set_retry_verify(s); }
+/* SSL_want_retry_verify(s) */
+static inline int oo_SSL_want_retry_verify(const SSL *s) { return SSL_want_retry_verify(s); }
+/* SSL_set1_host is a function; SSL_get_max_proto_version(s) / SSL_get_min_proto_version(s) are macros */
+static inline int oo_SSL_get_min_proto_version(SSL *s) { return (int)SSL_get_min_proto_version(s); }
+/* SSL_CTX_get_options is a function in 3.0; SSL_CTX_get_session_cache_mode(ctx) is a macro */
+static inline long oo_SSL_CTX_get_session_cache_mode(SSL_CTX *ctx) { return SSL_CTX_get_session_cache_mode(ctx); }
+/* SSL_CTX_sess_number(ctx) */
+static inline long oo_SSL_CTX_sess_number(SSL_CTX *ctx) { return SSL_CTX_sess_number(ctx); }
+/* BIO_set_nbio(b, n) */
+static inline long oo_BIO_set_nbio(BIO *b, long n) { return BIO_set_nbio(b, n); }
+
 /* SSL_OP_* are built with SSL_OP_BIT(n), a macro Swift cannot evaluate. */
 static inline uint64_t oo_SSL_OP_NO_COMPRESSION(void) { return SSL_OP_NO_COMPRESSION; }
 static inline uint64_t oo_SSL_OP_NO_RENEGOTIATION(void) { return SSL_OP_NO_RENEGOTIATION; }

@@ -89,7 +89,8 @@ public struct OpenSSLError: Error, Sendable, Hashable, CustomStringConvertible {
 package enum ErrorQueue {
   /// The view of the queue inside ``isolated(_:)``.
   package struct Scope: ~Copyable {
-    fileprivate let callerHadErrors: Bool
+    /// Whether the caller's queue held errors when the scope began.
+    package let callerHadErrors: Bool
 
     /// Takes the errors the body's calls have queued so far and wraps them as the failure of
     /// `operation`. After this the queue holds none of them.

@@ -131,6 +131,13 @@ public struct VerificationError: Error, Sendable, CustomStringConvertible {
       explanation: explanation)
   }
 
+  /// A verification result OpenSSL kept (`SSL_get_verify_result`) without the context's facts.
+  init(code: Code, chain: [X509Certificate]) {
+    self.init(
+      code: code, depth: 0, certificate: chain.first, chain: chain, rejectionReason: nil,
+      explanation: "OpenSSL reports \"\(code.message)\" for the peer's chain.")
+  }
+
   /// The pins were not satisfied by the verified chain.
   init(pinsUnsatisfied pins: PinSet, chain: [X509Certificate]) {
     let found = chain.map { "\($0.subject.rfc2253): \($0.spkiPin)" }.joined(separator: "; ")

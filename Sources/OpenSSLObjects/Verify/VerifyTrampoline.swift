@@ -28,10 +28,6 @@ package final class VerificationState: @unchecked Sendable {
     classIndex: CRYPTO_EX_INDEX_X509_STORE_CTX, get: { X509_STORE_CTX_get_ex_data($0, $1) },
     set: { X509_STORE_CTX_set_ex_data($0, $1, $2) })
 
-  /// The state of a TLS connection's handshake (set by the TLS layer on the `SSL`).
-  package static let connectionSlot = ExDataSlot<VerificationState>(
-    classIndex: CRYPTO_EX_INDEX_SSL, get: { SSL_get_ex_data($0, $1) }, set: { SSL_set_ex_data($0, $1, $2) })
-
   /// A store's own callback (``X509Store/setVerifyCallback(_:)``).
   package static let storeCallbacks = ExDataSlot<ExDataBox<VerifyCallback>>(
     classIndex: CRYPTO_EX_INDEX_X509_STORE, get: { X509_STORE_get_ex_data($0, $1) },
@@ -42,7 +38,7 @@ package final class VerificationState: @unchecked Sendable {
     if let state = contextSlot.get(context) { return state }
     let index = SSL_get_ex_data_X509_STORE_CTX_idx()
     guard index >= 0, let ssl = X509_STORE_CTX_get_ex_data(context, index) else { return nil }
-    return connectionSlot.get(OpaquePointer(ssl))
+    return TLSConnectionState.find(OpaquePointer(ssl))?.verification
   }
 }
 

@@ -1,0 +1,463 @@
+import COpenSSLFull
+
+#if canImport(FoundationEssentials)
+  public import FoundationEssentials
+#else
+  public import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// One TLS connection (`SSL`): one type for every transport.
+///
+/// Over memory buffers (sans-I/O) the caller moves bytes: ``receive(_:)`` hands what came from
+/// the network to OpenSSL and ``takeOutput()`` returns what OpenSSL wants sent. Over a connected
+/// socket (`SSL_set_fd`) OpenSSL does the I/O, blocking or not, as the socket is set. Either way
+/// `want read`, `want write` and `want retry verify` are values (``Progress``), not errors.
+///
+/// A connection belongs to one task at a time. Owns exactly one `SSL` reference (`SSL_free`).
+/// Doors: adopt, borrow, retain (`SSL_up_ref`) and hand over.
+public final class SSLConnection: OpenSSLReferenceCounted {
+  /// The C type's name as OpenSSL spells it.
+  public static let openSSLTypeName = "SSL"
+  /// Frees one reference with `SSL_free` (the shared ownership mechanism).
+  public static func _free(_ pointer: OpaquePointer) { SSL_free(pointer) }
+  /// Adds one reference with `SSL_up_ref` (the shared ownership mechanism).
+  public static func _upRef(_ pointer: OpaquePointer) -> Bool { SSL_up_ref(pointer) == 1 }
+  /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
+  public let _pointer: OpaquePointer
+
+  /// How bytes reach the network.
+  public enum Transport: Sendable, Hashable {
+    /// Memory buffers the caller moves (sans-I/O).
+    case memory
+    /// A connected socket's file descriptor (`SSL_set_fd`); the caller keeps and closes it.
+    case socket(Int32)
+  }
+
+  /// How far an operation got.
+  public enum Progress: Sendable, Hashable {
+    /// Done.
+    case complete
+    /// OpenSSL needs bytes from the peer first (`SSL_ERROR_WANT_READ`).
+    case wantRead
+    /// OpenSSL needs to send bytes first (`SSL_ERROR_WANT_WRITE`).
+    case wantWrite
+    /// An asynchronous verification is running (`SSL_ERROR_WANT_RETRY_VERIFY`): await
+    /// ``waitForVerification()`` and call the operation again.
+    case wantRetryVerify
+  }
+
+  /// What a read got.
+  public enum ReadResult: Sendable, Hashable {
+    /// Application data.
+    case data([UInt8])
+    /// The peer closed the TLS connection cleanly (close_notify, `SSL_ERROR_ZERO_RETURN`).
+    case closed
+    /// No data yet; see ``Progress``.
+    case progress(Progress)
+  }
+
+  private var state: TLSConnectionState?
+  private let context: SSLContext?
+
+  /// The memory BIO OpenSSL reads from, if the transport is memory (`SSL_get_rbio`).
+  private var readBIO: OpaquePointer? { memoryBIO(SSL_get_rbio(_pointer)) }
+  /// The memory BIO OpenSSL writes to, if the transport is memory (`SSL_get_wbio`).
+  private var writeBIO: OpaquePointer? { memoryBIO(SSL_get_wbio(_pointer)) }
+
+  private func memoryBIO(_ bio: OpaquePointer?) -> OpaquePointer? {
+    guard let bio, BIO_method_type(bio) == BIO_TYPE_MEM else { return nil }
+    return bio
+  }
+
+  /// Adopts an `SSL` reference the caller owns; it is freed with `SSL_free`.
+  public init(takingOwnershipOf pointer: OpenSSLPointer<SSLConnection>) {
+    _pointer = pointer.raw
+    context = nil
+    state = TLSConnectionState.find(pointer.raw)
+  }
+
+  init(
+    context: SSLContext,
+    contextState: TLSContextState?,
+    serverName: String?,
+    port: Int,
+    transport: Transport
+  ) throws {
+    _pointer = try ErrorQueue.call("SSL_new") { SSL_new(context._pointer) }
+    self.context = context
+    if let contextState {
+      let state = TLSConnectionState(context: contextState)
+      TLSConnectionState.slot.set(_pointer, state)
+      self.state = state
+    }
+    switch transport {
+    case .memory:
+      let incoming = BIO_new(BIO_s_mem())!
+      let outgoing = BIO_new(BIO_s_mem())!
+      // An empty input buffer means "no data yet", not end of stream.
+      _ = oo_BIO_set_mem_eof_return(incoming, -1)
+      SSL_set_bio(_pointer, incoming, outgoing)
+    case .socket(let descriptor):
+      try ErrorQueue.check("SSL_set_fd") { SSL_set_fd(_pointer, descriptor) }
+    }
+    if contextState?.role == .server || SSL_is_server(_pointer) == 1 {
+      SSL_set_accept_state(_pointer)
+    } else {
+      SSL_set_connect_state(_pointer)
+      if let serverName { try setServerName(serverName, port: port) }
+    }
+  }
+
+  deinit { Self._free(_pointer) }
+
+  private func setServerName(_ name: String, port: Int) throws {
+    state?.serverName = name
+    let param = SSL_get0_param(_pointer)
+    let isAddress = GeneralName.ipAddress(name) != nil
+    try ErrorQueue.isolated { scope throws(InputError) in
+      let ok: Bool
+      if isAddress {
+        ok = X509_VERIFY_PARAM_set1_ip_asc(param, name) == 1
+      } else {
+        let flags = state?.context.verification.hostFlags ?? [.noPartialWildcards]
+        SSL_set_hostflags(_pointer, flags.rawValue)
+        ok = oo_SSL_set_tlsext_host_name(_pointer, name) == 1 && SSL_set1_host(_pointer, name) == 1
+      }
+      guard ok else {
+        throw InputError(
+          .invalidArgument, object: "server name", source: "\"\(name.visibleEscapes)\"",
+          detail: "OpenSSL does not accept it as a host name or IP address",
+          openSSLError: scope.failure("SSL_set1_host"))
+      }
+    }
+    guard let state, let cache = state.context.sessionCache else { return }
+    let key = "\(name):\(port)|\(state.policyToken)"
+    state.sessionKey = key
+    if let session = cache.session(for: key) {
+      _ = ErrorQueue.isolated { _ in SSL_set_session(_pointer, session._pointer) }
+    }
+  }
+
+  // MARK: - Memory transport
+
+  /// Hands bytes that came from the network to OpenSSL (memory transport).
+  public func receive(_ bytes: some ContiguousBytes) {
+    guard let readBIO else { return }
+    withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) in
+      guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+      _ = BIO_write(readBIO, base, Int32(buffer.count))
+    }
+  }
+
+  /// Tells OpenSSL the peer closed the transport (memory transport): reads then see the end of
+  /// the stream instead of "no data yet".
+  public func receiveEndOfStream() {
+    guard let readBIO else { return }
+    _ = oo_BIO_set_mem_eof_return(readBIO, 0)
+  }
+
+  /// The bytes OpenSSL wants sent to the peer, taken out of its buffer (memory transport).
+  public func takeOutput() -> [UInt8] {
+    guard let writeBIO else { return [] }
+    let pending = MemoryBIO.pending(writeBIO)
+    guard pending > 0 else { return [] }
+    var bytes = [UInt8](repeating: 0, count: pending)
+    let read = BIO_read(writeBIO, &bytes, Int32(pending))
+    return read > 0 ? Array(bytes[0..<Int(read)]) : []
+  }
+
+  // MARK: - Operations
+
+  /// Drives the handshake (`SSL_do_handshake`).
+  ///
+  /// - Throws: ``TLSError`` with the verification error when the peer's certificate failed, or
+  ///   the error a callback threw.
+  @discardableResult
+  public func handshake() throws -> Progress {
+    try perform("SSL_do_handshake") { SSL_do_handshake(_pointer) }.progress
+  }
+
+  /// Reads application data (`SSL_read_ex`), at most `maximumCount` bytes.
+  public func read(maximumCount: Int = 16_384) throws -> ReadResult {
+    var buffer = [UInt8](repeating: 0, count: maximumCount)
+    var count = 0
+    let outcome = try perform("SSL_read_ex") { SSL_read_ex(_pointer, &buffer, buffer.count, &count) }
+    if outcome.closed { return .closed }
+    guard outcome.progress == .complete else { return .progress(outcome.progress) }
+    buffer.removeLast(buffer.count - count)
+    return .data(buffer)
+  }
+
+  /// Writes application data (`SSL_write_ex`); returns how far it got. With a non-blocking
+  /// transport, a write that wants I/O must be repeated with the same bytes.
+  @discardableResult
+  public func write(_ bytes: some ContiguousBytes) throws -> Progress {
+    try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws -> Progress in
+      var written = 0
+      return try perform("SSL_write_ex") { SSL_write_ex(_pointer, buffer.baseAddress, buffer.count, &written) }.progress
+    }
+  }
+
+  /// Sends close_notify (`SSL_shutdown`). `.complete` once the peer's close_notify arrived too;
+  /// call again after more input until then, or stop after sending if the transport closes.
+  ///
+  /// A connection freed without a clean shutdown loses its session: OpenSSL will not resume it.
+  @discardableResult
+  public func shutdown() throws -> Progress {
+    let status = ErrorQueue.isolated { _ in SSL_shutdown(_pointer) }
+    if status == 1 { return .complete }
+    if status == 0 { return .wantRead }
+    return try perform("SSL_shutdown") { SSL_shutdown(_pointer) }.progress
+  }
+
+  /// Waits for an asynchronous verification the handshake is paused for (see
+  /// ``Progress/wantRetryVerify``); then call ``handshake()`` again.
+  public func waitForVerification() async {
+    await state?.pendingVerification?.task?.value
+  }
+
+  private struct Outcome {
+    var progress: Progress
+    var closed = false
+  }
+
+  /// Runs one SSL I/O call and turns `SSL_get_error` into a value or a ``TLSError``.
+  private func perform(_ operation: String, _ call: () -> Int32) throws -> Outcome {
+    let (status, code, error) = ErrorQueue.isolated { scope -> (Int32, Int32, OpenSSLError?) in
+      let status = call()
+      guard status <= 0 else { return (status, SSL_ERROR_NONE, nil) }
+      // SSL_get_error reads the queue; when the caller's own errors are on it, read the state.
+      let code = scope.callerHadErrors ? Self.errorCodeFromState(_pointer) : SSL_get_error(_pointer, status)
+      let failure: OpenSSLError? = [SSL_ERROR_SSL, SSL_ERROR_SYSCALL].contains(code) ? scope.failure(operation) : nil
+      return (status, code, failure)
+    }
+    if let stored = state?.storedError {
+      state?.storedError = nil
+      throw stored
+    }
+    switch code {
+    case SSL_ERROR_NONE: return Outcome(progress: .complete)
+    case SSL_ERROR_WANT_READ: return Outcome(progress: .wantRead)
+    case SSL_ERROR_WANT_WRITE: return Outcome(progress: .wantWrite)
+    case SSL_ERROR_WANT_RETRY_VERIFY: return Outcome(progress: .wantRetryVerify)
+    case SSL_ERROR_ZERO_RETURN: return Outcome(progress: .complete, closed: true)
+    default:
+      throw TLSError(
+        operation: operation, code: code, status: status, systemError: code == SSL_ERROR_SYSCALL ? errno : 0,
+        verification: verificationFailure, openSSLError: error)
+    }
+  }
+
+  private static func errorCodeFromState(_ ssl: OpaquePointer) -> Int32 {
+    switch SSL_want(ssl) {
+    case SSL_READING: return SSL_ERROR_WANT_READ
+    case SSL_WRITING: return SSL_ERROR_WANT_WRITE
+    case SSL_RETRY_VERIFY: return SSL_ERROR_WANT_RETRY_VERIFY
+    default: return SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN != 0 ? SSL_ERROR_ZERO_RETURN : SSL_ERROR_SSL
+    }
+  }
+
+  // MARK: - Per-connection policy
+
+  /// Replaces this connection's verify callback (`nil` removes it); the context is unchanged.
+  /// Sessions made under another policy are not resumed under this one.
+  public func setVerifyCallback(_ callback: VerifyCallback?) {
+    state?.verifyCallback = callback
+    forcePeerVerification()
+    changedPolicy()
+  }
+
+  /// Replaces this connection's pins (`nil` removes them); the context is unchanged.
+  public func setPins(_ pins: PinSet?) {
+    state?.pins = pins
+    forcePeerVerification()
+    changedPolicy()
+  }
+
+  /// Replaces this connection's chain policy; the context is unchanged.
+  public func setChainPolicy(_ policy: ChainPolicy?) {
+    state?.chainPolicy = policy
+    forcePeerVerification()
+    changedPolicy()
+  }
+
+  private func forcePeerVerification() {
+    if SSL_get_verify_mode(_pointer) == SSL_VERIFY_NONE {
+      SSL_set_verify(_pointer, SSL_VERIFY_PEER, verifyTrampoline)
+    }
+  }
+
+  private func changedPolicy() {
+    guard let state else { return }
+    state.policyToken = "connection-\(UInt64.random(in: 0...UInt64.max))"
+    if let name = state.serverName, let key = state.sessionKey {
+      let port = key.split(separator: "|").first.flatMap { $0.split(separator: ":").last } ?? "443"
+      state.sessionKey = "\(name):\(port)|\(state.policyToken)"
+      // A session chosen under the context's policy is not offered under this one.
+      _ = ErrorQueue.isolated { _ in SSL_set_session(_pointer, nil) }
+    }
+  }
+
+  // MARK: - After the handshake
+
+  /// The negotiated protocol version (`SSL_version`).
+  public var version: TLSVersion? { TLSVersion(rawValue: SSL_version(_pointer)) }
+
+  /// The cipher's standard name (`SSL_CIPHER_standard_name`), for example `"TLS_AES_128_GCM_SHA256"`.
+  public var cipher: String? {
+    SSL_get_current_cipher(_pointer).flatMap { SSL_CIPHER_standard_name($0) }.map { String(cString: $0) }
+  }
+
+  /// The cipher's OpenSSL name (`SSL_CIPHER_get_name`), for example `"ECDHE-ECDSA-AES128-GCM-SHA256"`.
+  public var cipherName: String? {
+    SSL_get_current_cipher(_pointer).flatMap { SSL_CIPHER_get_name($0) }.map { String(cString: $0) }
+  }
+
+  /// The ALPN protocol agreed on (`SSL_get0_alpn_selected`), if any.
+  public var alpnProtocol: String? {
+    var data: UnsafePointer<UInt8>? = nil
+    var length: UInt32 = 0
+    SSL_get0_alpn_selected(_pointer, &data, &length)
+    guard let data, length > 0 else { return nil }
+    return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
+  }
+
+  /// The server name (SNI) of the connection (`SSL_get_servername`).
+  public var serverName: String? {
+    SSL_get_servername(_pointer, TLSEXT_NAMETYPE_host_name).map { String(cString: $0) } ?? state?.serverName
+  }
+
+  /// The key exchange group (`SSL_get_negotiated_group`, `SSL_group_to_name`), for example `"X25519"`.
+  public var group: String? {
+    let id = oo_SSL_get_negotiated_group(_pointer)
+    guard id > 0, let name = SSL_group_to_name(_pointer, id) else { return nil }
+    return String(cString: name)
+  }
+
+  /// Whether the handshake resumed a session (`SSL_session_reused`).
+  public var isSessionReused: Bool { SSL_session_reused(_pointer) == 1 }
+
+  /// The session, to store and offer again (`SSL_get1_session`).
+  public var session: SSLSession? {
+    SSL_get1_session(_pointer).map { SSLSession(takingOwnershipOf: OpenSSLPointer($0)) }
+  }
+
+  /// Offers a stored session for resumption (`SSL_set_session`), before the handshake.
+  public func setSession(_ session: SSLSession) throws(OpenSSLError) {
+    try ErrorQueue.check("SSL_set_session") { SSL_set_session(_pointer, session._pointer) }
+  }
+
+  /// Exported keying material (RFC 5705 / RFC 8446 7.5; `SSL_export_keying_material`).
+  public func exportKeyingMaterial(
+    label: String, context: [UInt8]? = nil, count: Int
+  ) throws(OpenSSLError) -> SecretBytes {
+    var output = [UInt8](repeating: 0, count: count)
+    defer { OPENSSL_cleanse(&output, output.count) }
+    let labelBytes = Array(label.utf8)
+    try ErrorQueue.check("SSL_export_keying_material") {
+      labelBytes.withUnsafeBufferPointer { labelBuffer in
+        labelBuffer.withMemoryRebound(to: CChar.self) { label in
+          SSL_export_keying_material(
+            _pointer, &output, count, label.baseAddress, label.count, context ?? [], context?.count ?? 0,
+            context == nil ? 0 : 1)
+        }
+      }
+    }
+    return SecretBytes(output)
+  }
+
+  /// The peer's certificate (`SSL_get1_peer_certificate`), readable even when verification is off.
+  public var peerCertificate: X509Certificate? {
+    SSL_get1_peer_certificate(_pointer).map { X509Certificate(takingOwnershipOf: OpenSSLPointer($0)) }
+  }
+
+  /// The peer's chain as sent (`SSL_get_peer_cert_chain`; on a server it omits the leaf, as
+  /// OpenSSL keeps it), each member retained. Not verified: see ``verifiedChain``.
+  public var peerChain: [X509Certificate] {
+    guard let stack = SSL_get_peer_cert_chain(_pointer) else { return [] }
+    return (0..<oo_sk_X509_num(stack)).compactMap { index in
+      oo_sk_X509_value(stack, index).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
+    }
+  }
+
+  /// The chain OpenSSL verified, leaf first (`SSL_get0_verified_chain`), each member retained;
+  /// empty when verification did not succeed.
+  public var verifiedChain: [X509Certificate] {
+    guard let stack = SSL_get0_verified_chain(_pointer) else { return [] }
+    return (0..<oo_sk_X509_num(stack)).compactMap { index in
+      oo_sk_X509_value(stack, index).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
+    }
+  }
+
+  /// The verification's failure, explained, or `nil` when it succeeded (or did not run).
+  /// Under `SSL_VERIFY_NONE` the handshake goes on and this tells what verification found.
+  public var verificationError: VerificationError? {
+    if SSL_get_verify_result(_pointer) == X509_V_OK { return nil }
+    return verificationFailure
+  }
+
+  private var verificationFailure: VerificationError? {
+    if let failure = state?.verification.failure { return failure }
+    let result = SSL_get_verify_result(_pointer)
+    guard result != X509_V_OK else { return nil }
+    return VerificationError(code: VerificationError.Code(Int32(result)), chain: peerChain)
+  }
+
+  /// The errors verify callbacks accepted during this connection's verification.
+  public var acceptedOverrides: [VerificationError] { state?.verification.accepted ?? [] }
+}
+
+/// A failed TLS operation: OpenSSL's `SSL_get_error` code, what OpenSSL queued, and the
+/// verification error when the peer's certificate was the reason.
+public struct TLSError: Error, Sendable, CustomStringConvertible {
+  /// The OpenSSL function that failed, for example `"SSL_do_handshake"`.
+  public let operation: String
+  /// `SSL_get_error`'s code (`SSL_ERROR_SSL`, `SSL_ERROR_SYSCALL`).
+  public let code: Int32
+  /// The failed call's return value.
+  public let status: Int32
+  /// `errno` for `SSL_ERROR_SYSCALL`, when set; 0 otherwise.
+  public let systemError: Int32
+  /// The verification failure, explained, when the peer's certificate was refused.
+  public let verification: VerificationError?
+  /// What OpenSSL queued.
+  public let openSSLError: OpenSSLError?
+
+  /// `SSL_ERROR_SSL` or `SSL_ERROR_SYSCALL` in words.
+  public var codeName: String {
+    switch code {
+    case SSL_ERROR_SSL: "SSL_ERROR_SSL"
+    case SSL_ERROR_SYSCALL: "SSL_ERROR_SYSCALL"
+    default: "SSL_ERROR_\(code)"
+    }
+  }
+
+  /// Whether the peer (or the transport) ended the connection without close_notify.
+  public var isUnexpectedEOF: Bool {
+    (code == SSL_ERROR_SYSCALL && status == 0)
+      || (openSSLError?.contains(library: ERR_LIB_SSL, reason: SSL_R_UNEXPECTED_EOF_WHILE_READING) ?? false)
+  }
+
+  /// The operation, the code, and the verification explanation or OpenSSL's reasons.
+  public var description: String {
+    var text = "\(operation) failed (\(codeName))"
+    if let verification { text += ": certificate verification failed: \(verification)" }
+    if let openSSLError, !openSSLError.entries.isEmpty {
+      text += verification == nil ? ": " : " ["
+      text += openSSLError.entries.map(\.description).joined(separator: "; ")
+      if verification != nil { text += "]" }
+    } else if isUnexpectedEOF {
+      text += ": the peer closed the connection without close_notify"
+    } else if systemError != 0 {
+      text += ": \(String(cString: strerror(systemError)))"
+    }
+    return text
+  }
+}

@@ -1,0 +1,239 @@
+import COpenSSLFull
+
+/// A TLS context (`SSL_CTX`), built from one ``TLSConfiguration``.
+///
+/// Immutable once its first connection exists, since OpenSSL does not synchronise
+/// `SSL_CTX_set_*` or ex_data with running handshakes: each connection takes its own references to
+/// the closures it uses when it is made, and replacing a callback is done per connection
+/// (``SSLConnection/setVerifyCallback(_:)``), never by changing a context in use. `Sendable`.
+///
+/// Owns exactly one `SSL_CTX` reference (`SSL_CTX_free`). Doors: adopt, borrow, retain
+/// (`SSL_CTX_up_ref`) and hand over. The Swift closures live in the `SSL_CTX`'s ex_data, so a
+/// context handed to C code keeps working after this object is released.
+public final class SSLContext: OpenSSLReferenceCounted, @unchecked Sendable {
+  /// The C type's name as OpenSSL spells it.
+  public static let openSSLTypeName = "SSL_CTX"
+  /// Frees one reference with `SSL_CTX_free` (the shared ownership mechanism).
+  public static func _free(_ pointer: OpaquePointer) { SSL_CTX_free(pointer) }
+  /// Adds one reference with `SSL_CTX_up_ref` (the shared ownership mechanism).
+  public static func _upRef(_ pointer: OpaquePointer) -> Bool { SSL_CTX_up_ref(pointer) == 1 }
+  /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
+  public let _pointer: OpaquePointer
+
+  private let lock = CryptoLock()
+  // Guarded by `lock`.
+  private var inUse = false
+
+  /// Adopts an `SSL_CTX` reference the caller owns; it is freed with `SSL_CTX_free`. To put our
+  /// verification on a context a C library made, use ``installVerification(_:)``.
+  public init(takingOwnershipOf pointer: OpenSSLPointer<SSLContext>) {
+    _pointer = pointer.raw
+  }
+
+  deinit { Self._free(_pointer) }
+
+  /// Builds a context from a configuration (`SSL_CTX_new` and the setters it implies).
+  ///
+  /// - Throws: ``InputError`` for a value OpenSSL refuses (an unknown cipher or group, a key
+  ///   that does not match its certificate), or the error loading the system trust store.
+  public convenience init(configuration: TLSConfiguration) throws {
+    let method = configuration.role == .client ? TLS_client_method() : TLS_server_method()
+    let pointer = try ErrorQueue.call("SSL_CTX_new") { SSL_CTX_new(method) }
+    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+    try apply(configuration)
+  }
+
+  // MARK: - Configuration
+
+  private func apply(_ configuration: TLSConfiguration) throws {
+    let context = _pointer
+    try check("SSL_CTX_set_min_proto_version", configuration.minimumVersion.description) {
+      oo_SSL_CTX_set_min_proto_version(context, configuration.minimumVersion.rawValue)
+    }
+    try check("SSL_CTX_set_max_proto_version", configuration.maximumVersion?.description ?? "highest") {
+      oo_SSL_CTX_set_max_proto_version(context, configuration.maximumVersion?.rawValue ?? 0)
+    }
+    _ = SSL_CTX_set_options(context, oo_SSL_OP_NO_COMPRESSION() | oo_SSL_OP_NO_RENEGOTIATION())
+    _ = SSL_CTX_clear_options(context, oo_SSL_OP_ALLOW_CLIENT_RENEGOTIATION())
+    SSL_CTX_set_security_level(context, Int32(configuration.securityLevel))
+    try check("SSL_CTX_set_cipher_list", configuration.cipherList) {
+      SSL_CTX_set_cipher_list(context, configuration.cipherList)
+    }
+    try check("SSL_CTX_set_ciphersuites", configuration.cipherSuites) {
+      SSL_CTX_set_ciphersuites(context, configuration.cipherSuites)
+    }
+    let groups = configuration.groups.joined(separator: ":")
+    try check("SSL_CTX_set1_groups_list", groups) { oo_SSL_CTX_set1_groups_list(context, groups) }
+    if let algorithms = configuration.signatureAlgorithms {
+      try check("SSL_CTX_set1_sigalgs_list", algorithms) { oo_SSL_CTX_set1_sigalgs_list(context, algorithms) }
+    }
+    for chain in configuration.certificateChains {
+      let stack = oo_sk_X509_new_null()!
+      defer { oo_sk_X509_free(stack) }
+      for member in chain.chain { _ = oo_sk_X509_push(stack, member._pointer) }
+      try check("SSL_CTX_use_cert_and_key", chain.certificate.subject.rfc2253) {
+        SSL_CTX_use_cert_and_key(context, chain.certificate._pointer, chain.privateKey._pointer, stack, 1)
+      }
+    }
+    if configuration.role == .client, let selector = configuration.clientCertificateSelector {
+      _ = selector
+      SSL_CTX_set_cert_cb(context, certificateTrampoline, nil)
+    }
+    if configuration.keyLog != nil {
+      SSL_CTX_set_keylog_callback(context, keyLogTrampoline)
+    }
+    if configuration.role == .server && configuration.serverNameHandler != nil {
+      SSL_CTX_set_client_hello_cb(context, clientHelloTrampoline, nil)
+    }
+    let state = try installVerificationState(configuration)
+    if let wire = state.alpnWire {
+      if configuration.role == .client {
+        // SSL_CTX_set_alpn_protos returns 0 on success.
+        try check("SSL_CTX_set_alpn_protos", configuration.alpnProtocols.joined(separator: ",")) {
+          SSL_CTX_set_alpn_protos(context, wire.bytes.baseAddress, UInt32(wire.bytes.count)) == 0 ? 1 : 0
+        }
+      } else {
+        SSL_CTX_set_alpn_select_cb(context, alpnSelectTrampoline, nil)
+      }
+    }
+    try configureSessions(configuration)
+  }
+
+  /// Installs the verification parts of a configuration: the trust anchors (with
+  /// `SSL_CTX_set1_cert_store`, so the context takes its own reference and a store someone else
+  /// gave the context is replaced, never changed), the verify mode, the verification parameters,
+  /// and the callbacks, pins and chain policy (in the `SSL_CTX`'s ex_data, living exactly as long
+  /// as it).
+  ///
+  /// This is how our verification goes onto an `SSL_CTX` a C library made and owns, such as the
+  /// one libcurl hands to `CURLOPT_SSL_CTX_FUNCTION`. Nothing is keyed by the pointer's address.
+  ///
+  /// - Throws: ``UsageError`` once connections exist; ``InputError`` for a value OpenSSL refuses.
+  public func installVerification(_ configuration: TLSConfiguration) throws {
+    _ = try installVerificationState(configuration)
+  }
+
+  private func installVerificationState(_ configuration: TLSConfiguration) throws -> TLSContextState {
+    guard !lock.withLock({ inUse }) else {
+      throw UsageError("the SSL_CTX has connections; OpenSSL does not synchronise changes with running handshakes")
+    }
+    let store: X509Store
+    switch configuration.trust {
+    case .system: store = try X509Store.system
+    case .store(let given): store = given
+    case .certificates(let anchors):
+      store = X509Store()
+      for anchor in anchors { try store.add(anchor) }
+    }
+    store.freeze()
+    SSL_CTX_set1_cert_store(_pointer, store._pointer)
+    if configuration.role == .server, configuration.peerVerification != .none {
+      // Name the acceptable issuers in the certificate request; not the whole system store.
+      if case .system = configuration.trust {
+      } else {
+        let names = oo_sk_X509_NAME_new_null()!
+        for anchor in store.certificates {
+          if let name = X509_NAME_dup(X509_get_subject_name(anchor._pointer)) { _ = oo_sk_X509_NAME_push(names, name) }
+        }
+        SSL_CTX_set_client_CA_list(_pointer, names)
+      }
+    }
+
+    var mode: Int32
+    switch configuration.peerVerification {
+    case .verify: mode = SSL_VERIFY_PEER
+    case .requireClientCertificate: mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+    case .none: mode = configuration.needsVerification ? SSL_VERIFY_PEER : SSL_VERIFY_NONE
+    }
+    if configuration.role == .client { mode &= ~SSL_VERIFY_FAIL_IF_NO_PEER_CERT }
+    SSL_CTX_set_verify(_pointer, mode, verifyTrampoline)
+    SSL_CTX_set_cert_verify_callback(_pointer, certVerifyTrampoline, nil)
+    var policy = configuration.verification
+    policy.host = nil
+    policy.ipAddress = nil
+    policy.email = nil
+    try policy.apply(to: SSL_CTX_get0_param(_pointer))
+    let state = TLSContextState(
+      configuration: configuration, verifyMode: mode, asynchronousChainPolicy: configuration.asynchronousChainPolicy)
+    TLSContextState.slot.set(_pointer, state)
+    return state
+  }
+
+  private func configureSessions(_ configuration: TLSConfiguration) throws {
+    let sessions = configuration.sessions
+    if configuration.role == .client {
+      _ = oo_SSL_CTX_set_session_cache_mode(
+        _pointer,
+        sessions.resumption ? Int(SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE) : Int(SSL_SESS_CACHE_OFF))
+      if sessions.resumption { SSL_CTX_sess_set_new_cb(_pointer, newSessionTrampoline) }
+      return
+    }
+    _ = oo_SSL_CTX_set_session_cache_mode(
+      _pointer, sessions.resumption ? Int(SSL_SESS_CACHE_SERVER) : Int(SSL_SESS_CACHE_OFF))
+    _ = oo_SSL_CTX_sess_set_cache_size(_pointer, sessions.cacheSize)
+    _ = SSL_CTX_set_num_tickets(_pointer, sessions.resumption ? sessions.ticketCount : 0)
+    if !sessions.resumption || !sessions.statelessTickets { _ = SSL_CTX_set_options(_pointer, oo_SSL_OP_NO_TICKET()) }
+    // A session id context per verification policy: a session made under one client
+    // authentication policy is not resumed under another.
+    let policy = [
+      "\(configuration.peerVerification)", "\(configuration.verification.flags.rawValue)",
+      "\(configuration.verification.pins?.description ?? "")", "\(ObjectIdentifier(self))",
+    ].joined(separator: "|")
+    let digest = SPKIPin.sha256(Array(policy.utf8))
+    try check("SSL_CTX_set_session_id_context", "session id context") {
+      SSL_CTX_set_session_id_context(_pointer, digest, UInt32(min(digest.count, Int(SSL_MAX_SID_CTX_LENGTH))))
+    }
+  }
+
+  private func check(_ operation: String, _ value: String, _ body: () -> Int32) throws(InputError) {
+    try ErrorQueue.isolated { scope throws(InputError) in
+      guard body() == 1 else {
+        let error = scope.failure(operation)
+        throw InputError(
+          .invalidArgument, object: "TLS configuration", source: "\(operation)(\(value))",
+          detail: error.last?.reasonText ?? "OpenSSL refused the value", openSSLError: error)
+      }
+    }
+  }
+
+  // MARK: - Connections
+
+  /// Marks the context as in use: from now on it cannot be changed.
+  func markInUse() {
+    lock.withLock { inUse = true }
+  }
+
+  /// Whether a connection has been made from this context (it can no longer be changed).
+  public var isInUse: Bool { lock.withLock { inUse } }
+
+  /// Makes a connection (`SSL_new`) over memory buffers that the caller moves to and from the
+  /// network (sans-I/O), or over a connected socket.
+  ///
+  /// - Parameters:
+  ///   - serverName: a client's server: a DNS name (sent as SNI and checked with `SSL_set1_host`)
+  ///     or an IP address (checked with `X509_VERIFY_PARAM_set1_ip_asc`, no SNI). Required unless
+  ///     the configuration says ``TLSConfiguration/HostNameRequirement/insecureNone``.
+  ///   - port: a client's server port, which with the name and the policy keys resumed sessions.
+  ///   - transport: memory buffers, or a socket file descriptor (`SSL_set_fd`).
+  /// - Throws: ``UsageError`` when a client connection names no server although it must.
+  public func makeConnection(
+    serverName: String? = nil,
+    port: Int = 443,
+    transport: SSLConnection.Transport = .memory
+  ) throws -> SSLConnection {
+    let contextState = TLSContextState.slot.get(_pointer)
+    if let contextState, contextState.role == .client, contextState.hostNameRequirement == .required,
+      contextState.verifyMode != SSL_VERIFY_NONE, serverName == nil
+    {
+      throw UsageError(
+        "a client connection must name the server it verifies (serverName:); to connect without a name check, "
+          + "the configuration must say hostNameRequirement = .insecureNone")
+    }
+    markInUse()
+    return try SSLConnection(
+      context: self, contextState: contextState, serverName: serverName, port: port, transport: transport)
+  }
+
+  /// The number of client sessions kept for resumption.
+  public var cachedSessionCount: Int { TLSContextState.slot.get(_pointer)?.sessionCache?.count ?? 0 }
+}

@@ -1,0 +1,188 @@
+import COpenSSLFull
+
+// The C callbacks behind the Swift closures of TLS contexts and connections. Each one reads the
+// closures from the connection's state in the SSL's ex_data (made from the context's state for
+// an SSL that C code created from one of our contexts), never from a global or a table keyed by
+// address.
+
+/// `SSL_CTX_set_cert_verify_callback`: runs OpenSSL's full verification (`X509_verify_cert`,
+/// which calls the verify callbacks), then the pins, the chain policy and the asynchronous
+/// policy. It never replaces OpenSSL's checks; it can only reject further.
+let certVerifyTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32 = { context, _ in
+  guard let context else { return 0 }
+  let index = SSL_get_ex_data_X509_STORE_CTX_idx()
+  guard index >= 0, let raw = X509_STORE_CTX_get_ex_data(context, index) else { return X509_verify_cert(context) }
+  let ssl = OpaquePointer(raw)
+  guard let state = TLSConnectionState.find(ssl) else { return X509_verify_cert(context) }
+  let verification = VerificationState(
+    callbacks: state.verifyCallback.map { [$0] } ?? [], purpose: state.context.verification.purpose)
+  state.verification = verification
+  let status = X509_verify_cert(context)
+  if let thrown = verification.thrown {
+    state.store(thrown)
+    return 0
+  }
+  guard status == 1, X509_STORE_CTX_get_error(context) == X509_V_OK else { return 0 }
+  let chain = X509StoreContextView.chain(of: context)
+  func fail(_ error: VerificationError) -> Int32 {
+    X509_STORE_CTX_set_error(context, X509_V_ERR_APPLICATION_VERIFICATION)
+    verification.failure = error
+    return 0
+  }
+  if let pins = state.pins, !pins.isSatisfied(by: chain) {
+    return fail(VerificationError(pinsUnsatisfied: pins, chain: chain))
+  }
+  if let chainPolicy = state.chainPolicy {
+    do {
+      if case .reject(let reason) = try chainPolicy(chain) {
+        return fail(VerificationError(chainPolicyRejected: reason, chain: chain))
+      }
+    } catch {
+      state.store(error)
+      return fail(VerificationError(chainPolicyRejected: "the chain policy threw \(error)", chain: chain))
+    }
+  }
+  if let policy = state.asynchronousChainPolicy, SSL_is_server(ssl) == 0 {
+    guard let pending = state.pendingVerification else {
+      state.pendingVerification = PendingVerification(policy: policy, chain: chain)
+      return oo_SSL_set_retry_verify(ssl)
+    }
+    guard let result = pending.result else { return oo_SSL_set_retry_verify(ssl) }
+    state.pendingVerification = nil
+    switch result {
+    case .success(.accept):
+      return 1
+    case .success(.reject(let reason)):
+      return fail(VerificationError(chainPolicyRejected: reason, chain: chain))
+    case .failure(let error):
+      state.store(error)
+      return fail(VerificationError(chainPolicyRejected: "the asynchronous policy threw \(error)", chain: chain))
+    }
+  }
+  return 1
+}
+
+/// `SSL_CTX_set_keylog_callback`: one NSS key log line, without its newline.
+let keyLogTrampoline: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> Void = { ssl, line in
+  guard let ssl, let line, let state = TLSConnectionState.find(ssl), let keyLog = state.keyLog else { return }
+  keyLog(String(cString: line))
+}
+
+/// `SSL_CTX_set_cert_cb`: on a client, the certificate selection closure, when the server asks.
+let certificateTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32 = { ssl, _ in
+  guard let ssl, SSL_is_server(ssl) == 0, let state = TLSConnectionState.find(ssl),
+    let selector = state.context.clientCertificateSelector
+  else { return 1 }
+  var issuers: [String] = []
+  if let names = SSL_get_client_CA_list(ssl) {
+    issuers = (0..<oo_sk_X509_NAME_num(names)).compactMap { index in
+      oo_sk_X509_NAME_value(names, index).map { X509Name(copyingBorrowed: $0).rfc2253 }
+    }
+  }
+  do {
+    guard let chain = try selector(CertificateRequest(acceptableIssuers: issuers, serverName: state.serverName)) else {
+      return 1
+    }
+    let stack = oo_sk_X509_new_null()!
+    defer { oo_sk_X509_free(stack) }
+    for member in chain.chain { _ = oo_sk_X509_push(stack, member._pointer) }
+    let installed = ErrorQueue.isolated { _ in
+      SSL_use_cert_and_key(ssl, chain.certificate._pointer, chain.privateKey._pointer, stack, 1)
+    }
+    guard installed == 1 else {
+      state.store(
+        InputError(
+          .invalidArgument, object: "client certificate", source: "the selection closure",
+          detail: "OpenSSL refused the certificate and key (do they match?)"))
+      return 0
+    }
+    return 1
+  } catch {
+    state.store(error)
+    return 0
+  }
+}
+
+/// `SSL_CTX_set_client_hello_cb`: on a server, picks the context for the requested name. The
+/// chosen context's certificates, session id context, verify mode, verification parameters and
+/// Swift policy all apply (`SSL_set_SSL_CTX` alone would keep the first context's verification
+/// settings).
+let clientHelloTrampoline:
+  @convention(c) (OpaquePointer?, UnsafeMutablePointer<Int32>?, UnsafeMutableRawPointer?) -> Int32 = {
+    ssl, alert, _ in
+    guard let ssl, let state = TLSConnectionState.find(ssl), let handler = state.context.serverNameHandler else {
+      return 1
+    }
+    let name = requestedServerName(ssl)
+    state.serverName = name
+    do {
+      guard let chosen = try handler(name), chosen._pointer != SSL_get_SSL_CTX(ssl),
+        let chosenState = TLSContextState.slot.get(chosen._pointer)
+      else { return 1 }
+      chosen.markInUse()
+      guard SSL_set_SSL_CTX(ssl, chosen._pointer) != nil else { return 0 }
+      SSL_set_verify(ssl, chosenState.verifyMode, verifyTrampoline)
+      let param = SSL_get0_param(ssl)
+      let saved = X509_VERIFY_PARAM_get_inh_flags(param)
+      _ = X509_VERIFY_PARAM_set_inh_flags(param, UInt32(X509_VP_FLAG_OVERWRITE | X509_VP_FLAG_RESET_FLAGS))
+      _ = X509_VERIFY_PARAM_inherit(param, SSL_CTX_get0_param(chosen._pointer))
+      _ = X509_VERIFY_PARAM_set_inh_flags(param, saved)
+      state.adopt(chosenState)
+      return 1
+    } catch {
+      state.store(error)
+      alert?.pointee = SSL_AD_INTERNAL_ERROR
+      return 0
+    }
+  }
+
+/// The host name of the client hello's server_name extension (RFC 6066), if any.
+private func requestedServerName(_ ssl: OpaquePointer) -> String? {
+  var data: UnsafePointer<UInt8>? = nil
+  var length = 0
+  guard SSL_client_hello_get0_ext(ssl, UInt32(TLSEXT_TYPE_server_name), &data, &length) == 1, let data, length > 2
+  else {
+    return nil
+  }
+  let bytes = UnsafeBufferPointer(start: data, count: length)
+  var offset = 2
+  while offset + 3 <= bytes.count {
+    let type = bytes[offset]
+    let nameLength = Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2])
+    offset += 3
+    guard offset + nameLength <= bytes.count else { return nil }
+    if type == 0 { return String(decoding: bytes[offset..<(offset + nameLength)], as: UTF8.self) }
+    offset += nameLength
+  }
+  return nil
+}
+
+/// `SSL_CTX_set_alpn_select_cb`: the server's choice, in the server's order of preference.
+let alpnSelectTrampoline:
+  @convention(c) (
+    OpaquePointer?, UnsafeMutablePointer<UnsafePointer<UInt8>?>?, UnsafeMutablePointer<UInt8>?, UnsafePointer<UInt8>?,
+    UInt32, UnsafeMutableRawPointer?
+  ) -> Int32 = { ssl, out, outLength, input, inputLength, _ in
+    guard let ssl, let out, let outLength, let state = TLSConnectionState.find(ssl), let wire = state.context.alpnWire
+    else {
+      return SSL_TLSEXT_ERR_NOACK
+    }
+    var selected: UnsafeMutablePointer<UInt8>? = nil
+    var length: UInt8 = 0
+    let status = SSL_select_next_proto(
+      &selected, &length, wire.bytes.baseAddress, UInt32(wire.bytes.count), input, inputLength)
+    guard status == OPENSSL_NPN_NEGOTIATED, let selected else { return SSL_TLSEXT_ERR_NOACK }
+    out.pointee = UnsafePointer(selected)
+    outLength.pointee = length
+    return SSL_TLSEXT_ERR_OK
+  }
+
+/// `SSL_CTX_sess_set_new_cb`: a client's new session, kept under the connection's host, port and
+/// policy. Returns 1: the session's reference is ours.
+let newSessionTrampoline: @convention(c) (OpaquePointer?, OpaquePointer?) -> Int32 = { ssl, session in
+  guard let ssl, let session, let state = TLSConnectionState.find(ssl), let cache = state.context.sessionCache,
+    let key = state.sessionKey
+  else { return 0 }
+  cache.store(SSLSession(takingOwnershipOf: OpenSSLPointer(session)), for: key)
+  return 1
+}

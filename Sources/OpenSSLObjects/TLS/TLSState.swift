@@ -1,0 +1,170 @@
+import COpenSSLFull
+
+/// A context's Swift side, in the `SSL_CTX`'s ex_data: it lives exactly as long as the
+/// `SSL_CTX`, also when C code holds the context after the Swift object is gone. Immutable.
+final class TLSContextState: Sendable {
+  let role: TLSConfiguration.Role
+  let verification: VerificationPolicy
+  /// The `SSL_CTX_set_verify` mode.
+  let verifyMode: Int32
+  let hostNameRequirement: TLSConfiguration.HostNameRequirement
+  let keyLog: (@Sendable (String) -> Void)?
+  let clientCertificateSelector: (@Sendable (CertificateRequest) throws -> CertificateChain?)?
+  let serverNameHandler: (@Sendable (String?) throws -> SSLContext?)?
+  let asynchronousChainPolicy: AsynchronousChainPolicy?
+  /// The ALPN list in wire format, for the server's selection.
+  let alpnWire: ALPNWire?
+  /// Client sessions, by host, port and policy.
+  let sessionCache: ClientSessionCache?
+  init(
+    configuration: TLSConfiguration,
+    verifyMode: Int32,
+    asynchronousChainPolicy: AsynchronousChainPolicy?
+  ) {
+    role = configuration.role
+    verification = configuration.verification
+    self.verifyMode = verifyMode
+    hostNameRequirement = configuration.hostNameRequirement
+    keyLog = configuration.keyLog
+    clientCertificateSelector = configuration.clientCertificateSelector
+    serverNameHandler = configuration.serverNameHandler
+    self.asynchronousChainPolicy = asynchronousChainPolicy
+    alpnWire = configuration.alpnProtocols.isEmpty ? nil : ALPNWire(configuration.alpnProtocols)
+    sessionCache = configuration.role == .client && configuration.sessions.resumption ? ClientSessionCache() : nil
+  }
+
+  static let slot = ExDataSlot<TLSContextState>(
+    classIndex: CRYPTO_EX_INDEX_SSL_CTX, get: { SSL_CTX_get_ex_data($0, $1) }, set: { SSL_CTX_set_ex_data($0, $1, $2) })
+}
+
+/// An asynchronous chain policy (client only): runs after OpenSSL's verification without
+/// blocking the handshake's thread (`SSL_set_retry_verify`).
+typealias AsynchronousChainPolicy = @Sendable ([X509Certificate]) async throws -> ChainDecision
+
+/// ALPN protocols in wire format (length-prefixed), in memory that stays put for OpenSSL.
+final class ALPNWire: @unchecked Sendable {
+  // Immutable after initialization.
+  let bytes: UnsafeMutableBufferPointer<UInt8>
+
+  init(_ protocols: [String]) {
+    var wire: [UInt8] = []
+    for name in protocols {
+      let encoded = Array(name.utf8)
+      wire.append(UInt8(clamping: encoded.count))
+      wire += encoded.prefix(255)
+    }
+    bytes = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: wire.count)
+    _ = bytes.initialize(from: wire)
+  }
+
+  deinit { bytes.deallocate() }
+}
+
+/// Client sessions, kept per host, port and a digest of the verification policy, so that a
+/// resumed session (which skips verification) never bypasses a policy the full handshake would
+/// have applied.
+final class ClientSessionCache: @unchecked Sendable {
+  private let lock = CryptoLock()
+  // Guarded by `lock`.
+  private var sessions: [String: SSLSession] = [:]
+
+  func session(for key: String) -> SSLSession? {
+    lock.withLock {
+      guard let session = sessions[key] else { return nil }
+      if !session.isResumable {
+        sessions[key] = nil
+        return nil
+      }
+      return session
+    }
+  }
+
+  func store(_ session: SSLSession, for key: String) {
+    lock.withLock { sessions[key] = session }
+  }
+
+  var count: Int { lock.withLock { sessions.count } }
+}
+
+/// A connection's Swift side, in the `SSL`'s ex_data: the references to the closures it uses
+/// (taken when the connection is made, replaceable per connection), the state of the current
+/// verification, and errors raised inside callbacks, which surface from the call that drove the
+/// handshake.
+final class TLSConnectionState: @unchecked Sendable {
+  // Used by one thread at a time: the one driving the connection (OpenSSL calls the callbacks
+  // from inside SSL_do_handshake, SSL_read and SSL_write).
+  var context: TLSContextState
+  var verifyCallback: VerifyCallback?
+  var pins: PinSet?
+  var chainPolicy: ChainPolicy?
+  var asynchronousChainPolicy: AsynchronousChainPolicy?
+  var keyLog: (@Sendable (String) -> Void)?
+  var verification: VerificationState
+  var storedError: (any Error)?
+  var sessionKey: String?
+  var pendingVerification: PendingVerification?
+  var serverName: String?
+  /// Changes whenever the connection replaces a verification setting of its context, so that
+  /// sessions made under one policy are never resumed under another.
+  var policyToken = "context"
+
+  init(context: TLSContextState) {
+    self.context = context
+    verifyCallback = context.verification.verifyCallback
+    pins = context.verification.pins
+    chainPolicy = context.verification.chainPolicy
+    asynchronousChainPolicy = context.asynchronousChainPolicy
+    keyLog = context.keyLog
+    verification = VerificationState(callbacks: [], purpose: context.verification.purpose)
+  }
+
+  /// Takes the policy of another context (after an SNI switch).
+  func adopt(_ context: TLSContextState) {
+    self.context = context
+    verifyCallback = context.verification.verifyCallback
+    pins = context.verification.pins
+    chainPolicy = context.verification.chainPolicy
+    asynchronousChainPolicy = context.asynchronousChainPolicy
+    keyLog = context.keyLog
+  }
+
+  /// Records the first error a callback raised.
+  func store(_ error: any Error) {
+    if storedError == nil { storedError = error }
+  }
+
+  static let slot = ExDataSlot<TLSConnectionState>(
+    classIndex: CRYPTO_EX_INDEX_SSL, get: { SSL_get_ex_data($0, $1) }, set: { SSL_set_ex_data($0, $1, $2) })
+
+  /// The state of an `SSL`: ours, or, for an `SSL` that C code made from one of our contexts, a
+  /// new one made from the context's state (so that our closures apply there too).
+  static func find(_ ssl: OpaquePointer) -> TLSConnectionState? {
+    if let state = slot.get(ssl) { return state }
+    guard let context = SSL_get_SSL_CTX(ssl), let contextState = TLSContextState.slot.get(context) else { return nil }
+    let state = TLSConnectionState(context: contextState)
+    slot.set(ssl, state)
+    return state
+  }
+}
+
+/// An asynchronous verification in flight.
+final class PendingVerification: @unchecked Sendable {
+  private let lock = CryptoLock()
+  // Guarded by `lock`.
+  private var outcome: Result<ChainDecision, any Error>?
+  private(set) var task: Task<Void, Never>?
+
+  init(policy: @escaping AsynchronousChainPolicy, chain: [X509Certificate]) {
+    task = Task.detached { [self] in
+      let result: Result<ChainDecision, any Error>
+      do {
+        result = .success(try await policy(chain))
+      } catch {
+        result = .failure(error)
+      }
+      lock.withLock { outcome = result }
+    }
+  }
+
+  var result: Result<ChainDecision, any Error>? { lock.withLock { outcome } }
+}

@@ -1,0 +1,261 @@
+public import Foundation
+public import OpenSSLObjects
+
+/// Drives two memory-transport connections against each other until both handshakes finish.
+public enum TLSPair {
+  /// Moves bytes between `client` and `server` and drives both handshakes.
+  ///
+  /// - Returns: when both are complete; rethrows the first side's error.
+  public static func handshake(client: SSLConnection, server: SSLConnection, rounds: Int = 40) async throws {
+    var clientDone = false
+    var serverDone = false
+    for _ in 0..<rounds {
+      if !clientDone {
+        switch try client.handshake() {
+        case .complete: clientDone = true
+        case .wantRetryVerify: await client.waitForVerification()
+        default: break
+        }
+      }
+      server.receive(client.takeOutput())
+      if !serverDone {
+        serverDone = try server.handshake() == .complete
+      }
+      client.receive(server.takeOutput())
+      if clientDone && serverDone {
+        // Deliver what is still in flight (TLS 1.3 tickets) so that sessions are complete.
+        _ = try client.read()
+        return
+      }
+    }
+    throw HandshakeStalled()
+  }
+
+  /// Sends `bytes` from one side and returns what the other reads.
+  public static func transfer(
+    _ bytes: [UInt8], from sender: SSLConnection, to receiver: SSLConnection
+  ) throws -> [UInt8] {
+    try sender.write(bytes)
+    receiver.receive(sender.takeOutput())
+    var received: [UInt8] = []
+    while received.count < bytes.count {
+      guard case .data(let chunk) = try receiver.read() else { break }
+      received += chunk
+    }
+    return received
+  }
+
+  /// Closes both sides cleanly (close_notify both ways).
+  public static func closeCleanly(client: SSLConnection, server: SSLConnection) throws {
+    _ = try client.shutdown()
+    server.receive(client.takeOutput())
+    _ = try server.read()
+    _ = try server.shutdown()
+    client.receive(server.takeOutput())
+    _ = try client.shutdown()
+  }
+
+  /// The handshake did not finish within its rounds.
+  public struct HandshakeStalled: Error {
+    public init() {}
+  }
+}
+
+/// TCP sockets on 127.0.0.1 for tests.
+public enum LoopbackSocket {
+  /// A port that is free now (bound to 127.0.0.1:0 and released).
+  public static func freePort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw POSIXError(.EIO) }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+    }
+    guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+    _ = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+  }
+
+  /// Connects to 127.0.0.1:`port`; the caller closes the descriptor.
+  public static func connect(port: Int) throws -> Int32 {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw POSIXError(.EIO) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    let connected = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
+    }
+    guard connected == 0 else {
+      close(descriptor)
+      throw POSIXError(.ECONNREFUSED)
+    }
+    return descriptor
+  }
+
+  /// Listens on 127.0.0.1:`port` (0 for any free port); returns the descriptor and the port.
+  public static func listen(port: Int = 0) throws -> (descriptor: Int32, port: Int) {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw POSIXError(.EIO) }
+    var reuse: Int32 = 1
+    setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+    }
+    guard bound == 0, Glibc.listen(descriptor, 16) == 0 else {
+      close(descriptor)
+      throw POSIXError(.EADDRINUSE)
+    }
+    _ = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+    }
+    return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
+  }
+}
+
+/// A long-running child process (an `openssl s_server`), stopped when the value goes away, also
+/// when the test fails.
+public final class RunningProcess: @unchecked Sendable {
+  private let process = Process()
+  private let output = Pipe()
+  private let input = Pipe()
+  private let lock = NSLock()
+  private var collected = Data()
+
+  /// Starts `executable` (looked up on PATH if not absolute) with `arguments`.
+  public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
+    process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
+    var merged = ProcessInfo.processInfo.environment
+    for (key, value) in environment { merged[key] = value }
+    process.environment = merged
+    process.standardOutput = output
+    process.standardError = output
+    process.standardInput = input
+    output.fileHandleForReading.readabilityHandler = { [weak self] handle in
+      let data = handle.availableData
+      guard let self, !data.isEmpty else { return }
+      self.lock.lock()
+      self.collected.append(data)
+      self.lock.unlock()
+    }
+    try process.run()
+  }
+
+  /// Everything the process printed so far (stdout and stderr).
+  public var text: String {
+    lock.lock()
+    defer { lock.unlock() }
+    return String(decoding: collected, as: UTF8.self)
+  }
+
+  /// Waits until the output contains `marker` (or the process exits, or `timeout` passes).
+  @discardableResult
+  public func wait(for marker: String, timeout: TimeInterval = 10) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+      if text.contains(marker) { return true }
+      if !process.isRunning { return text.contains(marker) }
+      usleep(10_000)
+    }
+    return false
+  }
+
+  /// Writes to the process's standard input.
+  public func send(_ text: String) {
+    input.fileHandleForWriting.write(Data(text.utf8))
+  }
+
+  /// Whether the process still runs.
+  public var isRunning: Bool { process.isRunning }
+
+  /// Waits for the process to exit on its own (or `timeout`), then returns its status, or `nil`.
+  public func waitForExit(timeout: TimeInterval = 10) -> Int32? {
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning && Date() < deadline { usleep(10_000) }
+    return process.isRunning ? nil : process.terminationStatus
+  }
+
+  /// Stops the process (SIGTERM, then SIGKILL).
+  public func stop() {
+    guard process.isRunning else { return }
+    process.terminate()
+    let deadline = Date().addingTimeInterval(3)
+    while process.isRunning && Date() < deadline { usleep(10_000) }
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    process.waitUntilExit()
+  }
+
+  deinit {
+    stop()
+    output.fileHandleForReading.readabilityHandler = nil
+  }
+}
+
+/// An `openssl s_server` on 127.0.0.1 with a free port.
+public final class OpenSSLServer: @unchecked Sendable {
+  /// The port it accepts on.
+  public let port: Int
+  /// The process.
+  public let process: RunningProcess
+
+  /// Starts `openssl s_server -accept 127.0.0.1:PORT` with `arguments` and waits until it accepts.
+  public init(_ arguments: [String]) throws {
+    var lastError: (any Error)? = nil
+    for _ in 0..<5 {
+      let port = try LoopbackSocket.freePort()
+      let process = try RunningProcess("openssl", ["s_server", "-accept", "127.0.0.1:\(port)"] + arguments)
+      if process.wait(for: "ACCEPT") {
+        self.port = port
+        self.process = process
+        return
+      }
+      lastError = ServerDidNotStart(output: process.text)
+      process.stop()
+    }
+    throw lastError ?? ServerDidNotStart(output: "")
+  }
+
+  /// What the server printed so far.
+  public var output: String { process.text }
+
+  /// The server did not print ACCEPT.
+  public struct ServerDidNotStart: Error, CustomStringConvertible {
+    public let output: String
+    public var description: String { "openssl s_server did not start: \(output)" }
+  }
+}
+
+/// Files for an `openssl` peer: certificates and keys written to a temporary directory.
+public struct PeerFiles {
+  public let directory: TemporaryDirectory
+
+  public init() throws {
+    directory = try TemporaryDirectory("peer")
+  }
+
+  /// Writes PEM certificates and returns the path.
+  public func certificates(_ name: String, _ certificates: [X509Certificate]) throws -> String {
+    try directory.write(name, certificates.map(\.pemEncoded).joined())
+  }
+
+  /// Writes an unencrypted PKCS#8 key and returns the path.
+  public func key(_ name: String, _ key: PrivateKey) throws -> String {
+    try directory.write(name, try key.pemEncoded().withUnsafeBytes { Array($0) })
+  }
+}
