@@ -83,10 +83,19 @@ public enum LoopbackSocket {
     return Int(UInt16(bigEndian: address.sin_port))
   }
 
+  /// Gives blocking reads and writes on the socket a time limit, so that a test whose peer
+  /// does not answer fails instead of hanging.
+  public static func setTimeout(_ descriptor: Int32, seconds: Int = 10) {
+    var limit = timeval(tv_sec: seconds, tv_usec: 0)
+    setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+    setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+  }
+
   /// Connects to 127.0.0.1:`port`; the caller closes the descriptor.
   public static func connect(port: Int) throws -> Int32 {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { throw POSIXError(.EIO) }
+    setTimeout(descriptor)
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -191,13 +200,10 @@ public final class RunningProcess: @unchecked Sendable {
     return process.isRunning ? nil : process.terminationStatus
   }
 
-  /// Stops the process (SIGTERM, then SIGKILL).
+  /// Stops the process (SIGKILL: test peers keep no state worth a clean exit).
   public func stop() {
     guard process.isRunning else { return }
-    process.terminate()
-    let deadline = Date().addingTimeInterval(3)
-    while process.isRunning && Date() < deadline { usleep(10_000) }
-    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
   }
 
@@ -258,4 +264,102 @@ public struct PeerFiles {
   public func key(_ name: String, _ key: PrivateKey) throws -> String {
     try directory.write(name, try key.pemEncoded().withUnsafeBytes { Array($0) })
   }
+}
+
+/// Our own TLS server on 127.0.0.1 for tests: accepts connections on a background thread, runs
+/// the handshake over the socket (blocking), then `handle`; records each outcome. Stopped (and
+/// its thread joined) when the value goes away.
+public final class LoopbackTLSServer: @unchecked Sendable {
+  /// The port it listens on.
+  public let port: Int
+  private let listener: Int32
+  private let thread: Thread
+  private let done = DispatchSemaphore(value: 0)
+
+  /// Listens and serves up to `connections` connections from `context`.
+  public init(
+    context: SSLContext,
+    connections: Int = 1,
+    handle: @escaping @Sendable (SSLConnection) throws -> String = { _ in "ok" }
+  ) throws {
+    let (descriptor, port) = try LoopbackSocket.listen()
+    listener = descriptor
+    self.port = port
+    let box = OutcomeBox()
+    self.box = box
+    let semaphore = done
+    thread = Thread {
+      defer { semaphore.signal() }
+      for _ in 0..<connections {
+        let client = accept(descriptor, nil, nil)
+        guard client >= 0 else { return }
+        defer { close(client) }
+        LoopbackSocket.setTimeout(client)
+        do {
+          let connection = try context.makeConnection(transport: .socket(client))
+          try connection.handshake()
+          let result = try handle(connection)
+          _ = try? connection.shutdown()
+          box.append(.success(result))
+        } catch {
+          box.append(.failure(error))
+        }
+      }
+    }
+    thread.start()
+  }
+
+  private let box: OutcomeBox
+
+  /// The outcome of each connection so far: the handler's text, or the error.
+  public var results: [Result<String, any Error>] { box.all }
+
+  /// Waits until `count` connections have ended (or `timeout` passes).
+  public func wait(for count: Int, timeout: TimeInterval = 10) -> [Result<String, any Error>] {
+    let deadline = Date().addingTimeInterval(timeout)
+    while box.all.count < count && Date() < deadline { usleep(5_000) }
+    return box.all
+  }
+
+  deinit {
+    Glibc.shutdown(listener, Int32(SHUT_RDWR))
+    close(listener)
+    _ = done.wait(timeout: .now() + 5)
+  }
+}
+
+private final class OutcomeBox: @unchecked Sendable {
+  private let lock = NSLock()
+  private var items: [Result<String, any Error>] = []
+
+  func append(_ item: Result<String, any Error>) {
+    lock.lock()
+    items.append(item)
+    lock.unlock()
+  }
+
+  var all: [Result<String, any Error>] {
+    lock.lock()
+    defer { lock.unlock() }
+    return items
+  }
+}
+
+/// Runs `openssl s_client` against 127.0.0.1:`port` to completion with `input` on its stdin.
+public func runOpenSSLClient(port: Int, _ arguments: [String], input: String = "Q\n") throws -> ProcessResult {
+  try ChildProcess.run("openssl", ["s_client", "-connect", "127.0.0.1:\(port)"] + arguments, stdin: input)
+}
+
+/// A blocking client connection from our library to 127.0.0.1:`port`; the socket is closed when
+/// `body` returns.
+public func withClientConnection<Result>(
+  _ context: SSLContext,
+  port: Int,
+  serverName: String?,
+  _ body: (SSLConnection) throws -> Result
+) throws -> Result {
+  let descriptor = try LoopbackSocket.connect(port: port)
+  defer { close(descriptor) }
+  let connection = try context.makeConnection(serverName: serverName, port: port, transport: .socket(descriptor))
+  return try body(connection)
 }
