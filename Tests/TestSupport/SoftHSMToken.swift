@@ -16,11 +16,18 @@ public final class SoftHSMToken: Sendable {
 
   /// The one token of this test process. Creating it sets `SOFTHSM2_CONF` for the process, which
   /// SoftHSM2 reads when the module is first initialized, so every in-process test uses it.
+  /// Its directory is removed when the process exits (a static value is never deinitialized).
   public static let shared = Result { () throws -> SoftHSMToken in
     let token = try SoftHSMToken()
     setenv("SOFTHSM2_CONF", token.configuration, 1)
+    sharedDirectory.set(token.directory.path)
+    atexit {
+      if let path = SoftHSMToken.sharedDirectory.get() { try? FileManager.default.removeItem(atPath: path) }
+    }
     return token
   }
+
+  private static let sharedDirectory = LockedPath()
 
   /// The directory that holds the token, the configuration, the PIN file and the certificates.
   public let directory: TemporaryDirectory
@@ -62,4 +69,13 @@ public final class SoftHSMToken: Sendable {
     if pin { uri += "&pin-source=file:\(pinFile)" }
     return uri
   }
+}
+
+/// A path behind a lock, for the exit handler.
+private final class LockedPath: @unchecked Sendable {
+  private let lock = NSLock()
+  private var path: String?
+
+  func set(_ value: String) { lock.withLock { path = value } }
+  func get() -> String? { lock.withLock { path } }
 }
