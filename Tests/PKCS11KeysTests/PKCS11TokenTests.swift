@@ -169,6 +169,19 @@ struct PKCS11TokenTests {
     var failures: Int { lock.withLock { outcomes.filter { !$0 }.count } }
   }
 
+  @Test func nothingIsLeftOnOpenSSLsErrorQueueAfterSuccessOrFailure() throws {
+    let softhsm = try token()
+    #expect(ERR_peek_error() == 0)
+    let key = try PrivateKey(pkcs11: softhsm.uri(object: "rsa-2048"), options: options)
+    _ = try key.signature(for: [1, 2, 3], padding: .pss)
+    _ = try loggedInToken().objects()
+    #expect(ERR_peek_error() == 0, "after loading, listing and signing")
+    _ = try? PKCS11Module.load(path: "/usr/lib/x86_64-linux-gnu/libz.so.1")
+    _ = try? PrivateKey(pkcs11: softhsm.uri(object: "no-such-key"), options: options)
+    _ = try? loggedInToken().login(pin: PIN(Array("000000".utf8)))
+    #expect(ERR_peek_error() == 0, "after failures")
+  }
+
   // MARK: - Certificates
 
   @Test(arguments: ["rsa-2048", "ec-p256"])
