@@ -111,3 +111,15 @@ public struct PKCS11Error: Error, Sendable, CustomStringConvertible {
     return text
   }
 }
+
+extension PKCS11Error {
+  /// Explains a failed operation of a token key (a signature the token refused, a context-specific
+  /// login that got no PIN): the `CKR_` value libp11 queued, and the key's module, token and
+  /// object (from its ex_data, `PKCS11ObjectOrigin`). `nil` when `key` did not come from a token.
+  public init?(explaining error: InputError, key: PrivateKey) {
+    guard let origin = key.pkcs11Origin else { return nil }
+    self.init(
+      .operationFailed, module: origin.modulePath, token: origin.token, object: origin.object.description,
+      detail: "the token key's operation failed: \(error.detail)", openSSLError: error.openSSLError)
+  }
+}

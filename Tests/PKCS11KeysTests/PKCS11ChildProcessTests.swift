@@ -75,4 +75,16 @@ struct PKCS11ChildProcessTests {
     #expect(result.stdout.contains("child signed"))
     #expect(result.stdout.contains("parent signed"))
   }
+
+  @Test func alwaysAuthenticateKeyWithoutAPINFailsWithTheReasonAndNeverPrompts() throws {
+    let softhsm = try SoftHSMToken()
+    let uri = "pkcs11:token=oo-test;object=ec-always-auth;type=private?pin-source=file:\(softhsm.pinFile)"
+    let result = try ChildProcess.run(
+      helper, ["pkcs11-no-context-pin", modulePath, uri], environment: softhsm.environment, stdin: "123456\n")
+    #expect(result.status == 0, "\(result.output)")
+    #expect(result.stdout.contains("asked: Enter PKCS#11 key PIN for ec-always-auth"), "\(result.output)")
+    #expect(result.stdout.contains("sign failed: P11_R_UI_FAILED"), "\(result.output)")
+    #expect(result.stdout.contains("private key \"ec-always-auth\" id 04"))
+    #expect(result.stdout.contains("token \"oo-test\""))
+  }
 }

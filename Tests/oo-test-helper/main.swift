@@ -14,6 +14,9 @@
 //   oo-test-helper pkcs11-no-pin MODULE URI
 //                                     a private key without a PIN on a token that needs a login
 //   oo-test-helper pkcs11-fork URI     a token key signs in a forked child and in the parent
+//   oo-test-helper pkcs11-no-context-pin MODULE URI
+//                                     a CKA_ALWAYS_AUTHENTICATE key whose PIN handler answers
+//                                     nothing: the signature fails, and nothing prompts
 
 import COpenSSLFull
 import Foundation
@@ -247,6 +250,23 @@ func pkcs11Fork(uri: String) throws {
   print("parent signed")
 }
 
+func pkcs11NoContextPIN(module path: String, uri: String) throws {
+  let module = try PKCS11Module.load(path: path)
+  module.setContextSpecificPIN { prompt in
+    print("asked: \(prompt)")
+    return nil
+  }
+  let key = try PrivateKey(pkcs11: uri, options: PKCS11LoadOptions(module: module))
+  do {
+    _ = try key.signature(for: Array("refused".utf8))
+    fail("signed without the context-specific PIN")
+  } catch {
+    guard let explained = PKCS11Error(explaining: error, key: key) else { fail("no explanation: \(error)") }
+    print("sign failed: \(explained.returnValue?.name ?? "-")")
+    print("message: \(explained)")
+  }
+}
+
 // MARK: - Main
 
 let arguments = CommandLine.arguments
@@ -282,6 +302,9 @@ case "pkcs11-no-pin":
 case "pkcs11-fork":
   guard arguments.count == 3 else { fail("usage: oo-test-helper pkcs11-fork URI") }
   do { try pkcs11Fork(uri: arguments[2]) } catch { fail("\(error)") }
+case "pkcs11-no-context-pin":
+  guard arguments.count == 4 else { fail("usage: oo-test-helper pkcs11-no-context-pin MODULE URI") }
+  do { try pkcs11NoContextPIN(module: arguments[2], uri: arguments[3]) } catch { fail("\(error)") }
 default:
   fail("unknown scenario \(arguments[1])")
 }
