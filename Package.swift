@@ -54,7 +54,7 @@ let package = Package(
     // Child-process scenarios for the tests: allocation counting, environment-dependent loading.
     .executableTarget(
       name: "oo-test-helper",
-      dependencies: ["OpenSSLObjects", "COpenSSLFull"],
+      dependencies: ["OpenSSLObjects", "PKCS11Keys", "COpenSSLFull"],
       path: "Tests/oo-test-helper",
       swiftSettings: strictSettings
     ),
@@ -68,6 +68,11 @@ let package = Package(
     .testTarget(
       name: "OpenSSLObjectsTests",
       dependencies: ["OpenSSLObjects", "COpenSSLFull", "TestSupport"],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "PKCS11KeysTests",
+      dependencies: ["PKCS11Keys", "OpenSSLObjects", "COpenSSLFull", "TestSupport"],
       swiftSettings: strictSettings
     ),
     .testTarget(

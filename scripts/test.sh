@@ -20,6 +20,6 @@ echo "==> swift test"
 swift test --skip-build
 
 echo "==> DocC (warnings are errors)"
-for target in OpenSSLObjects; do
+for target in OpenSSLObjects PKCS11Keys; do
   swift package generate-documentation --target "$target" --warnings-as-errors >/dev/null
 done

@@ -35,6 +35,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
+#include <openssl/rsa.h>
+#include <openssl/ec.h>
+#include <openssl/ui.h>
 
 #include <stdint.h>
 #include <string.h>
@@ -263,6 +266,29 @@ static inline unsigned long oo_XN_FLAG_ONELINE(void) { return XN_FLAG_ONELINE; }
 /* ASN1_STRFLGS_ESC_MSB: escape bytes above 0x7F (dropped to print names as UTF-8) */
 static inline unsigned long oo_ASN1_STRFLGS_ESC_MSB(void) { return ASN1_STRFLGS_ESC_MSB; }
 static inline unsigned long oo_ASN1_STRFLGS_RFC2253(void) { return ASN1_STRFLGS_RFC2253; }
+
+/* MARK: - Legacy RSA and EC_KEY objects (PKCS#11 keys)
+ *
+ * libp11 0.4.12 hands out token keys as EVP_PKEYs around RSA and EC_KEY objects that carry its own
+ * RSA_METHOD / EC_KEY_METHOD. To give each Swift key an EVP_PKEY of its own (with its own ex_data)
+ * that shares libp11's RSA or EC_KEY object, PKCS11Keys needs these accessors, deprecated in 3.0.
+ * The deprecation warnings are silenced here, for these shims only.
+ */
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wdeprecated-declarations"
+/* EVP_PKEY_get1_RSA(pkey): a new reference to the RSA object inside pkey */
+static inline RSA *oo_EVP_PKEY_get1_RSA(EVP_PKEY *pkey) { return EVP_PKEY_get1_RSA(pkey); }
+/* EVP_PKEY_assign_RSA(pkey, rsa) (a macro over EVP_PKEY_assign): pkey takes over the reference to rsa */
+static inline int oo_EVP_PKEY_assign_RSA(EVP_PKEY *pkey, RSA *rsa) { return EVP_PKEY_assign_RSA(pkey, rsa); }
+/* RSA_free(rsa) */
+static inline void oo_RSA_free(RSA *rsa) { RSA_free(rsa); }
+/* EVP_PKEY_get1_EC_KEY(pkey): a new reference to the EC_KEY object inside pkey */
+static inline EC_KEY *oo_EVP_PKEY_get1_EC_KEY(EVP_PKEY *pkey) { return EVP_PKEY_get1_EC_KEY(pkey); }
+/* EVP_PKEY_assign_EC_KEY(pkey, key) (a macro over EVP_PKEY_assign): pkey takes over the reference to key */
+static inline int oo_EVP_PKEY_assign_EC_KEY(EVP_PKEY *pkey, EC_KEY *key) { return EVP_PKEY_assign_EC_KEY(pkey, key); }
+/* EC_KEY_free(key) */
+static inline void oo_EC_KEY_free(EC_KEY *key) { EC_KEY_free(key); }
+#pragma clang diagnostic pop
 
 /* MARK: - Time */
 

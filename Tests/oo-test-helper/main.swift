@@ -5,10 +5,24 @@
 //                                     from OpenSSL's own allocation counts
 //   oo-test-helper pkcs12 FILE PASS   reads a PKCS#12 file; prints the error on failure
 //   oo-test-helper system-store FILE  verifies a chain against X509Store.system (SSL_CERT_FILE)
+//   oo-test-helper pkcs11-login MODULE TOKEN PINFILE
+//                                     one login in a fresh process (wrong-PIN cases)
+//   oo-test-helper pkcs11-lifetime MODULE URI
+//                                     a token key outlives every other Swift reference and then
+//                                     Swift itself (C holds it); the module unloads only after
+//   oo-test-helper pkcs11-failed-load MODULE
+//                                     a load that fails (C_Initialize) frees only the context
+//   oo-test-helper pkcs11-no-pin MODULE URI
+//                                     a private key without a PIN on a token that needs a login
+//   oo-test-helper pkcs11-fork URI     a token key signs in a forked child and in the parent
+//   oo-test-helper pkcs11-no-context-pin MODULE URI
+//                                     a CKA_ALWAYS_AUTHENTICATE key whose PIN handler answers
+//                                     nothing: the signature fails, and nothing prompts
 
 import COpenSSLFull
 import Foundation
 import OpenSSLObjects
+import PKCS11Keys
 
 // MARK: - Allocation counting through CRYPTO_set_mem_functions
 
@@ -126,6 +140,134 @@ func ownership() throws {
   }
 }
 
+// MARK: - PKCS#11
+
+func allowing(_ module: String) -> PKCS11LoadOptions {
+  PKCS11LoadOptions(modulePolicy: .allowList([module]))
+}
+
+/// Signs with the raw EVP_PKEY, as C code holding the key would (EVP_DigestSign).
+func signWithRawKey(_ key: OpaquePointer, _ message: [UInt8]) -> [UInt8]? {
+  let context = EVP_MD_CTX_new()!
+  defer { EVP_MD_CTX_free(context) }
+  guard EVP_DigestSignInit(context, nil, EVP_sha256(), nil, key) == 1 else { return nil }
+  var length = 0
+  guard EVP_DigestSign(context, nil, &length, message, message.count) == 1 else { return nil }
+  var signature = [UInt8](repeating: 0, count: length)
+  guard EVP_DigestSign(context, &signature, &length, message, message.count) == 1 else { return nil }
+  return Array(signature[0..<length])
+}
+
+func pkcs11Login(module path: String, token label: String, pinFile: String) {
+  do {
+    let module = try PKCS11Module.load(path: path)
+    var uri = PKCS11URI()
+    uri.token = label
+    let token = try module.token(matching: uri)
+    let pin = try PIN.read(fromFile: pinFile)
+    try token.login(pin: pin)
+    print("logged in to \(token.label)")
+  } catch let error as PKCS11Error {
+    print("login failed: \(error.returnValue?.name ?? "-") code=\(error.code)")
+    print("message: \(error)")
+    exit(3)
+  } catch {
+    fail("\(error)")
+  }
+}
+
+func pkcs11Lifetime(module: String, uri: String) throws {
+  let message = Array("lifetime".utf8)
+  var key: PrivateKey? = try PrivateKey(pkcs11: uri, options: allowing(module))
+  // Only the key is left on the Swift side: no module or token object.
+  guard PKCS11Module.loadedModulePaths.count == 1 else { fail("the module is not loaded while a key lives") }
+  let publicKey = try key!.publicKey
+  let first = try key!.signature(for: message)
+  guard try publicKey.isValidSignature(first, for: message) else { fail("signature does not verify") }
+  print("signed while Swift holds the key")
+  // Hand the key to "C code" and let Swift go.
+  let raw = try key!.retainedPointer()
+  key = nil
+  guard PKCS11Module.loadedModulePaths.count == 1 else { fail("the module unloaded while C holds a key") }
+  guard let second = signWithRawKey(raw.raw, message), try publicKey.isValidSignature(second, for: message) else {
+    fail("C could not sign with the key it holds")
+  }
+  print("signed while only C holds the key")
+  EVP_PKEY_free(raw.raw)
+  guard PKCS11Module.loadedModulePaths.isEmpty else {
+    fail("the module is still loaded after the last key: \(PKCS11Module.loadedModulePaths)")
+  }
+  print("module unloaded after the last key")
+}
+
+func pkcs11FailedLoad(module: String) {
+  do {
+    _ = try PKCS11Module.load(path: module)
+    fail("the module loaded")
+  } catch {
+    print("load failed: \(error.returnValue?.name ?? "-") code=\(error.code)")
+    guard PKCS11Module.loadedModulePaths.isEmpty else { fail("a failed module is registered") }
+    guard ERR_peek_error() == 0 else { fail("errors left on OpenSSL's queue") }
+    print("context freed")
+  }
+}
+
+func pkcs11NoPIN(module: String, uri: String) {
+  do {
+    _ = try PrivateKey(pkcs11: uri, options: allowing(module))
+    fail("a private key loaded without a PIN")
+  } catch let error as PKCS11Error {
+    print("no pin: code=\(error.code)")
+  } catch {
+    fail("\(error)")
+  }
+  do {
+    let loaded = try PKCS11Module.load(path: module)
+    let token = try loaded.token(matching: try PKCS11URI(parsing: uri))
+    let kinds = Set(try token.objects().map(\.kind.rawValue))
+    print("visible without login: \(kinds.sorted().joined(separator: ","))")
+  } catch {
+    fail("\(error)")
+  }
+}
+
+func pkcs11Fork(uri: String) throws {
+  let module = try PKCS11URI(parsing: uri).modulePath ?? ""
+  let key = try PrivateKey(pkcs11: uri, options: allowing(module))
+  let publicKey = try key.publicKey
+  let message = Array("fork".utf8)
+  let child = fork()
+  if child == 0 {
+    let ok = (try? publicKey.isValidSignature(try key.signature(for: message), for: message)) ?? false
+    _exit(ok ? 0 : 7)
+  }
+  var status: Int32 = 0
+  waitpid(child, &status, 0)
+  guard status == 0 else { fail("the child could not sign (status \(status))") }
+  print("child signed")
+  guard try publicKey.isValidSignature(try key.signature(for: message), for: message) else {
+    fail("the parent could not sign after fork")
+  }
+  print("parent signed")
+}
+
+func pkcs11NoContextPIN(module path: String, uri: String) throws {
+  let module = try PKCS11Module.load(path: path)
+  module.setContextSpecificPIN { prompt in
+    print("asked: \(prompt)")
+    return nil
+  }
+  let key = try PrivateKey(pkcs11: uri, options: PKCS11LoadOptions(module: module))
+  do {
+    _ = try key.signature(for: Array("refused".utf8))
+    fail("signed without the context-specific PIN")
+  } catch {
+    guard let explained = PKCS11Error(explaining: error, key: key) else { fail("no explanation: \(error)") }
+    print("sign failed: \(explained.returnValue?.name ?? "-")")
+    print("message: \(explained)")
+  }
+}
+
 // MARK: - Main
 
 let arguments = CommandLine.arguments
@@ -160,6 +302,24 @@ case "system-store":
     print("error: \(error)")
     exit(2)
   }
+case "pkcs11-login":
+  guard arguments.count == 5 else { fail("usage: oo-test-helper pkcs11-login MODULE TOKEN PINFILE") }
+  pkcs11Login(module: arguments[2], token: arguments[3], pinFile: arguments[4])
+case "pkcs11-lifetime":
+  guard arguments.count == 4 else { fail("usage: oo-test-helper pkcs11-lifetime MODULE URI") }
+  do { try pkcs11Lifetime(module: arguments[2], uri: arguments[3]) } catch { fail("\(error)") }
+case "pkcs11-failed-load":
+  guard arguments.count == 3 else { fail("usage: oo-test-helper pkcs11-failed-load MODULE") }
+  pkcs11FailedLoad(module: arguments[2])
+case "pkcs11-no-pin":
+  guard arguments.count == 4 else { fail("usage: oo-test-helper pkcs11-no-pin MODULE URI") }
+  pkcs11NoPIN(module: arguments[2], uri: arguments[3])
+case "pkcs11-fork":
+  guard arguments.count == 3 else { fail("usage: oo-test-helper pkcs11-fork URI") }
+  do { try pkcs11Fork(uri: arguments[2]) } catch { fail("\(error)") }
+case "pkcs11-no-context-pin":
+  guard arguments.count == 4 else { fail("usage: oo-test-helper pkcs11-no-context-pin MODULE URI") }
+  do { try pkcs11NoContextPIN(module: arguments[2], uri: arguments[3]) } catch { fail("\(error)") }
 default:
   fail("unknown scenario \(arguments[1])")
 }

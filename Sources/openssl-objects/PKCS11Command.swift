@@ -1,0 +1,288 @@
+import ArgumentParser
+import Foundation
+import OpenSSLObjects
+import PKCS11Keys
+
+/// `openssl-objects pkcs11 list | sign` (contract: CLI.md).
+struct PKCS11Command: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "pkcs11",
+    abstract: "PKCS#11 tokens through libp11: list slots, tokens and objects; sign with a key on a token.",
+    subcommands: [PKCS11List.self, PKCS11Sign.self])
+}
+
+/// Where a PIN comes from on the command line: a file or standard input, never an argument.
+struct PINOptions: ParsableArguments {
+  @Option(name: .customLong("pin-source"), help: "A file holding the user PIN (a trailing newline is ignored).")
+  var pinSource: String?
+
+  @Flag(name: .customLong("pin-stdin"), help: "Read the user PIN from standard input.")
+  var pinStdin = false
+
+  func validate() throws {
+    if pinSource != nil && pinStdin { throw ValidationError("give either --pin-source or --pin-stdin, not both") }
+  }
+
+  /// The file to read the PIN from, if any.
+  var path: String? { pinSource ?? (pinStdin ? "/dev/stdin" : nil) }
+}
+
+/// `pkcs11 list --module PATH [--pin-source FILE | --pin-stdin] [--token LABEL] [--json]`
+struct PKCS11List: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "list",
+    abstract: "Slots, tokens (with their flags) and objects (class, label, id, key type and size).",
+    discussion: """
+      With a PIN, the token logs in once (a wrong PIN is not tried again) and private objects are \
+      listed too. The PIN goes to the one initialized token, or to the one --token names.
+      """)
+
+  @Option(help: "The PKCS#11 module (shared object) to load, for example /usr/lib/softhsm/libsofthsm2.so.")
+  var module: String
+
+  @OptionGroup var pin: PINOptions
+
+  @Option(help: "The label of the token to log in to, when the module has several.")
+  var token: String?
+
+  @Flag(help: "Print one JSON object: {\"module\": {...}, \"slots\": [...]}.")
+  var json = false
+
+  func run() throws {
+    let loaded: PKCS11Module
+    do {
+      loaded = try PKCS11Module.load(path: module)
+    } catch {
+      throw CommandFailure.input(error, json: json)
+    }
+    let tokens = loaded.tokens.filter { $0.info.flags.contains(.initialized) }
+    if let path = pin.path {
+      let target: PKCS11Token
+      do {
+        target = try chooseToken(tokens)
+        let secret = try PIN.read(fromFile: path)
+        try target.login(pin: secret)
+      } catch {
+        throw CommandFailure.input(error, json: json)
+      }
+    }
+    var slotsJSON: [JSON] = []
+    var lines = [
+      "module \(loaded.path): \(loaded.libraryManufacturer)"
+        + (loaded.libraryDescription.isEmpty ? "" : ", \(loaded.libraryDescription)")
+    ]
+    for slot in loaded.slotInfos {
+      lines.append("slot \(slot.id): \(slot.description) (\(slot.manufacturer))")
+      var tokenJSON: JSON = .null
+      if let info = slot.token {
+        let flags = PKCS11TokenInfo.Flags.named.filter { info.flags.contains($0.0) }.map(\.1)
+        lines.append(
+          "  token \"\(info.label)\": manufacturer \(info.manufacturer), model \(info.model), serial \(info.serialNumber)"
+        )
+        lines.append("  flags: \(flags.isEmpty ? "none" : flags.joined(separator: ", "))")
+        var objectsJSON: JSON = .array([])
+        var loggedIn = false
+        if let token = tokens.first(where: { $0.slotInfo.id == slot.id }) {
+          loggedIn = token.isLoggedIn
+          lines.append("  logged in: \(loggedIn ? "yes" : "no (private objects are not listed)")")
+          let objects: [PKCS11ObjectInfo]
+          do {
+            objects = try token.objects()
+          } catch {
+            throw CommandFailure.input(error, json: json)
+          }
+          for object in objects { lines.append("    \(object)  \(object.uri)") }
+          if objects.isEmpty { lines.append("    (no objects visible)") }
+          objectsJSON = .array(objects.map(Self.json))
+        }
+        tokenJSON = .object(
+          [
+            ("label", .string(info.label)), ("manufacturer", .string(info.manufacturer)),
+            ("model", .string(info.model)), ("serial", .string(info.serialNumber)),
+            (
+              "flags",
+              .object(PKCS11TokenInfo.Flags.named.map { ($0.1, JSON.bool(info.flags.contains($0.0))) })
+            ),
+            ("logged_in", .bool(loggedIn)), ("objects", objectsJSON),
+          ])
+      }
+      slotsJSON.append(
+        .object([
+          ("id", .int(Int(slot.id))), ("description", .string(slot.description)),
+          ("manufacturer", .string(slot.manufacturer)), ("removable", .bool(slot.isRemovable)),
+          ("token", tokenJSON),
+        ]))
+    }
+    if json {
+      let moduleJSON: JSON = .object([
+        ("path", .string(loaded.path)), ("manufacturer", .string(loaded.libraryManufacturer)),
+        ("description", .string(loaded.libraryDescription)),
+      ])
+      Output.line(JSON.object([("module", moduleJSON), ("slots", .array(slotsJSON))]).serialized())
+    } else {
+      Output.line(lines.joined(separator: "\n"))
+    }
+  }
+
+  private func chooseToken(_ tokens: [PKCS11Token]) throws -> PKCS11Token {
+    if let token {
+      guard let match = tokens.first(where: { $0.label == token }) else {
+        throw ValidationError(
+          "--token \(token): the module has no initialized token of that label (it has "
+            + tokens.map { "\"\($0.label)\"" }.joined(separator: ", ") + ")")
+      }
+      return match
+    }
+    guard tokens.count == 1 else {
+      throw ValidationError(
+        tokens.isEmpty
+          ? "the module has no initialized token to log in to"
+          : "the module has \(tokens.count) initialized tokens; name the one the PIN is for with --token")
+    }
+    return tokens[0]
+  }
+
+  static func json(_ object: PKCS11ObjectInfo) -> JSON {
+    let kind: String =
+      switch object.kind {
+      case .privateKey: "private_key"
+      case .publicKey: "public_key"
+      case .certificate: "certificate"
+      }
+    return .object([
+      ("class", .string(kind)), ("label", .string(object.label)), ("id", .string(object.idHex)),
+      ("key_type", .optional(object.keyType)), ("key_bits", object.keyBits.map(JSON.int) ?? .null),
+      ("subject", .optional(object.subject)), ("uri", .string(object.uri.description)),
+    ])
+  }
+}
+
+/// `pkcs11 sign --key pkcs11:URI [--module PATH] [--in FILE] [--digest sha256|sha384|sha512] [--out FILE]`
+struct PKCS11Sign: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "sign",
+    abstract: "Sign with a key on a token; the signature's bytes go to --out or standard output.",
+    discussion: """
+      The URI may carry module-path (or module-name) and pin-source=file:/path/to/pin. A module \
+      named on this command line, by --module or by the URI, is loaded: it is the user's own choice. \
+      PINs never travel on the command line: a URI with pin-value is refused unless --allow-pin-value.
+      """)
+
+  enum DigestChoice: String, ExpressibleByArgument, CaseIterable {
+    case sha256, sha384, sha512
+
+    var digest: Digest {
+      switch self {
+      case .sha256: .sha256
+      case .sha384: .sha384
+      case .sha512: .sha512
+      }
+    }
+  }
+
+  enum PaddingChoice: String, ExpressibleByArgument, CaseIterable {
+    case pkcs1, pss
+  }
+
+  @Option(help: "The key: a pkcs11: URI (RFC 7512).")
+  var key: String
+
+  @Option(help: "The PKCS#11 module, when the URI names none (or to load it explicitly).")
+  var module: String?
+
+  @Option(name: .customLong("in"), help: "The file to sign (default: standard input).")
+  var input: String?
+
+  @Option(help: "The digest: sha256, sha384 or sha512.")
+  var digest: DigestChoice = .sha256
+
+  @Option(help: "RSA padding: pkcs1 (PKCS#1 v1.5) or pss.")
+  var padding: PaddingChoice = .pkcs1
+
+  @Option(help: "Where to write the signature (default: standard output).")
+  var out: String?
+
+  @OptionGroup var pin: PINOptions
+
+  @Flag(
+    name: .customLong("allow-pin-value"),
+    help: "Accept a URI with pin-value, although every user of this machine can read the command line.")
+  var allowPinValue = false
+
+  func validate() throws {
+    if pin.pinStdin && input == nil {
+      throw ValidationError("--pin-stdin reads standard input, so give the data to sign with --in FILE")
+    }
+  }
+
+  func run() throws {
+    let uri: PKCS11URI
+    do {
+      uri = try PKCS11URI(parsing: key)
+    } catch {
+      throw CommandFailure(status: 2, message: "error: --key: \(error)", json: nil)
+    }
+    if uri.pinValue != nil && !allowPinValue {
+      throw CommandFailure(
+        status: 2,
+        message: "error: --key: the pkcs11: URI carries pin-value on the command line, where every user of this "
+          + "machine can read it (/proc/PID/cmdline); put the PIN in a file and use pin-source=file:/path in the "
+          + "URI (or --pin-source FILE), or pipe it with --pin-stdin; --allow-pin-value accepts it anyway",
+        json: nil)
+    }
+    let signature: [UInt8]
+    do {
+      var options = PKCS11LoadOptions(modulePolicy: .allowList([module, uri.modulePath].compactMap { $0 }))
+      if uri.moduleName != nil { options.modulePolicy = .allowAnyModule }
+      if let module, uri.modulePath == nil, uri.moduleName == nil {
+        options.module = try PKCS11Module.load(path: module)
+      }
+      if let path = pin.path {
+        let cache = PINCache(path: path)
+        options.pin = { try cache.pin() }
+      }
+      let privateKey = try PrivateKey(pkcs11: uri, options: options)
+      let data =
+        try input.map { try InputFile.read($0, object: "input") }
+        ?? Array(FileHandle.standardInput.readDataToEndOfFile())
+      do {
+        signature = try privateKey.signature(
+          for: data, digest: digest.digest, padding: padding == .pss ? .pss : .pkcs1v15)
+      } catch {
+        let origin = privateKey.pkcs11Origin.map { " with \($0)" } ?? ""
+        let returnValue = error.openSSLError.flatMap(PKCS11ReturnValue.last(in:)).map { ": \($0)" } ?? ""
+        throw CommandFailure(status: 2, message: "error: signing\(origin) failed\(returnValue): \(error)", json: nil)
+      }
+    } catch let failure as CommandFailure {
+      throw failure
+    } catch {
+      throw CommandFailure.input(error, json: false)
+    }
+    if let out {
+      guard FileManager.default.createFile(atPath: out, contents: Data(signature)) else {
+        throw CommandFailure(status: 2, message: "error: --out \(out): cannot write the file", json: nil)
+      }
+    } else {
+      FileHandle.standardOutput.write(Data(signature))
+    }
+  }
+}
+
+/// Reads a PIN once and hands out copies (the URI loader may ask more than once).
+final class PINCache: @unchecked Sendable {
+  // Guarded by `lock`.
+  private let path: String
+  private var secret: PIN?
+  private let lock = NSLock()
+
+  init(path: String) {
+    self.path = path
+  }
+
+  func pin() throws -> PIN {
+    lock.lock()
+    defer { lock.unlock() }
+    if secret == nil { secret = try PIN.read(fromFile: path) }
+    return secret!.copy()
+  }
+}
