@@ -58,6 +58,13 @@ let package = Package(
       path: "Tests/oo-test-helper",
       swiftSettings: strictSettings
     ),
+    // libcurl, for the tests that configure curl's SSL_CTX from Swift.
+    .systemLibrary(
+      name: "CCurl",
+      path: "Tests/CCurl",
+      pkgConfig: "libcurl",
+      providers: [.apt(["libcurl4-openssl-dev"])]
+    ),
     // Shared by the test targets: PKI builders, temporary directories, child processes.
     .target(
       name: "TestSupport",
@@ -67,7 +74,7 @@ let package = Package(
     ),
     .testTarget(
       name: "OpenSSLObjectsTests",
-      dependencies: ["OpenSSLObjects", "COpenSSLFull", "TestSupport"],
+      dependencies: ["OpenSSLObjects", "COpenSSLFull", "CCurl", "TestSupport"],
       swiftSettings: strictSettings
     ),
     .testTarget(

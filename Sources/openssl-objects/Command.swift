@@ -8,17 +8,21 @@ struct OpenSSLObjectsCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "openssl-objects",
     abstract: "OpenSSL 3's own objects in a terminal: certificates, keys, pins.",
-    subcommands: [Inspect.self, Pin.self, Verify.self, PKCS11Command.self, Demo.self])
+    subcommands: [Inspect.self, Pin.self, Verify.self, Connect.self, Serve.self, PKCS11Command.self, Demo.self])
 
   /// Runs the command with CLI.md's exit codes: 0 success, 1 the check said no, 2 bad usage or
   /// unreadable input.
   static func main() {
+    // A peer that closes its socket must not kill the process through SIGPIPE: writes report EPIPE.
+    signal(SIGPIPE, SIG_IGN)
     do {
       var command = try parseAsRoot()
       try command.run()
     } catch let failure as CommandFailure {
       failure.report()
       Foundation.exit(failure.status)
+    } catch let exit as ExitCode {
+      Foundation.exit(exit.rawValue)
     } catch {
       let code = exitCode(for: error)
       if code == .success {

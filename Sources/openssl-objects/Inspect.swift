@@ -191,6 +191,21 @@ enum Describe {
     return Described(title: "CRL", lines: lines, json: json)
   }
 
+  /// A chain as CLI.md's chain entries.
+  static func chain(_ chain: [X509Certificate]) -> JSON {
+    .array(
+      chain.map { member in
+        .object([
+          ("subject", .string(member.subject.rfc2253)),
+          ("issuer", .string(member.issuer.rfc2253)),
+          ("serial", .string(member.serialNumber.hex)),
+          ("not_before", .string(Output.time(member.notBefore))),
+          ("not_after", .string(Output.time(member.notAfter))),
+          ("spki_sha256", .string(member.spkiPin)),
+        ])
+      })
+  }
+
   /// "OCSP response" → "ocsp_response".
   static func snake(_ text: String) -> String {
     text.lowercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()

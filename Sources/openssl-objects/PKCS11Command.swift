@@ -216,32 +216,10 @@ struct PKCS11Sign: ParsableCommand {
   }
 
   func run() throws {
-    let uri: PKCS11URI
-    do {
-      uri = try PKCS11URI(parsing: key)
-    } catch {
-      throw CommandFailure(status: 2, message: "error: --key: \(error)", json: nil)
-    }
-    if uri.pinValue != nil && !allowPinValue {
-      throw CommandFailure(
-        status: 2,
-        message: "error: --key: the pkcs11: URI carries pin-value on the command line, where every user of this "
-          + "machine can read it (/proc/PID/cmdline); put the PIN in a file and use pin-source=file:/path in the "
-          + "URI (or --pin-source FILE), or pipe it with --pin-stdin; --allow-pin-value accepts it anyway",
-        json: nil)
-    }
     let signature: [UInt8]
     do {
-      var options = PKCS11LoadOptions(modulePolicy: .allowList([module, uri.modulePath].compactMap { $0 }))
-      if uri.moduleName != nil { options.modulePolicy = .allowAnyModule }
-      if let module, uri.modulePath == nil, uri.moduleName == nil {
-        options.module = try PKCS11Module.load(path: module)
-      }
-      if let path = pin.path {
-        let cache = PINCache(path: path)
-        options.pin = { try cache.pin() }
-      }
-      let privateKey = try PrivateKey(pkcs11: uri, options: options)
+      let privateKey = try KeySource.privateKey(
+        key, module: module, pinPath: pin.path, allowPinValue: allowPinValue)
       let data =
         try input.map { try InputFile.read($0, object: "input") }
         ?? Array(FileHandle.standardInput.readDataToEndOfFile())

@@ -117,7 +117,7 @@ struct Verify: ParsableCommand {
       let verified = try store.verify(certificate, untrusted: intermediates, policy: policy)
       if json {
         Output.line(
-          JSON.object([("valid", .bool(true)), ("chain", chainJSON(verified.certificates)), ("error", .null)])
+          JSON.object([("valid", .bool(true)), ("chain", Describe.chain(verified.certificates)), ("error", .null)])
             .serialized())
       } else {
         Output.line("OK")
@@ -128,7 +128,7 @@ struct Verify: ParsableCommand {
       }
     } catch let error as VerificationError {
       let document = JSON.object([
-        ("valid", .bool(false)), ("chain", chainJSON(error.chain)), ("error", Self.errorJSON(error)),
+        ("valid", .bool(false)), ("chain", Describe.chain(error.chain)), ("error", Self.errorJSON(error)),
       ])
       throw CommandFailure(
         status: 1, message: "error \(leaf): \(error.name) at depth \(error.depth): \(error.explanation)",
@@ -136,20 +136,6 @@ struct Verify: ParsableCommand {
     } catch {
       throw CommandFailure.input(error, json: json)
     }
-  }
-
-  private func chainJSON(_ chain: [X509Certificate]) -> JSON {
-    .array(
-      chain.map { member in
-        .object([
-          ("subject", .string(member.subject.rfc2253)),
-          ("issuer", .string(member.issuer.rfc2253)),
-          ("serial", .string(member.serialNumber.hex)),
-          ("not_before", .string(Output.time(member.notBefore))),
-          ("not_after", .string(Output.time(member.notAfter))),
-          ("spki_sha256", .string(member.spkiPin)),
-        ])
-      })
   }
 
   /// CLI.md's verification error object.

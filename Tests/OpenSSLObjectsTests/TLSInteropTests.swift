@@ -237,3 +237,45 @@ struct TLSInteropTests {
     #expect(lines.all.sorted() == theirs.sorted())
   }
 }
+
+@Suite("TLS defaults hold on their own, whatever the OpenSSL configuration says")
+struct TLSDefaultsTests {
+  @Test func ourDefaultsOverrideAPermissiveOpenSSLConf() throws {
+    let fixture = try TLSFixture(keyType: .rsa(bits: 2048))
+    let files = try PeerFiles()
+    let configuration = try files.directory.write(
+      "openssl.cnf",
+      """
+      openssl_conf = default_conf
+      [default_conf]
+      ssl_conf = ssl_sect
+      [ssl_sect]
+      system_default = system_default_sect
+      [system_default_sect]
+      MinProtocol = TLSv1
+      CipherString = DEFAULT:@SECLEVEL=0
+      Options = Compression
+
+      """)
+    let server = try OpenSSLServer([
+      "-cert", try files.certificates("server.pem", [fixture.pki.leaf]), "-key",
+      try files.key("server.key", fixture.pki.leafKey),
+      "-tls1_1", "-cipher", "ALL:@SECLEVEL=0",
+    ])
+    let result = try ChildProcess.run(
+      ChildProcess.product("oo-test-helper"), ["tls-defaults", "\(server.port)"],
+      environment: ["OPENSSL_CONF": configuration])
+    // The configuration took effect: a raw context gets TLS 1.0 and security level 0.
+    #expect(result.stdout.contains("raw: min=769 seclevel=0"), "\(result.output)")
+    // Ours hold: TLS 1.2 floor, security level 2, no compression, no renegotiation.
+    #expect(
+      result.stdout.contains("client: min=771 seclevel=2 no_compression=true no_renegotiation=true"), "\(result.output)"
+    )
+    #expect(
+      result.stdout.contains("server: min=771 seclevel=2 no_compression=true no_renegotiation=true"), "\(result.output)"
+    )
+    #expect(result.stdout.contains("handshake failed"), "\(result.output)")
+    #expect(
+      result.stdout.contains("protocol version") || result.stdout.contains("unsupported protocol"), "\(result.output)")
+  }
+}

@@ -320,6 +320,20 @@ struct TLSTests {
     #expect(second.client.verificationError == nil)
   }
 
+  /// The documented rule: OpenSSL drops the session of a connection freed without close_notify
+  /// (`SSL_free` marks it not resumable), so the next connection does a full handshake.
+  @Test(arguments: [TLSVersion.tls12, .tls13])
+  func anUncleanlyClosedSessionDoesNotResume(version: TLSVersion) async throws {
+    let fixture = try TLSFixture()
+    let client = try fixture.client { $0.maximumVersion = version }
+    let server = try fixture.server()
+    do {
+      try await fixture.connect(client: client, server: server)
+    }
+    let second = try await fixture.connect(client: client, server: server)
+    #expect(!second.client.isSessionReused)
+  }
+
   @Test func aChangedPinSetForcesAFullHandshake() async throws {
     let fixture = try TLSFixture()
     let client = try fixture.client()

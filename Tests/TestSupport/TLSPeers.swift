@@ -93,6 +93,7 @@ public enum LoopbackSocket {
 
   /// Connects to 127.0.0.1:`port`; the caller closes the descriptor.
   public static func connect(port: Int) throws -> Int32 {
+    signal(SIGPIPE, SIG_IGN)
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { throw POSIXError(.EIO) }
     setTimeout(descriptor)
@@ -145,6 +146,7 @@ public final class RunningProcess: @unchecked Sendable {
   private let input = Pipe()
   private let lock = NSLock()
   private var collected = Data()
+  private var sawEndOfOutput = false
 
   /// Starts `executable` (looked up on PATH if not absolute) with `arguments`.
   public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
@@ -158,9 +160,14 @@ public final class RunningProcess: @unchecked Sendable {
     process.standardInput = input
     output.fileHandleForReading.readabilityHandler = { [weak self] handle in
       let data = handle.availableData
-      guard let self, !data.isEmpty else { return }
+      guard let self else { return }
       self.lock.lock()
-      self.collected.append(data)
+      if data.isEmpty {
+        self.sawEndOfOutput = true
+        handle.readabilityHandler = nil
+      } else {
+        self.collected.append(data)
+      }
       self.lock.unlock()
     }
     try process.run()
@@ -193,11 +200,21 @@ public final class RunningProcess: @unchecked Sendable {
   /// Whether the process still runs.
   public var isRunning: Bool { process.isRunning }
 
-  /// Waits for the process to exit on its own (or `timeout`), then returns its status, or `nil`.
+  /// Waits for the process to exit on its own (or `timeout`), and for the rest of its output,
+  /// then returns its status, or `nil`.
   public func waitForExit(timeout: TimeInterval = 10) -> Int32? {
     let deadline = Date().addingTimeInterval(timeout)
     while process.isRunning && Date() < deadline { usleep(10_000) }
-    return process.isRunning ? nil : process.terminationStatus
+    if process.isRunning { return nil }
+    // The pipe's end arrives after the exit: collect what is still in flight.
+    while Date() < deadline {
+      lock.lock()
+      let done = sawEndOfOutput
+      lock.unlock()
+      if done { break }
+      usleep(5_000)
+    }
+    return process.terminationStatus
   }
 
   /// Stops the process (SIGKILL: test peers keep no state worth a clean exit).
@@ -282,6 +299,8 @@ public final class LoopbackTLSServer: @unchecked Sendable {
     connections: Int = 1,
     handle: @escaping @Sendable (SSLConnection) throws -> String = { _ in "ok" }
   ) throws {
+    // A client that closes first must not kill the test process through SIGPIPE.
+    signal(SIGPIPE, SIG_IGN)
     let (descriptor, port) = try LoopbackSocket.listen()
     listener = descriptor
     self.port = port

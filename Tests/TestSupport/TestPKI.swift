@@ -37,6 +37,8 @@ public struct TestPKI: Sendable {
     adjust: (inout CertificateBuilder) throws -> Void = { _ in }
   ) throws -> X509Certificate {
     var builder = CertificateBuilder(subject: try X509Name(["CN": name, "O": "OpenSSLObjects Tests"]))
+    // Valid since yesterday, so that tests may verify at any time of their run.
+    builder.notBefore = Date(timeIntervalSinceNow: -86_400)
     builder.publicKey = try key.publicKey
     builder.basicConstraints = BasicConstraints(isCA: true, pathLength: pathLength)
     builder.keyUsage = [.keyCertSign, .cRLSign, .digitalSignature]
@@ -47,6 +49,7 @@ public struct TestPKI: Sendable {
   /// A TLS server leaf builder: the name as CN and DNS SAN, serverAuth and clientAuth.
   public static func leafBuilder(name: String, key: PrivateKey) throws -> CertificateBuilder {
     var builder = CertificateBuilder(subject: try X509Name(["CN": name]))
+    builder.notBefore = Date(timeIntervalSinceNow: -86_400)
     builder.publicKey = try key.publicKey
     builder.subjectAlternativeNames = [.dnsName(name)]
     builder.keyUsage = [.digitalSignature, .keyEncipherment]

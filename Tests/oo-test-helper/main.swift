@@ -5,6 +5,7 @@
 //                                     from OpenSSL's own allocation counts
 //   oo-test-helper pkcs12 FILE PASS   reads a PKCS#12 file; prints the error on failure
 //   oo-test-helper system-store FILE  verifies a chain against X509Store.system (SSL_CERT_FILE)
+//   oo-test-helper tls-defaults PORT  our contexts' settings under OPENSSL_CONF, and a handshake
 //   oo-test-helper pkcs11-login MODULE TOKEN PINFILE
 //                                     one login in a fresh process (wrong-PIN cases)
 //   oo-test-helper pkcs11-lifetime MODULE URI
@@ -268,6 +269,49 @@ func pkcs11NoContextPIN(module path: String, uri: String) throws {
   }
 }
 
+// MARK: - TLS defaults
+
+func describe(_ context: OpaquePointer, _ name: String) {
+  let options = SSL_CTX_get_options(context)
+  print(
+    "\(name): min=\(oo_SSL_CTX_get_min_proto_version(context)) seclevel=\(SSL_CTX_get_security_level(context)) "
+      + "no_compression=\(options & oo_SSL_OP_NO_COMPRESSION() != 0) no_renegotiation=\(options & oo_SSL_OP_NO_RENEGOTIATION() != 0)"
+  )
+}
+
+func tlsDefaults(port: Int) {
+  let raw = SSL_CTX_new(TLS_client_method())!
+  describe(raw, "raw")
+  SSL_CTX_free(raw)
+  do {
+    let client = try SSLContext(configuration: .client)
+    client.withUnsafePointer { describe($0.raw, "client") }
+    let server = try SSLContext(configuration: .server([]))
+    server.withUnsafePointer { describe($0.raw, "server") }
+    var insecure = TLSConfiguration.client
+    insecure.peerVerification = .none
+    insecure.hostNameRequirement = .insecureNone
+    let context = try SSLContext(configuration: insecure)
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    let connected = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
+    }
+    guard connected == 0 else { fail("cannot connect to \(port)") }
+    defer { close(descriptor) }
+    let connection = try context.makeConnection(transport: .socket(descriptor))
+    try connection.handshake()
+    print("handshake: \(connection.version?.description ?? "?")")
+  } catch {
+    print("handshake failed: \(error)")
+  }
+}
+
 // MARK: - Main
 
 let arguments = CommandLine.arguments
@@ -320,6 +364,11 @@ case "pkcs11-fork":
 case "pkcs11-no-context-pin":
   guard arguments.count == 4 else { fail("usage: oo-test-helper pkcs11-no-context-pin MODULE URI") }
   do { try pkcs11NoContextPIN(module: arguments[2], uri: arguments[3]) } catch { fail("\(error)") }
+case "tls-defaults":
+  // Reads back what a raw SSL_CTX and ours get under the OPENSSL_CONF of the environment, then
+  // connects our default client to 127.0.0.1:PORT.
+  guard arguments.count == 3, let port = Int(arguments[2]) else { fail("usage: oo-test-helper tls-defaults PORT") }
+  tlsDefaults(port: port)
 default:
   fail("unknown scenario \(arguments[1])")
 }

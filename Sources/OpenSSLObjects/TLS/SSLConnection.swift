@@ -20,6 +20,10 @@ import COpenSSLFull
 /// socket (`SSL_set_fd`) OpenSSL does the I/O, blocking or not, as the socket is set. Either way
 /// `want read`, `want write` and `want retry verify` are values (``Progress``), not errors.
 ///
+/// Over sockets, a write to a peer that has closed raises `SIGPIPE`, which ends a process by
+/// default: programs that use sockets ignore it (`signal(SIGPIPE, SIG_IGN)`), as the
+/// `openssl-objects` command does; writes then fail with `EPIPE`.
+///
 /// A connection belongs to one task at a time. Owns exactly one `SSL` reference (`SSL_free`).
 /// Doors: adopt, borrow, retain (`SSL_up_ref`) and hand over.
 public final class SSLConnection: OpenSSLReferenceCounted {

@@ -1,0 +1,333 @@
+import ArgumentParser
+import Foundation
+import OpenSSLObjects
+
+/// `openssl-objects connect HOST:PORT ...` (CLI.md): one TLS client connection.
+struct Connect: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "One TLS client connection: what was negotiated, the chains, and why verification failed.")
+
+  @Argument(help: "HOST:PORT")
+  var target: String
+
+  @Option(help: "The name to send (SNI) and to check; the host by default.")
+  var servername: String?
+
+  @Option(help: "Trusted certificates (instead of the system store, unless --system-trust).")
+  var trusted: [String] = []
+
+  @Flag(name: .customLong("system-trust"), help: "Trust the operating system's store (the default without --trusted).")
+  var systemTrust = false
+
+  @Flag(name: .customLong("no-verify"), help: "Do not verify the server (insecure; its chain is still shown).")
+  var noVerify = false
+
+  @Option(help: "ALPN protocols to offer, in order.")
+  var alpn: [String] = []
+
+  @Option(name: .customLong("pin"), help: "SPKI pins (sha256/BASE64); one must match the verified chain.")
+  var pins: [String] = []
+
+  @Option(help: "A client certificate (PEM; further certificates in the file are its chain).")
+  var cert: String?
+
+  @Option(help: "The client certificate's key: a file, or a pkcs11: URI.")
+  var key: String?
+
+  @OptionGroup var pin: PINOptions
+
+  @Flag(name: .customLong("allow-pin-value"), help: "Accept a pkcs11: URI with pin-value.")
+  var allowPinValue = false
+
+  @Option(name: .customLong("min-version"), help: "1.2 or 1.3.")
+  var minVersion: String?
+
+  @Option(help: "Text to send after the handshake; the answer is read until the server closes.")
+  var send: String?
+
+  @Flag(help: "Print one JSON object.")
+  var json = false
+
+  func validate() throws {
+    if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together") }
+    if let minVersion, !["1.2", "1.3"].contains(minVersion) {
+      throw ValidationError("--min-version must be 1.2 or 1.3")
+    }
+    guard Endpoint(target) != nil else { throw ValidationError("\(target) is not HOST:PORT") }
+  }
+
+  func run() throws {
+    let endpoint = Endpoint(target)!
+    let name = servername ?? endpoint.host
+    var configuration = TLSConfiguration.client
+    do {
+      if !trusted.isEmpty {
+        let store = X509Store()
+        for path in trusted {
+          for anchor in try X509Certificate.all(contentsOfFile: path) { try store.add(anchor) }
+        }
+        if systemTrust { try store.loadSystemTrust() }
+        configuration.trust = .store(store)
+      }
+      if noVerify {
+        configuration.peerVerification = .none
+        configuration.hostNameRequirement = .insecureNone
+      }
+      configuration.alpnProtocols = alpn
+      if !pins.isEmpty { configuration.verification.pins = try PinSet(pins) }
+      if minVersion == "1.3" { configuration.minimumVersion = .tls13 }
+      if let cert, let key {
+        let privateKey = try KeySource.privateKey(key, pinPath: pin.path, allowPinValue: allowPinValue)
+        let certificates = try X509Certificate.all(contentsOfFile: cert)
+        configuration.certificateChains = [
+          CertificateChain(certificate: certificates[0], chain: Array(certificates.dropFirst()), privateKey: privateKey)
+        ]
+      }
+    } catch let failure as CommandFailure {
+      throw failure
+    } catch {
+      throw CommandFailure.input(error, json: json)
+    }
+
+    let descriptor: Int32
+    let connection: SSLConnection
+    do {
+      let context = try SSLContext(configuration: configuration)
+      descriptor = try Socket.connect(host: endpoint.host, port: endpoint.port)
+      connection = try context.makeConnection(
+        serverName: noVerify && servername == nil ? nil : name, port: endpoint.port, transport: .socket(descriptor))
+    } catch {
+      throw CommandFailure(status: 2, message: "error: \(target): \(error)", json: nil)
+    }
+    defer { close(descriptor) }
+
+    var failure: (any Error)? = nil
+    var received: String? = nil
+    do {
+      try connection.handshake()
+      if let send {
+        try connection.write(Array(send.utf8))
+        var bytes: [UInt8] = []
+        reading: while true {
+          switch try connection.read() {
+          case .data(let chunk): bytes += chunk
+          default: break reading
+          }
+        }
+        received = String(decoding: bytes, as: UTF8.self)
+      }
+      _ = try? connection.shutdown()
+    } catch {
+      failure = error
+    }
+    let verificationError = (failure as? TLSError)?.verification ?? connection.verificationError
+    if json {
+      Output.line(
+        JSON.object([
+          ("connected", .bool(failure == nil)),
+          ("version", .optional(connection.version?.description)),
+          ("cipher", .optional(connection.cipher)),
+          ("alpn", .optional(connection.alpnProtocol)),
+          ("servername", .optional(connection.serverName)),
+          ("peer_chain", Describe.chain(connection.peerChain)),
+          ("verified_chain", Describe.chain(connection.verifiedChain)),
+          ("verify_error", verificationError.map(Verify.errorJSON) ?? .null),
+          ("ocsp_staple", .null),
+          ("received", .optional(received)),
+          ("error", failure.map(Output.errorJSON) ?? .null),
+        ]).serialized())
+    } else {
+      if failure == nil {
+        Output.line("connected to \(target): \(connection.version?.description ?? "?") \(connection.cipher ?? "?")")
+        if let alpn = connection.alpnProtocol { Output.line("ALPN: \(alpn)") }
+        for (depth, member) in connection.verifiedChain.enumerated() {
+          Output.line("depth=\(depth): \(member.subject.rfc2253)")
+        }
+        if let verificationError { Output.line("not verified: \(verificationError)") }
+        if let received { Output.line(received) }
+      }
+    }
+    if let failure {
+      throw CommandFailure(status: 1, message: "error: \(target): \(failure)", json: nil)
+    }
+  }
+}
+
+/// `openssl-objects serve --port N ...` (CLI.md): a TLS server.
+struct Serve: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "A TLS server on this machine.")
+
+  @Option(help: "The port; 0 picks a free one (printed).")
+  var port: Int
+
+  @Option(help: "The address to listen on.")
+  var host = "127.0.0.1"
+
+  @Option(help: "The server certificate (PEM; further certificates in the file are its chain).")
+  var cert: String
+
+  @Option(help: "The key: a file, or a pkcs11: URI.")
+  var key: String
+
+  @Option(help: "More chain certificates to send.")
+  var chain: String?
+
+  @Option(help: "ALPN protocols, in the server's order of preference.")
+  var alpn: [String] = []
+
+  @Option(name: .customLong("client-ca"), help: "Ask for client certificates issued under these anchors.")
+  var clientCA: String?
+
+  @Flag(name: .customLong("require-client-cert"), help: "Refuse clients without a certificate.")
+  var requireClientCert = false
+
+  @Flag(help: "Exit after one connection (0 if its handshake succeeded).")
+  var once = false
+
+  @Option(help: "After the handshake, read one request and answer with this text, then close.")
+  var reply: String?
+
+  @OptionGroup var pin: PINOptions
+
+  @Flag(name: .customLong("allow-pin-value"), help: "Accept a pkcs11: URI with pin-value.")
+  var allowPinValue = false
+
+  func validate() throws {
+    if requireClientCert && clientCA == nil { throw ValidationError("--require-client-cert needs --client-ca") }
+  }
+
+  func run() throws {
+    var configuration: TLSConfiguration
+    do {
+      let privateKey = try KeySource.privateKey(key, pinPath: pin.path, allowPinValue: allowPinValue)
+      let certificates = try X509Certificate.all(contentsOfFile: cert)
+      let extra = try chain.map { try X509Certificate.all(contentsOfFile: $0) } ?? []
+      configuration = .server([
+        CertificateChain(
+          certificate: certificates[0], chain: Array(certificates.dropFirst()) + extra, privateKey: privateKey)
+      ])
+      configuration.alpnProtocols = alpn
+      if let clientCA {
+        configuration.trust = .certificates(try X509Certificate.all(contentsOfFile: clientCA))
+        configuration.peerVerification = requireClientCert ? .requireClientCertificate : .verify
+      }
+    } catch let failure as CommandFailure {
+      throw failure
+    } catch {
+      throw CommandFailure.input(error, json: false)
+    }
+    let context: SSLContext
+    let listener: (descriptor: Int32, port: Int)
+    do {
+      context = try SSLContext(configuration: configuration)
+      listener = try Socket.listen(host: host, port: port)
+    } catch {
+      throw CommandFailure(status: 2, message: "error: \(error)", json: nil)
+    }
+    Output.line("listening on \(host):\(listener.port)")
+    while true {
+      let client = accept(listener.descriptor, nil, nil)
+      guard client >= 0 else { continue }
+      var succeeded = false
+      do {
+        let connection = try context.makeConnection(transport: .socket(client))
+        try connection.handshake()
+        succeeded = true
+        let peer = connection.peerCertificate.map { ", client \($0.subject.rfc2253)" } ?? ""
+        Output.line("handshake: \(connection.version?.description ?? "?") \(connection.cipher ?? "?")\(peer)")
+        if let reply {
+          _ = try connection.read()
+          try connection.write(Array(reply.utf8))
+        }
+        _ = try? connection.shutdown()
+      } catch {
+        Output.error("connection failed: \(error)")
+      }
+      close(client)
+      if once {
+        close(listener.descriptor)
+        throw ExitCode(succeeded ? 0 : 1)
+      }
+    }
+  }
+}
+
+/// HOST:PORT, with IPv6 literals in brackets.
+struct Endpoint {
+  let host: String
+  let port: Int
+
+  init?(_ text: String) {
+    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+      (0...65535).contains(port)
+    else { return nil }
+    var host = String(text[..<colon])
+    if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+    guard !host.isEmpty else { return nil }
+    self.host = host
+    self.port = port
+  }
+}
+
+/// TCP sockets for the CLI.
+enum Socket {
+  struct Failure: Error, CustomStringConvertible {
+    let description: String
+  }
+
+  /// Connects to `host`:`port` (`getaddrinfo`, then each address in turn).
+  static func connect(host: String, port: Int) throws -> Int32 {
+    var hints = addrinfo()
+    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    var results: UnsafeMutablePointer<addrinfo>? = nil
+    let status = getaddrinfo(host, String(port), &hints, &results)
+    guard status == 0, let first = results else {
+      throw Failure(description: "cannot resolve \(host): \(String(cString: gai_strerror(status)))")
+    }
+    defer { freeaddrinfo(results) }
+    var address: UnsafeMutablePointer<addrinfo>? = first
+    var lastError: Int32 = 0
+    while let current = address {
+      let descriptor = socket(current.pointee.ai_family, current.pointee.ai_socktype, current.pointee.ai_protocol)
+      if descriptor >= 0 {
+        if Glibc.connect(descriptor, current.pointee.ai_addr, current.pointee.ai_addrlen) == 0 { return descriptor }
+        lastError = errno
+        close(descriptor)
+      }
+      address = current.pointee.ai_next
+    }
+    throw Failure(description: "cannot connect to \(host):\(port): \(String(cString: strerror(lastError)))")
+  }
+
+  /// Listens on `host`:`port`; returns the descriptor and the port (for port 0, the one chosen).
+  static func listen(host: String, port: Int) throws -> (descriptor: Int32, port: Int) {
+    var hints = addrinfo()
+    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    hints.ai_flags = AI_PASSIVE
+    var results: UnsafeMutablePointer<addrinfo>? = nil
+    let status = getaddrinfo(host, String(port), &hints, &results)
+    guard status == 0, let first = results else {
+      throw Failure(description: "--host \(host): \(String(cString: gai_strerror(status)))")
+    }
+    defer { freeaddrinfo(results) }
+    let descriptor = socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
+    guard descriptor >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
+    var reuse: Int32 = 1
+    setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+    guard bind(descriptor, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0, Glibc.listen(descriptor, 64) == 0
+    else {
+      let message = String(cString: strerror(errno))
+      close(descriptor)
+      throw Failure(description: "cannot listen on \(host):\(port): \(message)")
+    }
+    var address = sockaddr_storage()
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+    }
+    let chosen = withUnsafePointer(to: &address) { pointer -> Int in
+      pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
+    }
+    return (descriptor, chosen)
+  }
+}
