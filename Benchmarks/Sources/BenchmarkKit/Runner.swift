@@ -1,0 +1,106 @@
+import CBaseline
+
+/// How long and how often to measure.
+public struct RunSettings: Sendable {
+  /// Interleaved rounds; each round measures every side of every workload once.
+  public var rounds: Int
+  /// CPU time one sample of one side aims at, in seconds.
+  public var sampleSeconds: Double
+  /// Only workloads whose name contains this, if set.
+  public var filter: String?
+
+  public static let full = RunSettings(rounds: 9, sampleSeconds: 0.15)
+  public static let quick = RunSettings(rounds: 1, sampleSeconds: 0.02)
+
+  public init(rounds: Int, sampleSeconds: Double, filter: String? = nil) {
+    self.rounds = rounds
+    self.sampleSeconds = sampleSeconds
+    self.filter = filter
+  }
+}
+
+/// The measurements of one workload: operations per CPU-second of each side, per round.
+public struct WorkloadResult {
+  public let name: String
+  public let note: String
+  /// Side name ("ours", "c", "naive_c", peers) to its rate in each round.
+  public var rates: [String: [Double]] = [:]
+  /// The order in which sides were first listed.
+  public let sideNames: [String]
+
+  /// ours/C of each round: both measured back to back in the same round.
+  public var ratios: [Double] {
+    guard let ours = rates["ours"], let c = rates["c"] else { return [] }
+    return zip(ours, c).map { $0 / $1 }
+  }
+
+  public func median(_ side: String) -> Double? { rates[side].flatMap(Statistics.median) }
+}
+
+enum Statistics {
+  static func median(_ values: [Double]) -> Double? {
+    guard !values.isEmpty else { return nil }
+    let sorted = values.sorted()
+    let middle = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+  }
+}
+
+/// Measures workloads: A B A B, interleaved, over several rounds.
+public struct Runner {
+  public let settings: RunSettings
+  public var log: (String) -> Void = { print($0) }
+
+  public init(settings: RunSettings) {
+    self.settings = settings
+  }
+
+  /// Runs `operation` `iterations` times and returns the CPU seconds of this thread it took.
+  static func time(_ operation: Operation, iterations: Int) throws -> Double {
+    let start = cb_thread_cpu_ns()
+    try operation(iterations)
+    let end = cb_thread_cpu_ns()
+    return Double(end &- start) / 1e9
+  }
+
+  /// How many iterations make one sample of about `seconds`, after a warm-up repetition (which
+  /// fills OpenSSL's lazy caches and the method stores).
+  static func calibrate(_ operation: Operation, seconds: Double) throws -> Int {
+    try operation(1)
+    var iterations = 1
+    while true {
+      let elapsed = try time(operation, iterations: iterations)
+      if elapsed >= min(0.01, seconds / 2) || iterations >= 1 << 24 {
+        let perOperation = max(elapsed / Double(iterations), 1e-9)
+        return max(1, Int((seconds / perOperation).rounded()))
+      }
+      iterations *= 2
+    }
+  }
+
+  public func run(_ workloads: [Workload]) throws -> [WorkloadResult] {
+    let selected = workloads.filter { settings.filter.map($0.name.contains) ?? true }
+    var iterations: [[Int]] = []
+    for workload in selected {
+      iterations.append(try workload.sides.map { try Runner.calibrate($0.run, seconds: settings.sampleSeconds) })
+    }
+    var results = selected.map {
+      WorkloadResult(name: $0.name, note: $0.note, sideNames: $0.sides.map(\.name))
+    }
+    for round in 0..<settings.rounds {
+      log("round \(round + 1) of \(settings.rounds)")
+      for (index, workload) in selected.enumerated() {
+        let sides = workload.sides
+        // Ours and C back to back, alternating which goes first; then the others.
+        var order = Array(sides.indices)
+        if round % 2 == 1, order.count >= 2 { order.swapAt(0, 1) }
+        for side in order {
+          let count = iterations[index][side]
+          let seconds = try Runner.time(sides[side].run, iterations: count)
+          results[index].rates[sides[side].name, default: []].append(Double(count) / max(seconds, 1e-9))
+        }
+      }
+    }
+    return results
+  }
+}
