@@ -157,6 +157,8 @@ struct CertificateLoadingTests {
     let error = try #require(reason { _ = try certificate.subjectAlternativeNames })
     #expect(error.reason == .duplicateExtension)
     #expect(error.detail.contains("occurs more than once"))
+    // The owner is named only when an error needs it, and then it is named.
+    #expect(error.source == "certificate CN=dup.example.test")
   }
 
   @Test func trustedCertificateKeepsItsTrustSettings() throws {
