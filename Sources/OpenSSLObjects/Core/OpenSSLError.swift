@@ -113,6 +113,13 @@ package enum ErrorQueue {
       ERR_set_mark()
     }
 
+    /// Whether the newest entry the body's calls queued has this library and reason
+    /// (`ERR_peek_last_error`: a code, no text is made).
+    package func newestIs(library: Int32, reason: Int32) -> Bool {
+      let code = ERR_peek_last_error()
+      return code != 0 && oo_ERR_GET_LIB(code) == library && oo_ERR_GET_REASON(code) == reason
+    }
+
     /// Reads the newest entry the body's calls queued, without removing it.
     package func peekNewest() -> OpenSSLError.Entry? {
       ErrorQueue.peekNewest()
