@@ -31,7 +31,10 @@ struct PEMBlock: ~Copyable {
   var derCount: Int { count }
 
   /// `true` when the headers say the body is encrypted (`Proc-Type: 4,ENCRYPTED`).
-  var isEncrypted: Bool { headers.contains("ENCRYPTED") }
+  var isEncrypted: Bool {
+    // Most blocks have no headers; String.contains would build a substring searcher regardless.
+    !headers.isEmpty && headers.contains("ENCRYPTED")
+  }
 
   deinit {
     guard let data else { return }
