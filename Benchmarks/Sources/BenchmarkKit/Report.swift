@@ -120,7 +120,7 @@ public enum Report {
   /// "ratio_max", "peers": {name: per_s}}; naive C is the peer "naive_c". With allocation counts,
   /// each entry also has "allocations_per_op": {side: {"total", "openssl", "swift"}}.
   public static func json(_ results: [WorkloadResult], allocations: [AllocationResult] = []) -> String {
-    let entries = results.map { result -> String in
+    let entries = results.filter { !$0.isControl }.map { result -> String in
       let ratios = result.ratios
       var fields = [
         "\"workload\": \(quoted(result.name))",

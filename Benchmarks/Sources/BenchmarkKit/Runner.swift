@@ -6,15 +6,18 @@ public struct RunSettings: Sendable {
   public var rounds: Int
   /// CPU time one sample of one side aims at, in seconds.
   public var sampleSeconds: Double
+  /// Slices per sample: the sides of a workload alternate this many times within a round.
+  public var slices: Int
   /// Only workloads whose name contains this, if set.
   public var filter: String?
 
-  public static let full = RunSettings(rounds: 9, sampleSeconds: 0.15)
-  public static let quick = RunSettings(rounds: 1, sampleSeconds: 0.02)
+  public static let full = RunSettings(rounds: 15, sampleSeconds: 0.12, slices: 8)
+  public static let quick = RunSettings(rounds: 1, sampleSeconds: 0.02, slices: 2)
 
-  public init(rounds: Int, sampleSeconds: Double, filter: String? = nil) {
+  public init(rounds: Int, sampleSeconds: Double, slices: Int, filter: String? = nil) {
     self.rounds = rounds
     self.sampleSeconds = sampleSeconds
+    self.slices = slices
     self.filter = filter
   }
 }
@@ -23,6 +26,7 @@ public struct RunSettings: Sendable {
 public struct WorkloadResult {
   public let name: String
   public let note: String
+  public let isControl: Bool
   /// Side name ("ours", "c", "naive_c", peers) to its rate in each round.
   public var rates: [String: [Double]] = [:]
   /// The order in which sides were first listed.
@@ -85,19 +89,30 @@ public struct Runner {
       iterations.append(try workload.sides.map { try Runner.calibrate($0.run, seconds: settings.sampleSeconds) })
     }
     var results = selected.map {
-      WorkloadResult(name: $0.name, note: $0.note, sideNames: $0.sides.map(\.name))
+      WorkloadResult(name: $0.name, note: $0.note, isControl: $0.isControl, sideNames: $0.sides.map(\.name))
     }
     for round in 0..<settings.rounds {
       log("round \(round + 1) of \(settings.rounds)")
       for (index, workload) in selected.enumerated() {
         let sides = workload.sides
-        // Ours and C back to back, alternating which goes first; then the others.
-        var order = Array(sides.indices)
-        if round % 2 == 1, order.count >= 2 { order.swapAt(0, 1) }
-        for side in order {
-          let count = iterations[index][side]
-          let seconds = try Runner.time(sides[side].run, iterations: count)
-          results[index].rates[sides[side].name, default: []].append(Double(count) / max(seconds, 1e-9))
+        // Each side's sample is cut into slices, and the slices of all sides alternate
+        // (ours, C, naive, ours, C, naive, ...; C first in every other slice), so that ours and C
+        // meet the same machine, milliseconds apart, even while other work comes and goes.
+        var seconds = [Double](repeating: 0, count: sides.count)
+        var counts = [Int](repeating: 0, count: sides.count)
+        for slice in 0..<settings.slices {
+          var order = Array(sides.indices)
+          if (round + slice) % 2 == 1, order.count >= 2 { order.swapAt(0, 1) }
+          for side in order {
+            let total = iterations[index][side]
+            let count = total / settings.slices + (slice < total % settings.slices ? 1 : 0)
+            guard count > 0 else { continue }
+            seconds[side] += try Runner.time(sides[side].run, iterations: count)
+            counts[side] += count
+          }
+        }
+        for side in sides.indices {
+          results[index].rates[sides[side].name, default: []].append(Double(counts[side]) / max(seconds[side], 1e-9))
         }
       }
     }

@@ -21,6 +21,9 @@ public struct Workload {
   public let peers: [(name: String, run: Operation)]
   /// What the two sides do, for the notes.
   public let note: String
+  /// A control: both sides are the same code, so its ratio shows the harness's own noise. Shown
+  /// in the table, left out of `bench-results.json`.
+  public let isControl: Bool
 
   public init(
     name: String,
@@ -28,8 +31,10 @@ public struct Workload {
     ours: @escaping Operation,
     c: @escaping Operation,
     naiveC: Operation? = nil,
-    peers: [(name: String, run: Operation)] = []
+    peers: [(name: String, run: Operation)] = [],
+    isControl: Bool = false
   ) {
+    self.isControl = isControl
     self.name = name
     self.note = note
     self.ours = ours

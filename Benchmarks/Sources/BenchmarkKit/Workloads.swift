@@ -18,6 +18,7 @@ public enum Workloads {
       try verify("Ed25519", fixtures.ed25519Key, fixtures.ed25519PublicKey, digest: nil, fixtures),
       loadEncryptedKey(fixtures),
       loadKey(fixtures),
+      control(fixtures),
       // TODO(verification): verify a three-deep chain with a host name.
       // TODO(TLS): full TLS 1.3 handshakes over memory BIOs (ECDSA and RSA), resumed handshakes,
       //            16 KiB records of bulk data; peers: Python's ssl, pyOpenSSL, swift-nio-ssl.
@@ -29,6 +30,17 @@ public enum Workloads {
   /// The workload of a name, for the profile command.
   public static func named(_ name: String, _ fixtures: Fixtures) throws -> Workload? {
     try all(fixtures).first { $0.name == name }
+  }
+
+  /// The harness's noise floor: C's DER parse on both sides.
+  static func control(_ f: Fixtures) -> Workload {
+    let der = f.certificateDER
+    let parse: Operation = { n in
+      try check(der.withUnsafeBufferPointer { cb_parse_certificate_der($0.baseAddress, $0.count, n) }, "control")
+    }
+    return Workload(
+      name: "control: C against itself (parse DER)", note: "the same C function on both sides", ours: parse,
+      c: parse, isControl: true)
   }
 
   // MARK: - Certificates

@@ -1,7 +1,7 @@
 // The benchmark harness: throughput of our Swift API against C (interleaved rounds), memory over
 // many create/free cycles, and a single-side runner for callgrind. See docs/PERFORMANCE.md.
 //
-//   openssl-objects-bench run [--quick] [--rounds N] [--sample-ms MS] [--filter TEXT]
+//   openssl-objects-bench run [--quick] [--rounds N] [--sample-ms MS] [--slices N] [--filter TEXT]
 //                             [--json PATH] [--allocations PATH]
 //   openssl-objects-bench memory [--quick] [--scale X] [--cycles N] [--filter TEXT]
 //   openssl-objects-bench profile WORKLOAD SIDE ITERATIONS
@@ -41,6 +41,7 @@ do {
     var settings = arguments.flag("quick") ? RunSettings.quick : RunSettings.full
     if let rounds = arguments.int("rounds") { settings.rounds = rounds }
     if let milliseconds = arguments.double("sample-ms") { settings.sampleSeconds = milliseconds / 1000 }
+    if let slices = arguments.int("slices") { settings.slices = max(1, slices) }
     settings.filter = arguments.string("filter")
     var runner = Runner(settings: settings)
     runner.log = { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
