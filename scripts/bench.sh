@@ -25,13 +25,16 @@ for argument in "$@"; do
   esac
 done
 
-echo "==> swift build -c release (Benchmarks)"
-swift build -c release --package-path Benchmarks 2>&1 | grep -v "^\[" || true
-bin=$(swift build -c release --package-path Benchmarks --show-bin-path)
-test -x "$bin/openssl-objects-bench" && test -x "$bin/openssl-objects-bench-alloc"
-
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+echo "==> swift build -c release (Benchmarks)"
+if ! swift build -c release --package-path Benchmarks >"$work/build.log" 2>&1; then
+  cat "$work/build.log" >&2
+  exit 1
+fi
+grep -v "^\[" "$work/build.log" || true
+bin=$(swift build -c release --package-path Benchmarks --show-bin-path)
 
 echo "==> machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(openssl version)"
 

@@ -13,13 +13,16 @@ public struct MemoryResult {
   public let rssAtEnd: Int64
   /// The process's peak RSS (VmHWM) at the end, in KiB.
   public let peakRSS: Int64
-  /// Heap in use (mallinfo2) after the warm-up and at the end, in bytes.
+  /// Heap in use (mallinfo2) after the warm-up, half way and at the end, in bytes.
   public let heapAfterWarmUp: UInt64
+  public let heapHalfWay: UInt64
   public let heapAtEnd: UInt64
   public let cpuSeconds: Double
 
   public var rssGrowth: Int64 { rssAtEnd - rssAfterWarmUp }
   public var heapGrowth: Int64 { Int64(bitPattern: heapAtEnd) - Int64(bitPattern: heapAfterWarmUp) }
+  /// Growth over the second half alone: a leak grows in both halves, a cache filled once does not.
+  public var heapGrowthSecondHalf: Int64 { Int64(bitPattern: heapAtEnd) - Int64(bitPattern: heapHalfWay) }
 }
 
 public enum MemoryCheck {
@@ -37,6 +40,7 @@ public enum MemoryCheck {
     let batch = max(1, min(10_000, cycles / 20))
     var done = 0
     var rssHalfWay = rssAfterWarmUp
+    var heapHalfWay = heapAfterWarmUp
     let start = cb_thread_cpu_ns()
     while done < cycles {
       let count = min(batch, cycles - done)
@@ -46,6 +50,7 @@ public enum MemoryCheck {
       if before < cycles / 2 && done >= cycles / 2 {
         cb_trim_heap()
         rssHalfWay = cb_rss_kib()
+        heapHalfWay = cb_heap_in_use_bytes()
       }
     }
     let seconds = Double(cb_thread_cpu_ns() &- start) / 1e9
@@ -53,21 +58,21 @@ public enum MemoryCheck {
     return MemoryResult(
       workload: workload.name, side: side, cycles: cycles, rssAfterWarmUp: rssAfterWarmUp, rssHalfWay: rssHalfWay,
       rssAtEnd: cb_rss_kib(), peakRSS: cb_peak_rss_kib(), heapAfterWarmUp: heapAfterWarmUp,
-      heapAtEnd: cb_heap_in_use_bytes(), cpuSeconds: seconds)
+      heapHalfWay: heapHalfWay, heapAtEnd: cb_heap_in_use_bytes(), cpuSeconds: seconds)
   }
 
   public static func table(_ results: [MemoryResult]) -> String {
     var rows = [
       [
-        "workload", "side", "cycles", "RSS after warm-up KiB", "half way", "at end", "RSS growth KiB",
-        "heap growth B", "peak RSS KiB", "CPU s",
+        "workload", "side", "cycles", "RSS after warm-up KiB", "RSS at end KiB", "RSS growth KiB",
+        "heap growth B", "of which 2nd half B", "peak RSS KiB", "CPU s",
       ]
     ]
     for result in results {
       rows.append([
         result.workload, result.side, String(result.cycles), String(result.rssAfterWarmUp),
-        String(result.rssHalfWay), String(result.rssAtEnd), String(result.rssGrowth), String(result.heapGrowth),
-        String(result.peakRSS), String(format: "%.1f", result.cpuSeconds),
+        String(result.rssAtEnd), String(result.rssGrowth), String(result.heapGrowth),
+        String(result.heapGrowthSecondHalf), String(result.peakRSS), String(format: "%.1f", result.cpuSeconds),
       ])
     }
     return Report.markdown(rows)
