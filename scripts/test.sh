@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 echo "==> swift format lint --strict"
-swift format lint --strict -r Sources Tests Package.swift
+swift format lint --strict -r Sources Tests Package.swift Benchmarks/Sources Benchmarks/Package.swift
 
 echo "==> swift build --build-tests (warnings are errors)"
 log=$(mktemp)
@@ -23,3 +23,10 @@ echo "==> DocC (warnings are errors)"
 for target in OpenSSLObjects PKCS11Keys; do
   swift package generate-documentation --target "$target" --warnings-as-errors >/dev/null
 done
+
+echo "==> benchmarks: build the harness and run one short round of ours against C (no durations asserted)"
+if ! scripts/bench.sh --quick 2>&1 | tee "$log"; then exit 1; fi
+if grep -E "warning:" "$log" | grep -q .; then
+  echo "error: the benchmark build has warnings" >&2
+  exit 1
+fi

@@ -31,6 +31,13 @@ struct CertificateLoadingTests {
     #expect(try X509Certificate(pemEncoded: text) == leaf)
   }
 
+  @Test func crlfLineEndingsAndTrailingWhiteSpaceReadAsOpenSSLsOwnReaderReadsThem() throws {
+    let leaf = try pki.leaf
+    let crlf = leaf.pemEncoded.replacingOccurrences(of: "\n", with: " \t\r\n")
+    #expect(try X509Certificate(pemEncoded: crlf) == leaf)
+    #expect(try X509Certificate.all(bytes: Array((crlf + crlf).utf8)) == [leaf, leaf])
+  }
+
   @Test func aBundleReadsEveryCertificateInOrderAndSkipsOtherBlocks() throws {
     let pki = try pki
     let key = String(decoding: try pki.leafKey.pemEncoded().withUnsafeBytes { Array($0) }, as: UTF8.self)
@@ -157,6 +164,8 @@ struct CertificateLoadingTests {
     let error = try #require(reason { _ = try certificate.subjectAlternativeNames })
     #expect(error.reason == .duplicateExtension)
     #expect(error.detail.contains("occurs more than once"))
+    // The owner is named only when an error needs it, and then it is named.
+    #expect(error.source == "certificate CN=dup.example.test")
   }
 
   @Test func trustedCertificateKeepsItsTrustSettings() throws {

@@ -55,12 +55,15 @@ public struct OID: Hashable, Sendable, CustomStringConvertible, ExpressibleByStr
   }
 
   private static func dottedText(_ object: OpaquePointer) -> String {
-    var buffer = [CChar](repeating: 0, count: 128)
-    let length = OBJ_obj2txt(&buffer, Int32(buffer.count), object, 1)
-    if length >= buffer.count {
-      buffer = [CChar](repeating: 0, count: Int(length) + 1)
-      _ = OBJ_obj2txt(&buffer, Int32(buffer.count), object, 1)
+    // A stack buffer: identifiers are read in bulk from extensions, and the text almost always fits.
+    let text = withUnsafeTemporaryAllocation(of: CChar.self, capacity: 128) { buffer -> String? in
+      let length = OBJ_obj2txt(buffer.baseAddress, Int32(buffer.count), object, 1)
+      guard length >= 0, length < buffer.count else { return nil }
+      return String(cString: buffer.baseAddress!)
     }
+    if let text { return text }
+    var buffer = [CChar](repeating: 0, count: Int(max(OBJ_obj2txt(nil, 0, object, 1), 0)) + 1)
+    _ = OBJ_obj2txt(&buffer, Int32(buffer.count), object, 1)
     return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
   }
 
@@ -190,9 +193,11 @@ enum ASN1 {
     return Array(UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(string))))
   }
 
-  /// The bytes of an `ASN1_STRING` as text, decoded as UTF-8 without stopping at NUL bytes.
+  /// The bytes of an `ASN1_STRING` as text, decoded as UTF-8 without stopping at NUL bytes
+  /// (straight from OpenSSL's buffer, without an intermediate array).
   static func text(_ string: UnsafePointer<ASN1_STRING>?) -> String {
-    String(decoding: bytes(string), as: UTF8.self)
+    guard let string, let data = ASN1_STRING_get0_data(string) else { return "" }
+    return String(decoding: UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(string))), as: UTF8.self)
   }
 
   /// A directory string (any of the ASN.1 string types) converted to UTF-8 (`ASN1_STRING_to_UTF8`).
@@ -224,4 +229,17 @@ enum ASN1 {
     }
     return string
   }
+}
+
+/// The values of an OpenSSL stack of `count` entries, read with `read` (entries it returns `nil`
+/// for are skipped), with the array's storage reserved up front: `compactMap` over a range cannot
+/// know the count and would grow the array several times.
+@inline(__always)
+func stackValues<Value>(count: Int32, _ read: (Int32) -> Value?) -> [Value] {
+  var values: [Value] = []
+  values.reserveCapacity(Int(max(count, 0)))
+  for index in 0..<max(count, 0) {
+    if let value = read(index) { values.append(value) }
+  }
+  return values
 }

@@ -21,20 +21,24 @@ package enum DER {
     source: InputSource,
     operation: String,
     limit: Int = InputLimits.defaultMaximumSize,
-    context: String = "",
+    context: @autoclosure () -> String = "",
     d2i: D2IFunction,
     free: FreeFunction
   ) throws(InputError) -> OpaquePointer {
-    let where_ = context.isEmpty ? "" : " in \(context)"
+    // Where in the input, for messages only: made when an error is, never on success.
+    func where_() -> String {
+      let context = context()
+      return context.isEmpty ? "" : " in \(context)"
+    }
     guard !bytes.isEmpty else {
-      throw InputError(.empty, object: object, source: source.description, detail: "there are no bytes\(where_)")
+      throw InputError(.empty, object: object, source: source.description, detail: "there are no bytes\(where_())")
     }
     guard bytes.count <= limit else {
       throw InputError(
         .tooLarge, object: object, source: source.description,
-        detail: "\(bytes.count) bytes\(where_); the limit is \(limit)")
+        detail: "\(bytes.count) bytes\(where_()); the limit is \(limit)")
     }
-    try checkHeader(bytes, object: object, source: source, context: where_)
+    try checkHeader(bytes, object: object, source: source, context: where_())
     let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
     return try ErrorQueue.isolated { scope throws(InputError) -> OpaquePointer in
       var cursor: UnsafePointer<UInt8>? = UnsafePointer(base)
@@ -43,12 +47,12 @@ package enum DER {
         if let kind = ObjectKind.identify(der: bytes), kind.name != object {
           throw InputError(
             .wrongType, object: object, source: source.description, offset: 0,
-            detail: "the DER\(where_) is \(kind.article) \(kind.name), not \(object.withArticle)",
+            detail: "the DER\(where_()) is \(kind.article) \(kind.name), not \(object.withArticle)",
             openSSLError: error)
         }
         throw InputError(
           .malformed, object: object, source: source.description,
-          detail: "the DER\(where_) is not \(object.withArticle): "
+          detail: "the DER\(where_()) is not \(object.withArticle): "
             + (error.last?.reasonText ?? "OpenSSL could not decode it"),
           openSSLError: error)
       }
@@ -57,7 +61,7 @@ package enum DER {
         free(result)
         throw InputError(
           .trailingData, object: object, source: source.description, offset: consumed,
-          detail: "\(bytes.count - consumed) bytes follow the \(object)\(where_)")
+          detail: "\(bytes.count - consumed) bytes follow the \(object)\(where_())")
       }
       return result
     }
@@ -69,7 +73,7 @@ package enum DER {
     _ bytes: UnsafeRawBufferPointer,
     object: String,
     source: InputSource,
-    context: String
+    context: @autoclosure () -> String
   ) throws(InputError) {
     let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
     try ErrorQueue.isolated { scope throws(InputError) in
@@ -86,18 +90,18 @@ package enum DER {
         if truncated && bytes[0] == 0x30 {
           throw InputError(
             .truncated, object: object, source: source.description, offset: bytes.count,
-            detail: "the DER\(context) ends after \(bytes.count) bytes, before the object it starts is complete",
+            detail: "the DER\(context()) ends after \(bytes.count) bytes, before the object it starts is complete",
             openSSLError: error)
         }
         throw InputError(
           .malformed, object: object, source: source.description, offset: 0,
-          detail: "the input\(context) is neither PEM nor DER (first byte 0x\([bytes[0]].hexString))",
+          detail: "the input\(context()) is neither PEM nor DER (first byte 0x\([bytes[0]].hexString))",
           openSSLError: error)
       }
       if tag != V_ASN1_SEQUENCE || tagClass != V_ASN1_UNIVERSAL {
         throw InputError(
           .malformed, object: object, source: source.description, offset: 0,
-          detail: "the input\(context) is neither PEM nor DER (it does not start with a DER SEQUENCE)")
+          detail: "the input\(context()) is neither PEM nor DER (it does not start with a DER SEQUENCE)")
       }
     }
   }

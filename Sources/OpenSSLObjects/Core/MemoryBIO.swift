@@ -102,6 +102,11 @@ package func base64Decoded(_ text: String) -> [UInt8]? {
 
 /// `withUnsafeBytes` of any contiguous bytes, keeping the body's typed error (the protocol's own
 /// method only rethrows untyped errors).
+///
+/// Always inlined: inside the caller, `Result` and `Failure` are concrete, so the `Swift.Result`
+/// that carries the outcome needs no run-time generic metadata lookup (one per call otherwise,
+/// on every signature and every loader).
+@inline(__always)
 package func withContiguousBytes<Bytes: ContiguousBytes, Result, Failure: Error>(
   _ bytes: Bytes,
   _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result

@@ -82,12 +82,12 @@ public struct ObjectDecoder: Sendable {
             detail: "PEM block \(block.index) is a second \(object); read bundles with the functions for several")
         }
         let label = block.label
-        let context = "PEM block \(block.index) (\(label))"
+        let index = block.index
         objects.append(
           try block.withDER { der throws(InputError) in
             try DER.decode(
-              der, object: object, source: source, operation: operation(label), limit: limit, context: context,
-              d2i: d2i(label), free: free)
+              der, object: object, source: source, operation: operation(label), limit: limit,
+              context: "PEM block \(index) (\(label))", d2i: d2i(label), free: free)
           })
         return true
       }

@@ -114,6 +114,13 @@ package enum ErrorQueue {
       ERR_set_mark()
     }
 
+    /// Whether the newest entry the body's calls queued has this library and reason
+    /// (`ERR_peek_last_error`: a code, no text is made).
+    package func newestIs(library: Int32, reason: Int32) -> Bool {
+      let code = ERR_peek_last_error()
+      return code != 0 && oo_ERR_GET_LIB(code) == library && oo_ERR_GET_REASON(code) == reason
+    }
+
     /// Reads the newest entry the body's calls queued, without removing it.
     package func peekNewest() -> OpenSSLError.Entry? {
       ErrorQueue.peekNewest()
@@ -128,11 +135,13 @@ package enum ErrorQueue {
   package static func isolated<Result: ~Copyable, Failure: Error>(
     _ body: (borrowing Scope) throws(Failure) -> Result
   ) throws(Failure) -> Result {
-    let scope = Scope(callerHadErrors: ERR_peek_last_error() != 0)
-    ERR_set_mark()
-    // When the caller's queue was empty and the scope drained it, the mark sits below the bottom
-    // of the queue; ERR_pop_to_mark then finds an empty queue and leaves it so, which is the same
-    // outcome as popping to a mark on an empty queue.
+    // ERR_set_mark marks the newest entry and returns 1, or returns 0 and marks nothing when the
+    // queue is empty: its result is whether the caller had errors, so one call does the work of
+    // ERR_peek_last_error + ERR_set_mark (each call looks up the thread's error state; this
+    // bracket runs around every wrapped call, so it is on every hot path). With no mark,
+    // ERR_pop_to_mark removes everything the body queued and leaves the queue empty, as the
+    // caller had it.
+    let scope = Scope(callerHadErrors: ERR_set_mark() == 1)
     defer { _ = ERR_pop_to_mark() }
     return try body(scope)
   }

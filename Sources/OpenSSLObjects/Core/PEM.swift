@@ -31,7 +31,10 @@ struct PEMBlock: ~Copyable {
   var derCount: Int { count }
 
   /// `true` when the headers say the body is encrypted (`Proc-Type: 4,ENCRYPTED`).
-  var isEncrypted: Bool { headers.contains("ENCRYPTED") }
+  var isEncrypted: Bool {
+    // Most blocks have no headers; String.contains would build a substring searcher regardless.
+    !headers.isEmpty && headers.contains("ENCRYPTED")
+  }
 
   deinit {
     guard let data else { return }
@@ -97,11 +100,20 @@ enum PEM {
           var header: UnsafeMutablePointer<CChar>? = nil
           var data: UnsafeMutablePointer<UInt8>? = nil
           var length = 0
-          let flags = UInt32(secure ? PEM_FLAG_SECURE : 0)
+          // The flags of OpenSSL's own readers (PEM_bytes_read_bio and its _secmem form): lines
+          // are read as PEM_read_bio_X509 and PEM_read_bio_PrivateKey read them, and without the
+          // per-character control-character pass that flags 0 makes over every line.
+          let flags = UInt32(PEM_FLAG_EAY_COMPATIBLE | (secure ? PEM_FLAG_SECURE : 0))
           let start = bytes.count - MemoryBIO.pending(bio)
           let status = PEM_read_bio_ex(bio, &name, &header, &data, &length, flags)
           let offset = bytes.count - MemoryBIO.pending(bio)
           if status != 1 {
+            // The end of the input after the last block: the common case, told from the newest
+            // error's code alone, without reading the queue into an OpenSSLError.
+            if index > 0, scope.newestIs(library: ERR_LIB_PEM, reason: PEM_R_NO_START_LINE) {
+              scope.discard()
+              return nil
+            }
             let error = scope.failure("PEM_read_bio_ex")
             if error.contains(library: ERR_LIB_PEM, reason: PEM_R_NO_START_LINE) {
               if index == 0 {

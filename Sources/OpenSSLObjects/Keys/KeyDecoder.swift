@@ -101,11 +101,10 @@ enum KeyDecoder {
     var object: String { self == .privateKey ? "private key" : "public key" }
     var kind: ObjectKind { self == .privateKey ? .privateKey : .publicKey }
     var osslSelection: Int32 { self == .privateKey ? oo_EVP_PKEY_KEYPAIR() : oo_EVP_PKEY_PUBLIC_KEY() }
-    var labels: [String] {
-      self == .privateKey
-        ? ObjectKind.privateKey.pemLabels + ObjectKind.encryptedPrivateKey.pemLabels + ["ANY PRIVATE KEY"]
-        : ObjectKind.publicKey.pemLabels
-    }
+    var labels: [String] { self == .privateKey ? Self.privateKeyLabels : ObjectKind.publicKey.pemLabels }
+
+    private static let privateKeyLabels =
+      ObjectKind.privateKey.pemLabels + ObjectKind.encryptedPrivateKey.pemLabels + ["ANY PRIVATE KEY"]
   }
 
   static func decode(

@@ -175,10 +175,14 @@ public struct TLSFeatures: Hashable, Sendable {
 
 /// Decodes typed extensions from a certificate, a CRL or a CRL entry.
 struct ExtensionDecoder {
-  /// `X509_get_ext_d2i`, `X509_CRL_get_ext_d2i` or `X509_REVOKED_get_ext_d2i` bound to one object.
-  let getD2I: (Int32, UnsafeMutablePointer<Int32>) -> UnsafeMutableRawPointer?
-  /// What the extensions belong to, for error messages ("certificate CN=example.com").
-  let owner: String
+  /// The certificate, CRL or CRL entry, borrowed for the decoder's short life.
+  let object: OpaquePointer
+  /// `X509_get_ext_d2i`, `X509_CRL_get_ext_d2i` or `X509_REVOKED_get_ext_d2i`. The two closures
+  /// capture nothing (the object is passed in), so making a decoder allocates nothing.
+  let getD2I: (OpaquePointer, Int32, UnsafeMutablePointer<Int32>) -> UnsafeMutableRawPointer?
+  /// What the extensions belong to, for error messages ("certificate CN=example.com"); made only
+  /// when an error needs it (printing a name costs more than decoding most extensions).
+  let owner: (OpaquePointer) -> String
 
   /// Decodes the extension `nid`, or returns `nil` if it is absent.
   ///
@@ -191,18 +195,18 @@ struct ExtensionDecoder {
   ) throws(InputError) -> T? {
     try ErrorQueue.isolated { scope throws(InputError) -> T? in
       var critical: Int32 = 0
-      guard let value = getD2I(nid, &critical) else {
+      guard let value = getD2I(object, nid, &critical) else {
         let name = String(cString: OBJ_nid2ln(nid))
         switch critical {
         case -1: return nil
         case -2:
           throw InputError(
-            .duplicateExtension, object: "extension \(name)", source: owner,
+            .duplicateExtension, object: "extension \(name)", source: owner(object),
             detail: "the \(name) extension occurs more than once (RFC 5280 allows one)")
         default:
           let error = scope.failure("X509V3_EXT_d2i")
           throw InputError(
-            .malformed, object: "extension \(name)", source: owner,
+            .malformed, object: "extension \(name)", source: owner(object),
             detail: "OpenSSL cannot decode the \(name) extension's value", openSSLError: error)
         }
       }
@@ -233,7 +237,7 @@ struct ExtensionDecoder {
       NID_ext_key_usage,
       { raw in
         let stack = OpaquePointer(raw)
-        return (0..<oo_sk_ASN1_OBJECT_num(stack)).map { OID(object: oo_sk_ASN1_OBJECT_value(stack, $0)) }
+        return stackValues(count: oo_sk_ASN1_OBJECT_num(stack)) { OID(object: oo_sk_ASN1_OBJECT_value(stack, $0)) }
       }, free: { EXTENDED_KEY_USAGE_free(OpaquePointer($0)) })
   }
 
@@ -250,7 +254,7 @@ struct ExtensionDecoder {
   func nameConstraints() throws(InputError) -> NameConstraints? {
     func subtrees(_ stack: OpaquePointer?) -> [GeneralName] {
       guard let stack else { return [] }
-      return (0..<oo_sk_GENERAL_SUBTREE_num(stack)).compactMap { index in
+      return stackValues(count: oo_sk_GENERAL_SUBTREE_num(stack)) { index in
         oo_sk_GENERAL_SUBTREE_value(stack, index)?.pointee.base.map { GeneralName(UnsafePointer($0)) }
       }
     }
@@ -268,7 +272,7 @@ struct ExtensionDecoder {
       nid,
       { raw in
         let stack = OpaquePointer(raw)
-        return (0..<oo_sk_ACCESS_DESCRIPTION_num(stack)).compactMap { index in
+        return stackValues(count: oo_sk_ACCESS_DESCRIPTION_num(stack)) { index in
           guard let description = oo_sk_ACCESS_DESCRIPTION_value(stack, index)?.pointee,
             let location = description.location
           else { return nil }
@@ -283,7 +287,7 @@ struct ExtensionDecoder {
       NID_crl_distribution_points,
       { raw in
         let stack = OpaquePointer(raw)
-        return (0..<oo_sk_DIST_POINT_num(stack)).compactMap { index in
+        return stackValues(count: oo_sk_DIST_POINT_num(stack)) { index in
           guard let point = oo_sk_DIST_POINT_value(stack, index)?.pointee else { return nil }
           var fullName: [GeneralName] = []
           var relative: [X509Name.Entry] = []
@@ -291,7 +295,7 @@ struct ExtensionDecoder {
             if name.type == 0 {
               fullName = GeneralName.list(name.name.fullname)
             } else if let rdn = name.name.relativename {
-              relative = (0..<OPENSSL_sk_num(rdn)).compactMap { entryIndex in
+              relative = stackValues(count: OPENSSL_sk_num(rdn)) { entryIndex in
                 guard let entry = OPENSSL_sk_value(rdn, entryIndex) else { return nil }
                 let pointer = OpaquePointer(entry)
                 return X509Name.Entry(
@@ -331,7 +335,7 @@ struct ExtensionDecoder {
       { raw in
         let stack = OpaquePointer(raw)
         return TLSFeatures(
-          features: (0..<oo_sk_ASN1_INTEGER_num(stack)).map {
+          features: stackValues(count: oo_sk_ASN1_INTEGER_num(stack)) {
             Int(ASN1_INTEGER_get(oo_sk_ASN1_INTEGER_value(stack, $0)))
           })
       }, free: { TLS_FEATURE_free(OpaquePointer($0)) })

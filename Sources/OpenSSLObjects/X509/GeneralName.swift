@@ -105,7 +105,7 @@ public enum GeneralName: Hashable, Sendable, CustomStringConvertible {
   /// Reads a `GENERAL_NAMES` stack (borrowed).
   static func list(_ names: OpaquePointer?) -> [GeneralName] {
     guard let names else { return [] }
-    return (0..<oo_sk_GENERAL_NAME_num(names)).compactMap { index in
+    return stackValues(count: oo_sk_GENERAL_NAME_num(names)) { index in
       oo_sk_GENERAL_NAME_value(names, index).map { GeneralName(UnsafePointer($0)) }
     }
   }

@@ -144,9 +144,10 @@ public final class X509CRL: OpenSSLReferenceCounted, PEMDERDecodable, @unchecked
   }
 
   var extensionDecoder: ExtensionDecoder {
-    let pointer = _pointer
-    return ExtensionDecoder(
-      getD2I: { nid, critical in X509_CRL_get_ext_d2i(pointer, nid, critical, nil) }, owner: "CRL \(issuer.rfc2253)")
+    ExtensionDecoder(
+      object: _pointer,
+      getD2I: { crl, nid, critical in X509_CRL_get_ext_d2i(crl, nid, critical, nil) },
+      owner: { crl in "CRL \(X509Name(copyingBorrowed: X509_CRL_get_issuer(crl)).rfc2253)" })
   }
 
   private static func revoked(_ entry: OpaquePointer) -> RevokedCertificate {

@@ -137,10 +137,10 @@ public final class X509Certificate: OpenSSLReferenceCounted, PEMDERDecodable, @u
   }
 
   var extensionDecoder: ExtensionDecoder {
-    let pointer = _pointer
-    return ExtensionDecoder(
-      getD2I: { nid, critical in X509_get_ext_d2i(pointer, nid, critical, nil) },
-      owner: "certificate \(subject.rfc2253)")
+    ExtensionDecoder(
+      object: _pointer,
+      getD2I: { x509, nid, critical in X509_get_ext_d2i(x509, nid, critical, nil) },
+      owner: { x509 in "certificate \(X509Name(copyingBorrowed: X509_get_subject_name(x509)).rfc2253)" })
   }
 
   /// Subject alternative names, or `nil` without the extension.

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Benchmarks: our Swift API against C making the same OpenSSL calls on the same inputs.
+#
+#   scripts/bench.sh                 throughput (interleaved rounds), heap allocations per
+#                                    operation, memory over create/free cycles; prints the tables
+#                                    and writes bench-results.json in the repository root
+#   scripts/bench.sh --quick         the same, one short round (what CI runs)
+#   scripts/bench.sh --memory        memory only, at full scale (a million certificate parses...)
+#   scripts/bench.sh --instructions  instructions per operation under callgrind (stable numbers)
+#
+# Release build of the separate package in Benchmarks/. Nothing here asserts a duration: a slow
+# result is reported, never failed. See docs/PERFORMANCE.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+scripts/setup.sh
+
+mode=full
+for argument in "$@"; do
+  case "$argument" in
+    --quick) mode=quick ;;
+    --memory) mode=memory ;;
+    --instructions) mode=instructions ;;
+    *) echo "usage: scripts/bench.sh [--quick | --memory | --instructions]" >&2; exit 2 ;;
+  esac
+done
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+echo "==> swift build -c release (Benchmarks)"
+if ! swift build -c release --package-path Benchmarks >"$work/build.log" 2>&1; then
+  cat "$work/build.log" >&2
+  exit 1
+fi
+grep -v "^\[" "$work/build.log" || true
+bin=$(swift build -c release --package-path Benchmarks --show-bin-path)
+
+echo "==> machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(openssl version)"
+
+case "$mode" in
+  quick | full)
+    flag=""
+    if [[ $mode == quick ]]; then flag="--quick"; fi
+    echo "==> heap allocations per operation"
+    "$bin/openssl-objects-bench-alloc" $flag --json "$work/allocations.json"
+    echo
+    echo "==> throughput"
+    "$bin/openssl-objects-bench" run $flag --allocations "$work/allocations.json" --json "$root/bench-results.json"
+    echo
+    echo "==> memory"
+    if [[ $mode == quick ]]; then
+      "$bin/openssl-objects-bench" memory --quick
+    else
+      # A tenth of the full scale; `scripts/bench.sh --memory` runs it all.
+      "$bin/openssl-objects-bench" memory --scale 0.1
+    fi
+    echo
+    echo "wrote bench-results.json"
+    ;;
+  memory)
+    "$bin/openssl-objects-bench" memory
+    ;;
+  instructions)
+    command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
+    # valgrind 3.19 cannot read the DWARF 5 of Swift's toolchain: profile a copy without debug info
+    # (the symbol table, which names the functions, stays).
+    objcopy --strip-debug "$bin/openssl-objects-bench" "$work/openssl-objects-bench"
+    (cd "$work" && valgrind --tool=callgrind --collect-atstart=no --toggle-collect=cb_measured_region \
+      --dump-after=cb_measured_region --callgrind-out-file="$work/callgrind.out" \
+      "$work/openssl-objects-bench" instructions >"$work/manifest.txt" 2>"$work/valgrind.log") || {
+      cat "$work/valgrind.log" >&2
+      exit 1
+    }
+    # One profile per region, numbered in order (callgrind.out.1, .2, ...).
+    mapfile -t profiles < <(cd "$work" && ls callgrind.out.* | sort -t. -k3 -n | sed "s|^|$work/|")
+    "$bin/openssl-objects-bench" instruction-table "$work/manifest.txt" "${profiles[@]}"
+    ;;
+esac
