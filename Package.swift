@@ -13,6 +13,9 @@ let package = Package(
     .library(name: "OpenSSLObjects", targets: ["OpenSSLObjects"]),
     .library(name: "PKCS11Keys", targets: ["PKCS11Keys"]),
     .executable(name: "openssl-objects", targets: ["openssl-objects"]),
+    // The C ABI (include/openssl_objects.h) as the shared library C programs link:
+    // libopenssl_objects.so.
+    .library(name: "openssl_objects", type: .dynamic, targets: ["OpenSSLObjectsCapsule"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -40,6 +43,16 @@ let package = Package(
       name: "PKCS11Keys",
       dependencies: ["OpenSSLObjects", "CLibP11", "COpenSSLFull"],
       swiftSettings: strictSettings
+    ),
+    // include/openssl_objects.h for the Swift side of the C ABI.
+    .systemLibrary(name: "COpenSSLObjectsABI"),
+    // The Swift side of the C ABI: capsules and the API table (@_cdecl exports), above both
+    // libraries. Linked with -z nodelete: OpenSSL keeps pointers to its callbacks.
+    .target(
+      name: "OpenSSLObjectsCapsule",
+      dependencies: ["OpenSSLObjects", "PKCS11Keys", "COpenSSLFull", "COpenSSLObjectsABI"],
+      swiftSettings: strictSettings,
+      linkerSettings: [.unsafeFlags(["-Xlinker", "-z", "-Xlinker", "nodelete"])]
     ),
     .executableTarget(
       name: "openssl-objects",
@@ -80,6 +93,11 @@ let package = Package(
     .testTarget(
       name: "PKCS11KeysTests",
       dependencies: ["PKCS11Keys", "OpenSSLObjects", "COpenSSLFull", "TestSupport"],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "CapsuleTests",
+      dependencies: ["OpenSSLObjectsCapsule", "OpenSSLObjects", "COpenSSLFull", "TestSupport"],
       swiftSettings: strictSettings
     ),
     .testTarget(

@@ -20,7 +20,7 @@ echo "==> swift test"
 swift test --skip-build
 
 echo "==> DocC (warnings are errors)"
-for target in OpenSSLObjects PKCS11Keys; do
+for target in OpenSSLObjects PKCS11Keys OpenSSLObjectsCapsule; do
   swift package generate-documentation --target "$target" --warnings-as-errors >/dev/null
 done
 

@@ -259,6 +259,13 @@ static inline uint64_t oo_SSL_OP_NO_ANTI_REPLAY(void) { return SSL_OP_NO_ANTI_RE
 static inline uint64_t oo_SSL_OP_ENABLE_MIDDLEBOX_COMPAT(void) { return SSL_OP_ENABLE_MIDDLEBOX_COMPAT; }
 static inline uint64_t oo_SSL_OP_NO_QUERY_MTU(void) { return SSL_OP_NO_QUERY_MTU; }
 
+/* MARK: - OCSP copies (OpenSSL 3.0 declares no *_dup for them: ASN1_item_dup with ASN1_ITEM_rptr) */
+
+/* OCSP_RESPONSE_dup(x) as ASN1_item_dup(ASN1_ITEM_rptr(OCSP_RESPONSE), x) */
+static inline OCSP_RESPONSE *oo_OCSP_RESPONSE_dup(const OCSP_RESPONSE *x) { return (OCSP_RESPONSE *)ASN1_item_dup(ASN1_ITEM_rptr(OCSP_RESPONSE), x); }
+/* OCSP_BASICRESP_dup(x) as ASN1_item_dup(ASN1_ITEM_rptr(OCSP_BASICRESP), x) */
+static inline OCSP_BASICRESP *oo_OCSP_BASICRESP_dup(const OCSP_BASICRESP *x) { return (OCSP_BASICRESP *)ASN1_item_dup(ASN1_ITEM_rptr(OCSP_BASICRESP), x); }
+
 /* MARK: - Name printing flags (compound macros) */
 
 static inline unsigned long oo_XN_FLAG_RFC2253(void) { return XN_FLAG_RFC2253; }

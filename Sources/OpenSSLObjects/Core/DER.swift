@@ -201,7 +201,7 @@ extension String {
   var article: String {
     guard let first = first else { return "a" }
     // Acronyms read with their letter names: "an OCSP", "a CRL".
-    if first.isUppercase, dropFirst().first?.isUppercase == true {
+    if first.isUppercase, let second = dropFirst().first, second.isUppercase || second.isNumber {
       return "AEFHILMNORSX".contains(first) ? "an" : "a"
     }
     return "aeiou".contains(first) ? "an" : "a"

@@ -234,6 +234,10 @@ public final class SSLContext: OpenSSLReferenceCounted, @unchecked Sendable {
       context: self, contextState: contextState, serverName: serverName, port: port, transport: transport)
   }
 
+  /// The verification policy the context carries (from its configuration or the last
+  /// ``installVerification(_:)``), if any: what another layer merges its changes into.
+  package var verificationPolicy: VerificationPolicy? { TLSContextState.slot.get(_pointer)?.verification }
+
   /// The number of client sessions kept for resumption.
   public var cachedSessionCount: Int { TLSContextState.slot.get(_pointer)?.sessionCache?.count ?? 0 }
 }

@@ -131,6 +131,12 @@ public struct VerificationError: Error, Sendable, CustomStringConvertible {
       explanation: explanation)
   }
 
+  /// The current error of a store context (borrowed), explained from what the context shows
+  /// (`X509_STORE_CTX_get_error` and friends): for C code and callbacks that hold one.
+  public init(explaining context: OpenSSLPointer<X509StoreContext>) {
+    self.init(context: context.raw)
+  }
+
   /// A verification result OpenSSL kept (`SSL_get_verify_result`) without the context's facts.
   init(code: Code, chain: [X509Certificate]) {
     self.init(

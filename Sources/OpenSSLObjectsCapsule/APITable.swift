@@ -1,0 +1,268 @@
+import COpenSSLFull
+import COpenSSLObjectsABI
+import OpenSSLObjects
+import PKCS11Keys
+
+/// The API table (`oo_get_api`): the library's own higher-level functions for C code. It only
+/// grows: new functions go at its end with the version bumped.
+enum APITable {
+  // Written once, then only read.
+  nonisolated(unsafe) static let table: UnsafePointer<oo_api> = {
+    let table = UnsafeMutablePointer<oo_api>.allocate(capacity: 1)
+    table.initialize(
+      to: oo_api(
+        version: UInt32(OO_API_VERSION),
+        size: UInt32(MemoryLayout<oo_api>.size),
+        load_private_key: loadPrivateKey,
+        load_pkcs11_private_key: loadPKCS11PrivateKey,
+        spki_pin: spkiPin,
+        verification_error: verificationError,
+        install_pins: installPins,
+        install_verify_policy: installVerifyPolicy,
+        install_staple_policy: installStaplePolicy,
+        new_client_context: newClientContext,
+        sign: sign))
+    return UnsafePointer(table)
+  }()
+}
+
+// MARK: - Keys
+
+private func loadPrivateKey(
+  _ data: UnsafePointer<UInt8>?,
+  _ length: Int,
+  _ passphrase: UnsafePointer<UInt8>?,
+  _ passphraseLength: Int,
+  _ out: UnsafeMutablePointer<oo_capsule>?
+) -> oo_status {
+  LastError.guarded {
+    guard let data, let out else { throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "data and out must not be NULL") }
+    out.pointee = oo_capsule(handle: 0)
+    let bytes = Array(UnsafeBufferPointer(start: data, count: length))
+    let key: PrivateKey
+    if let passphrase {
+      let secret = SecretBytes(copying: UnsafeRawBufferPointer(start: passphrase, count: passphraseLength))
+      key = try PrivateKey(bytes: bytes, passphrase: secret)
+    } else {
+      key = try PrivateKey(bytes: bytes)
+    }
+    out.pointee = oo_capsule(handle: try key.capsule().handle)
+  }
+}
+
+private func loadPKCS11PrivateKey(
+  _ uri: UnsafePointer<CChar>?,
+  _ allowedModules: UnsafePointer<UnsafePointer<CChar>?>?,
+  _ allowedCount: Int,
+  _ out: UnsafeMutablePointer<oo_capsule>?
+) -> oo_status {
+  LastError.guarded {
+    guard let uri, let out else { throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "uri and out must not be NULL") }
+    out.pointee = oo_capsule(handle: 0)
+    let allowed = strings(allowedModules, allowedCount)
+    let key = try PrivateKey(
+      pkcs11: String(cString: uri), options: PKCS11LoadOptions(modulePolicy: .allowList(allowed)))
+    out.pointee = oo_capsule(handle: try key.capsule().handle)
+  }
+}
+
+private func sign(
+  _ key: oo_capsule,
+  _ data: UnsafePointer<UInt8>?,
+  _ length: Int,
+  _ signature: UnsafeMutablePointer<UInt8>?,
+  _ signatureLength: UnsafeMutablePointer<Int>?
+) -> oo_status {
+  LastError.guarded {
+    guard let signature, let signatureLength else {
+      throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "signature and signature_length must not be NULL")
+    }
+    let privateKey = try PrivateKey(capsule: Capsule(handle: key.handle))
+    let message = data.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
+    let digest: Digest? = privateKey.algorithm == .ed25519 || privateKey.algorithm == .ed448 ? nil : .sha256
+    let bytes = try privateKey.signature(for: message, digest: digest)
+    guard bytes.count <= signatureLength.pointee else {
+      signatureLength.pointee = bytes.count
+      throw CapsuleError(OO_ERR_BUFFER_TOO_SMALL, "the signature needs \(bytes.count) bytes")
+    }
+    bytes.withUnsafeBufferPointer { signature.update(from: $0.baseAddress!, count: bytes.count) }
+    signatureLength.pointee = bytes.count
+  }
+}
+
+// MARK: - Pins and explanations
+
+private func spkiPin(_ object: oo_capsule, _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int) -> oo_status {
+  LastError.guarded {
+    let capsule = Capsule(handle: object.handle)
+    let pin: String
+    switch try capsule.type {
+    case .x509: pin = try X509Certificate(capsule: capsule).spkiPin
+    case .evpPKey: pin = try PublicKey(capsule: capsule).spkiPin
+    default: throw CapsuleError(OO_ERR_WRONG_TYPE, "a pin needs an X509 or EVP_PKEY capsule")
+    }
+    try copy(pin, to: buffer, size: size)
+  }
+}
+
+private func verificationError(
+  _ storeContext: oo_capsule, _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int
+) -> oo_status {
+  LastError.guarded {
+    let context = try Capsule(handle: storeContext.handle).object(.x509StoreContext)
+    let error = VerificationError(explaining: OpenSSLPointer(context))
+    try copy(error.description, to: buffer, size: size)
+  }
+}
+
+// MARK: - SSL_CTX policies
+
+/// What C code installed on an SSL_CTX so far, re-applied as a whole on each change.
+final class InstalledPolicy: Sendable {
+  let pins: PinSet?
+  let verifyPolicy: CVerifyPolicy?
+  let requireStaple: Bool?
+
+  init(pins: PinSet?, verifyPolicy: CVerifyPolicy?, requireStaple: Bool?) {
+    self.pins = pins
+    self.verifyPolicy = verifyPolicy
+    self.requireStaple = requireStaple
+  }
+
+  static let slot = ExDataSlot<InstalledPolicy>(
+    classIndex: CRYPTO_EX_INDEX_SSL_CTX, get: { SSL_CTX_get_ex_data($0, $1) }, set: { SSL_CTX_set_ex_data($0, $1, $2) })
+
+  /// Installs the policy on `context`, keeping the store it has.
+  func install(on context: OpaquePointer) throws {
+    let wrapped = try SSLContext(retaining: OpenSSLPointer(context))
+    var configuration = TLSConfiguration(role: .client)
+    if let existing = SSL_CTX_get_cert_store(context) {
+      configuration.trust = .store(try X509Store(retaining: OpenSSLPointer(existing)))
+    }
+    // Start from what the context carries (a context the library built), then apply C's changes.
+    configuration.verification = wrapped.verificationPolicy ?? VerificationPolicy()
+    if let pins { configuration.verification.pins = pins }
+    if let verifyPolicy {
+      configuration.verification.flags = VerificationFlags(rawValue: verifyPolicy.flags)
+      configuration.verification.purpose = VerificationPurpose(rawValue: verifyPolicy.purpose)
+      configuration.verification.maximumDepth = verifyPolicy.depth >= 0 ? verifyPolicy.depth : nil
+      configuration.verification.authenticationLevel =
+        verifyPolicy.authenticationLevel >= 0 ? verifyPolicy.authenticationLevel : nil
+      configuration.verification.verifyCallback = verifyPolicy.callback
+    }
+    try wrapped.installVerification(configuration)
+    InstalledPolicy.slot.set(context, self)
+  }
+}
+
+/// A C verification policy (`oo_verify_policy`) with its callback wrapped as a Swift one.
+struct CVerifyPolicy: Sendable {
+  let flags: UInt
+  let purpose: Int32
+  let depth: Int
+  let authenticationLevel: Int
+  let callback: VerifyCallback?
+
+  init(_ policy: oo_verify_policy) {
+    flags = policy.flags
+    purpose = policy.purpose
+    depth = Int(policy.depth)
+    authenticationLevel = Int(policy.auth_level)
+    guard let function = policy.callback else {
+      callback = nil
+      return
+    }
+    let user = UserData(policy.user_data)
+    callback = { view in
+      let decision = try view.withCapsule { capsule in
+        function(view.ok ? 1 : 0, oo_capsule(handle: capsule.handle), user.pointer)
+      }
+      switch decision {
+      case OO_VERIFY_ACCEPT: return .accept
+      case OO_VERIFY_REJECT: return .reject("the C verify callback rejected the certificate")
+      default: return .keep
+      }
+    }
+  }
+}
+
+/// A C `void *` the C caller promised outlives its use.
+private struct UserData: @unchecked Sendable {
+  let pointer: UnsafeMutableRawPointer?
+  init(_ pointer: UnsafeMutableRawPointer?) { self.pointer = pointer }
+}
+
+private func updatePolicy(_ context: oo_capsule, _ change: (InstalledPolicy?) -> InstalledPolicy) throws {
+  let pointer = try Capsule(handle: context.handle).object(.sslContext)
+  try change(InstalledPolicy.slot.get(pointer)).install(on: pointer)
+}
+
+private func installPins(
+  _ context: oo_capsule, _ pins: UnsafePointer<UnsafePointer<CChar>?>?, _ count: Int
+) -> oo_status {
+  LastError.guarded {
+    let set = try PinSet(strings(pins, count))
+    try updatePolicy(context) { old in
+      InstalledPolicy(pins: set, verifyPolicy: old?.verifyPolicy, requireStaple: old?.requireStaple)
+    }
+  }
+}
+
+private func installVerifyPolicy(_ context: oo_capsule, _ policy: UnsafePointer<oo_verify_policy>?) -> oo_status {
+  LastError.guarded {
+    guard let policy, policy.pointee.size >= UInt32(MemoryLayout<oo_verify_policy>.size) else {
+      throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "the policy is NULL or its size is not sizeof(oo_verify_policy)")
+    }
+    let converted = CVerifyPolicy(policy.pointee)
+    try updatePolicy(context) { old in
+      InstalledPolicy(pins: old?.pins, verifyPolicy: converted, requireStaple: old?.requireStaple)
+    }
+  }
+}
+
+private func installStaplePolicy(_ context: oo_capsule, _ require: Int32) -> oo_status {
+  LastError.guarded {
+    try updatePolicy(context) { old in
+      InstalledPolicy(pins: old?.pins, verifyPolicy: old?.verifyPolicy, requireStaple: require != 0)
+    }
+  }
+}
+
+private func newClientContext(
+  _ options: UnsafePointer<oo_client_options>?, _ out: UnsafeMutablePointer<oo_capsule>?
+) -> oo_status {
+  LastError.guarded {
+    guard let options, let out, options.pointee.size >= UInt32(MemoryLayout<oo_client_options>.size) else {
+      throw CapsuleError(
+        OO_ERR_INVALID_ARGUMENT, "options and out must not be NULL, and size must be sizeof(oo_client_options)")
+    }
+    out.pointee = oo_capsule(handle: 0)
+    var configuration = TLSConfiguration.client
+    if let file = options.pointee.trusted_pem_file {
+      configuration.trust = .certificates(try X509Certificate.all(contentsOfFile: String(cString: file)))
+    }
+    let pins = strings(options.pointee.pins, options.pointee.pin_count)
+    if !pins.isEmpty { configuration.verification.pins = try PinSet(pins) }
+    configuration.alpnProtocols = strings(options.pointee.alpn, options.pointee.alpn_count)
+    let context = try SSLContext(configuration: configuration)
+    out.pointee = oo_capsule(handle: try context.capsule().handle)
+  }
+}
+
+// MARK: - Helpers
+
+private func strings(_ list: UnsafePointer<UnsafePointer<CChar>?>?, _ count: Int) -> [String] {
+  guard let list else { return [] }
+  return (0..<count).compactMap { list[$0].map { String(cString: $0) } }
+}
+
+private func copy(_ text: String, to buffer: UnsafeMutablePointer<CChar>?, size: Int) throws(CapsuleError) {
+  let bytes = Array(text.utf8)
+  guard let buffer, bytes.count + 1 <= size else {
+    throw CapsuleError(OO_ERR_BUFFER_TOO_SMALL, "the text needs \(bytes.count + 1) bytes")
+  }
+  bytes.withUnsafeBufferPointer { source in
+    source.withMemoryRebound(to: CChar.self) { buffer.update(from: $0.baseAddress!, count: bytes.count) }
+  }
+  buffer[bytes.count] = 0
+}

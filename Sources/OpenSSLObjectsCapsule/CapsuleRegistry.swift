@@ -1,0 +1,260 @@
+import COpenSSLFull
+import COpenSSLObjectsABI
+import OpenSSLObjects
+
+/// The kinds of object a capsule can hold, with how OpenSSL frees, retains and copies each.
+struct CapsuleKind: Sendable {
+  let type: UInt32
+  let name: String
+  let free: @Sendable (OpaquePointer) -> Void
+  let upRef: (@Sendable (OpaquePointer) -> Bool)?
+  let duplicate: (@Sendable (OpaquePointer) -> OpaquePointer?)?
+  /// Lent only (X509_STORE_CTX): never freed by the capsule.
+  let lentOnly: Bool
+
+  static let all: [UInt32: CapsuleKind] = Dictionary(
+    uniqueKeysWithValues: [
+      CapsuleKind(
+        type: OO_TYPE_X509.rawValue, name: "X509", free: { X509_free($0) }, upRef: { X509_up_ref($0) == 1 },
+        duplicate: nil, lentOnly: false),
+      CapsuleKind(
+        type: OO_TYPE_EVP_PKEY.rawValue, name: "EVP_PKEY", free: { EVP_PKEY_free($0) },
+        upRef: { EVP_PKEY_up_ref($0) == 1 }, duplicate: nil, lentOnly: false),
+      CapsuleKind(
+        type: OO_TYPE_X509_STORE.rawValue, name: "X509_STORE", free: { X509_STORE_free($0) },
+        upRef: { X509_STORE_up_ref($0) == 1 }, duplicate: nil, lentOnly: false),
+      CapsuleKind(
+        type: OO_TYPE_X509_CRL.rawValue, name: "X509_CRL", free: { X509_CRL_free($0) },
+        upRef: { X509_CRL_up_ref($0) == 1 }, duplicate: nil, lentOnly: false),
+      CapsuleKind(
+        type: OO_TYPE_SSL_CTX.rawValue, name: "SSL_CTX", free: { SSL_CTX_free($0) }, upRef: { SSL_CTX_up_ref($0) == 1 },
+        duplicate: nil, lentOnly: false),
+      CapsuleKind(
+        type: OO_TYPE_SSL.rawValue, name: "SSL", free: { SSL_free($0) }, upRef: { SSL_up_ref($0) == 1 }, duplicate: nil,
+        lentOnly: false),
+      CapsuleKind(
+        type: OO_TYPE_SSL_SESSION.rawValue, name: "SSL_SESSION", free: { SSL_SESSION_free($0) },
+        upRef: { SSL_SESSION_up_ref($0) == 1 }, duplicate: nil, lentOnly: false),
+      CapsuleKind(
+        type: OO_TYPE_OCSP_RESPONSE.rawValue, name: "OCSP_RESPONSE", free: { OCSP_RESPONSE_free($0) }, upRef: nil,
+        duplicate: { oo_OCSP_RESPONSE_dup($0) }, lentOnly: false),
+      CapsuleKind(
+        type: OO_TYPE_OCSP_BASICRESP.rawValue, name: "OCSP_BASICRESP", free: { OCSP_BASICRESP_free($0) }, upRef: nil,
+        duplicate: { oo_OCSP_BASICRESP_dup($0) }, lentOnly: false),
+      CapsuleKind(
+        type: OO_TYPE_X509_STORE_CTX.rawValue, name: "X509_STORE_CTX", free: { _ in }, upRef: nil, duplicate: nil,
+        lentOnly: true),
+    ].map { ($0.type, $0) })
+}
+
+/// A failure of the C ABI: a status and the text for `oo_last_error`.
+public struct CapsuleError: Error, Sendable, CustomStringConvertible {
+  /// The `oo_status` value.
+  public let status: UInt32
+  /// What went wrong.
+  public let message: String
+
+  init(_ status: oo_status, _ message: String) {
+    self.status = status.rawValue
+    self.message = message
+  }
+
+  /// The message.
+  public var description: String { message }
+}
+
+/// The table behind capsule handles: index and generation, scrambled with a per-process key, so
+/// that a released or forged handle is told apart without touching freed memory.
+final class CapsuleRegistry: @unchecked Sendable {
+  static let shared = CapsuleRegistry()
+
+  private struct Entry {
+    var generation: UInt32 = 1
+    var live = false
+    var type: UInt32 = 0
+    var object: OpaquePointer? = nil
+    var count = 0
+    var identity: LibcryptoIdentity = LibcryptoIdentity(version: 0, function: 0)
+  }
+
+  // Guarded by `lock`.
+  private var entries: [Entry] = []
+  private var free: [Int] = []
+  private let lock = CryptoLock()
+  private let key: UInt64
+
+  private init() {
+    var generator = SystemRandomNumberGenerator()
+    key = generator.next() | 1
+  }
+
+  private func encode(index: Int, generation: UInt32) -> UInt64 {
+    ((UInt64(generation) << 32) | UInt64(index)) ^ key
+  }
+
+  /// The entry index of a handle, or the reason it has none.
+  private func index(of handle: UInt64) throws(CapsuleError) -> Int {
+    guard handle != 0 else { throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "the capsule is empty (handle 0)") }
+    let raw = handle ^ key
+    let index = Int(raw & 0xFFFF_FFFF)
+    let generation = UInt32(raw >> 32)
+    guard index < entries.count, generation != 0, generation <= entries[index].generation else {
+      throw CapsuleError(OO_ERR_FORGED, "the capsule \(handle) was never issued by this library")
+    }
+    guard generation == entries[index].generation, entries[index].live else {
+      throw CapsuleError(OO_ERR_RELEASED, "the capsule was released; its handle is stale")
+    }
+    return index
+  }
+
+  /// Makes a capsule around `object`, applying `ownership`.
+  func make(
+    type: UInt32, object: OpaquePointer, ownership: UInt32, identity: LibcryptoIdentity
+  ) throws(CapsuleError)
+    -> UInt64
+  {
+    guard let kind = CapsuleKind.all[type] else {
+      throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "unknown capsule type \(type)")
+    }
+    guard identity == LibcryptoIdentity.ours else {
+      throw CapsuleError(
+        OO_ERR_FOREIGN_LIBCRYPTO,
+        "the \(kind.name) comes from another libcrypto (version \(String(identity.version, radix: 16))) than this "
+          + "library's (version \(String(LibcryptoIdentity.ours.version, radix: 16)))")
+    }
+    let held: OpaquePointer
+    switch (ownership, kind.lentOnly) {
+    case (OO_LEND.rawValue, true):
+      held = object
+    case (_, true):
+      throw CapsuleError(OO_ERR_UNSUPPORTED, "an X509_STORE_CTX can only be lent (OO_LEND), during a callback")
+    case (OO_ADOPT.rawValue, false):
+      held = object
+    case (OO_RETAIN.rawValue, false):
+      guard let upRef = kind.upRef else {
+        throw CapsuleError(OO_ERR_UNSUPPORTED, "OpenSSL 3.0 does not reference-count \(kind.name): adopt or copy it")
+      }
+      guard upRef(object) else { throw CapsuleError(OO_ERR_OPENSSL, "\(kind.name)_up_ref failed") }
+      held = object
+    case (OO_LEND.rawValue, false):
+      throw CapsuleError(OO_ERR_UNSUPPORTED, "only an X509_STORE_CTX is lent; adopt or retain \(kind.name.withArticle)")
+    case (OO_COPY.rawValue, false):
+      guard let duplicate = kind.duplicate else {
+        throw CapsuleError(OO_ERR_UNSUPPORTED, "\(kind.name) is reference-counted: adopt or retain it")
+      }
+      guard let copy = ErrorQueue.isolated({ _ in duplicate(object) }) else {
+        throw CapsuleError(OO_ERR_OPENSSL, "\(kind.name)_dup failed")
+      }
+      held = copy
+    default:
+      throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "unknown ownership \(ownership)")
+    }
+    return lock.withLock {
+      let index: Int
+      if let reused = free.popLast() {
+        index = reused
+      } else {
+        entries.append(Entry())
+        index = entries.count - 1
+      }
+      entries[index].live = true
+      entries[index].type = type
+      entries[index].object = held
+      entries[index].count = 1
+      entries[index].identity = identity
+      return encode(index: index, generation: entries[index].generation)
+    }
+  }
+
+  /// The object of a capsule (borrowed), checking the type and the caller's libcrypto.
+  func object(_ handle: UInt64, expected: UInt32, identity: LibcryptoIdentity) throws(CapsuleError) -> OpaquePointer {
+    try lock.withLock { () throws(CapsuleError) -> OpaquePointer in
+      let index = try index(of: handle)
+      let entry = entries[index]
+      guard entry.type == expected else {
+        let have = CapsuleKind.all[entry.type]?.name ?? "?"
+        let want = CapsuleKind.all[expected]?.name ?? "type \(expected)"
+        throw CapsuleError(OO_ERR_WRONG_TYPE, "the capsule holds \(have.withArticle), not \(want.withArticle)")
+      }
+      guard identity == entry.identity else {
+        throw CapsuleError(OO_ERR_FOREIGN_LIBCRYPTO, "the capsule was made with another libcrypto than the caller's")
+      }
+      return entry.object!
+    }
+  }
+
+  /// A new reference (or copy) of a capsule's object, for C code to free.
+  func newReference(
+    _ handle: UInt64, expected: UInt32, identity: LibcryptoIdentity
+  ) throws(CapsuleError)
+    -> OpaquePointer
+  {
+    let object = try object(handle, expected: expected, identity: identity)
+    let kind = CapsuleKind.all[expected]!
+    if let upRef = kind.upRef {
+      guard upRef(object) else { throw CapsuleError(OO_ERR_OPENSSL, "\(kind.name)_up_ref failed") }
+      return object
+    }
+    if let duplicate = kind.duplicate, let copy = ErrorQueue.isolated({ _ in duplicate(object) }) {
+      return copy
+    }
+    throw CapsuleError(OO_ERR_UNSUPPORTED, "\(kind.name) cannot be handed out beyond its loan")
+  }
+
+  /// The type of a capsule.
+  func type(_ handle: UInt64) throws(CapsuleError) -> UInt32 {
+    try lock.withLock { () throws(CapsuleError) -> UInt32 in entries[try index(of: handle)].type }
+  }
+
+  func retain(_ handle: UInt64) throws(CapsuleError) {
+    try lock.withLock { () throws(CapsuleError) in
+      let index = try index(of: handle)
+      entries[index].count += 1
+    }
+  }
+
+  func release(_ handle: UInt64) throws(CapsuleError) {
+    let freed = try lock.withLock { () throws(CapsuleError) -> (OpaquePointer, UInt32)? in
+      let index = try index(of: handle)
+      entries[index].count -= 1
+      guard entries[index].count == 0 else { return nil }
+      let object = entries[index].object!
+      let type = entries[index].type
+      entries[index].live = false
+      entries[index].object = nil
+      entries[index].generation &+= 1
+      if entries[index].generation == 0 { entries[index].generation = 1 }
+      free.append(index)
+      return (object, type)
+    }
+    // Free outside the lock: an object's free callbacks may use capsules.
+    if let (object, type) = freed, let kind = CapsuleKind.all[type], !kind.lentOnly {
+      kind.free(object)
+    }
+  }
+}
+
+/// The identity of a libcrypto: its version and the address of one of its functions.
+struct LibcryptoIdentity: Hashable, Sendable {
+  let version: UInt
+  let function: UInt
+
+  /// This library's libcrypto.
+  static let ours = LibcryptoIdentity(
+    version: OpenSSL_version_num(),
+    function: UInt(bitPattern: unsafeBitCast(OpenSSL_version_num as @convention(c) () -> UInt, to: Int.self)))
+
+  init(version: UInt, function: UInt) {
+    self.version = version
+    self.function = function
+  }
+
+  init(_ identity: UnsafePointer<oo_libcrypto_identity>?) {
+    guard let identity else {
+      self = LibcryptoIdentity(version: 0, function: 0)
+      return
+    }
+    version = identity.pointee.version
+    function = UInt(bitPattern: identity.pointee.function)
+  }
+}
