@@ -16,6 +16,8 @@ let package = Package(
     // The C ABI (include/openssl_objects.h) as the shared library C programs link:
     // libopenssl_objects.so.
     .library(name: "openssl_objects", type: .dynamic, targets: ["OpenSSLObjectsCapsule"]),
+    // The same, for Swift packages that link the capsule layer statically (the fuzz targets).
+    .library(name: "OpenSSLObjectsCapsule", targets: ["OpenSSLObjectsCapsule"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

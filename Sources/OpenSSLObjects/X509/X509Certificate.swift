@@ -430,7 +430,9 @@ public final class X509Certificate: OpenSSLReferenceCounted, PEMDERDecodable, @u
 extension X509Certificate: Equatable, Hashable, CustomStringConvertible {
   /// Certificates are equal when OpenSSL says so (`X509_cmp`: same DER encoding).
   public static func == (lhs: X509Certificate, rhs: X509Certificate) -> Bool {
-    lhs._pointer == rhs._pointer || X509_cmp(lhs._pointer, rhs._pointer) == 0
+    // X509_cmp first caches each certificate's extensions, which queues an error for one whose
+    // extensions do not decode: that error is not the caller's to see.
+    lhs._pointer == rhs._pointer || ErrorQueue.isolated { _ in X509_cmp(lhs._pointer, rhs._pointer) } == 0
   }
 
   /// Hashes the SHA-1 fingerprint OpenSSL caches inside the certificate.

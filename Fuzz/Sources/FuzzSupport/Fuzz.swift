@@ -1,0 +1,92 @@
+import COpenSSLFull
+import Foundation
+public import OpenSSLObjects
+
+/// What every fuzz target shares: checks that turn a broken rule into a crash libFuzzer reports,
+/// and the seed-writing mode.
+public enum Fuzz {
+  /// Crashes (so libFuzzer reports the input) if a call left an error on the thread's OpenSSL
+  /// queue: every wrapped call must pop what it queued.
+  public static func requireEmptyErrorQueue(_ what: @autoclosure () -> String) {
+    let code = ERR_peek_error()
+    guard code != 0 else { return }
+    var buffer = [CChar](repeating: 0, count: 256)
+    ERR_error_string_n(code, &buffer, buffer.count)
+    let text = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    fatalError("\(what()) left an error on OpenSSL's queue: \(text)")
+  }
+
+  /// Crashes with `message` unless `condition` holds.
+  public static func require(_ condition: Bool, _ message: @autoclosure () -> String) {
+    if !condition { fatalError(message()) }
+  }
+
+  /// The input as bytes.
+  public static func bytes(_ data: UnsafePointer<UInt8>?, _ size: Int) -> [UInt8] {
+    guard let data, size > 0 else { return [] }
+    return Array(UnsafeBufferPointer(start: data, count: size))
+  }
+
+  /// Called from each target's `LLVMFuzzerInitialize`: with `OO_FUZZ_WRITE_SEEDS=DIR` in the
+  /// environment, writes the target's seeds into DIR and exits; otherwise returns.
+  public static func writeSeedsIfAsked(_ seeds: () throws -> [String: [UInt8]]) {
+    guard let directory = ProcessInfo.processInfo.environment["OO_FUZZ_WRITE_SEEDS"] else { return }
+    do {
+      try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+      for (name, bytes) in try seeds().sorted(by: { $0.key < $1.key }) {
+        try Data(bytes).write(to: URL(fileURLWithPath: "\(directory)/\(name)"))
+      }
+      exit(0)
+    } catch {
+      FileHandle.standardError.write(Data("writing seeds failed: \(error)\n".utf8))
+      exit(1)
+    }
+  }
+}
+
+/// What an accessor gave, or "error": reading it is the point, not the value.
+public func probe<T>(_ body: () throws -> T) -> String {
+  guard let value = try? body() else { return "error" }
+  return "\(value)"
+}
+
+/// A small PKI made once per process with the library's builders: a root, a leaf for
+/// `localhost` (EC P-256) and its key, and a CRL of the root that revokes another serial.
+public enum FuzzPKI {
+  /// The root's key.
+  public static let rootKey = must { try PrivateKey(generating: .ec(.p256)) }
+  /// The self-signed root.
+  public static let root = must {
+    var builder = CertificateBuilder(subject: try X509Name(["CN": "Fuzz Root"]))
+    builder.notBefore = Date(timeIntervalSinceNow: -86_400)
+    builder.publicKey = try rootKey.publicKey
+    builder.basicConstraints = BasicConstraints(isCA: true)
+    builder.keyUsage = [.keyCertSign, .cRLSign]
+    return try builder.sign(with: rootKey)
+  }
+  /// The leaf's key.
+  public static let leafKey = must { try PrivateKey(generating: .ec(.p256)) }
+  /// A leaf for `localhost`, with most extensions a parser meets.
+  public static let leaf = must {
+    var builder = CertificateBuilder(subject: try X509Name(["CN": "localhost", "O": "Fuzz"]))
+    builder.notBefore = Date(timeIntervalSinceNow: -86_400)
+    builder.publicKey = try leafKey.publicKey
+    builder.subjectAlternativeNames = [.dnsName("localhost"), .ipAddress([127, 0, 0, 1]), .email("a@example.test")]
+    builder.keyUsage = [.digitalSignature]
+    builder.extendedKeyUsage = [.serverAuth, .clientAuth]
+    builder.basicConstraints = BasicConstraints(isCA: false)
+    builder.setAuthorityInformationAccess(ocsp: ["http://127.0.0.1:8080/"], caIssuers: ["http://127.0.0.1/ca.der"])
+    builder.tlsFeatures = .mustStaple
+    return try builder.sign(with: rootKey, issuerCertificate: root)
+  }
+  /// A CRL of the root.
+  public static let crl = must {
+    try CRLBuilder(revoked: [
+      RevokedCertificate(serialNumber: SerialNumber(0x1234), revocationDate: Date(), reason: .keyCompromise)
+    ]).sign(with: rootKey, issuerCertificate: root)
+  }
+
+  private static func must<T>(_ make: () throws -> T) -> T {
+    do { return try make() } catch { fatalError("the fuzz fixtures could not be made: \(error)") }
+  }
+}
