@@ -99,7 +99,7 @@ let package = Package(
     ),
     .testTarget(
       name: "CapsuleTests",
-      dependencies: ["OpenSSLObjectsCapsule", "OpenSSLObjects", "COpenSSLFull", "TestSupport"],
+      dependencies: ["OpenSSLObjectsCapsule", "OpenSSLObjects", "COpenSSLFull", "COpenSSLObjectsABI", "TestSupport"],
       swiftSettings: strictSettings
     ),
     .testTarget(

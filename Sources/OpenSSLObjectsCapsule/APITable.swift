@@ -193,8 +193,11 @@ private struct UserData: @unchecked Sendable {
 }
 
 private func updatePolicy(_ context: oo_capsule, _ change: (InstalledPolicy?) -> InstalledPolicy) throws {
-  let pointer = try Capsule(handle: context.handle).object(.sslContext)
-  try change(InstalledPolicy.slot.get(pointer)).install(on: pointer)
+  // Our own reference for the change: C code may release the capsule on another thread meanwhile.
+  let held = try SSLContext(capsule: Capsule(handle: context.handle))
+  try held.withUnsafePointer { pointer in
+    try change(InstalledPolicy.slot.get(pointer.raw)).install(on: pointer.raw)
+  }
 }
 
 private func installPins(

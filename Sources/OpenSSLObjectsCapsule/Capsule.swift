@@ -105,8 +105,11 @@ extension CapsuleConvertible {
   ///
   /// - Throws: ``CapsuleError`` for a capsule of another type, released or forged.
   public init(capsule: Capsule) throws {
-    let pointer = try capsule.object(Self.capsuleType)
-    try self.init(retaining: OpenSSLPointer(pointer))
+    // The reference is taken with the capsule table locked, so that C code releasing the capsule
+    // on another thread cannot free the object between the lookup and the up_ref.
+    let pointer = try CapsuleRegistry.shared.newReference(
+      capsule.handle, expected: Self.capsuleType.rawValue, identity: .ours)
+    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }
 }
 

@@ -169,36 +169,49 @@ final class CapsuleRegistry: @unchecked Sendable {
   /// The object of a capsule (borrowed), checking the type and the caller's libcrypto.
   func object(_ handle: UInt64, expected: UInt32, identity: LibcryptoIdentity) throws(CapsuleError) -> OpaquePointer {
     try lock.withLock { () throws(CapsuleError) -> OpaquePointer in
-      let index = try index(of: handle)
-      let entry = entries[index]
-      guard entry.type == expected else {
-        let have = CapsuleKind.all[entry.type]?.name ?? "?"
-        let want = CapsuleKind.all[expected]?.name ?? "type \(expected)"
-        throw CapsuleError(OO_ERR_WRONG_TYPE, "the capsule holds \(have.withArticle), not \(want.withArticle)")
-      }
-      guard identity == entry.identity else {
-        throw CapsuleError(OO_ERR_FOREIGN_LIBCRYPTO, "the capsule was made with another libcrypto than the caller's")
-      }
-      return entry.object!
+      try checkedObject(handle, expected: expected, identity: identity)
     }
   }
 
+  /// The object of a live capsule of the expected type and libcrypto; the lock is held.
+  private func checkedObject(
+    _ handle: UInt64, expected: UInt32, identity: LibcryptoIdentity
+  ) throws(CapsuleError) -> OpaquePointer {
+    let index = try index(of: handle)
+    let entry = entries[index]
+    guard entry.type == expected else {
+      let have = CapsuleKind.all[entry.type]?.name ?? "?"
+      let want = CapsuleKind.all[expected]?.name ?? "type \(expected)"
+      throw CapsuleError(OO_ERR_WRONG_TYPE, "the capsule holds \(have.withArticle), not \(want.withArticle)")
+    }
+    guard identity == entry.identity else {
+      throw CapsuleError(OO_ERR_FOREIGN_LIBCRYPTO, "the capsule was made with another libcrypto than the caller's")
+    }
+    return entry.object!
+  }
+
   /// A new reference (or copy) of a capsule's object, for C code to free.
+  ///
+  /// Taken with the table locked: a release on another thread that drops the capsule's last
+  /// reference (and frees the object) either comes first, and this call sees a stale handle, or
+  /// comes after, when this reference keeps the object alive.
   func newReference(
     _ handle: UInt64, expected: UInt32, identity: LibcryptoIdentity
   ) throws(CapsuleError)
     -> OpaquePointer
   {
-    let object = try object(handle, expected: expected, identity: identity)
-    let kind = CapsuleKind.all[expected]!
-    if let upRef = kind.upRef {
-      guard upRef(object) else { throw CapsuleError(OO_ERR_OPENSSL, "\(kind.name)_up_ref failed") }
-      return object
+    try lock.withLock { () throws(CapsuleError) -> OpaquePointer in
+      let object = try checkedObject(handle, expected: expected, identity: identity)
+      let kind = CapsuleKind.all[expected]!
+      if let upRef = kind.upRef {
+        guard upRef(object) else { throw CapsuleError(OO_ERR_OPENSSL, "\(kind.name)_up_ref failed") }
+        return object
+      }
+      if let duplicate = kind.duplicate, let copy = ErrorQueue.isolated({ _ in duplicate(object) }) {
+        return copy
+      }
+      throw CapsuleError(OO_ERR_UNSUPPORTED, "\(kind.name) cannot be handed out beyond its loan")
     }
-    if let duplicate = kind.duplicate, let copy = ErrorQueue.isolated({ _ in duplicate(object) }) {
-      return copy
-    }
-    throw CapsuleError(OO_ERR_UNSUPPORTED, "\(kind.name) cannot be handed out beyond its loan")
   }
 
   /// The type of a capsule.

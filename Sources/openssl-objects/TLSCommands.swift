@@ -45,6 +45,9 @@ struct Connect: ParsableCommand {
   @Option(help: "Text to send after the handshake; the answer is read until the server closes.")
   var send: String?
 
+  @Option(help: "Seconds to wait for the server at each step before giving up (default 30).")
+  var timeout: Int = 30
+
   @Flag(help: "Print one JSON object.")
   var json = false
 
@@ -54,6 +57,7 @@ struct Connect: ParsableCommand {
       throw ValidationError("--min-version must be 1.2 or 1.3")
     }
     guard Endpoint(target) != nil else { throw ValidationError("\(target) is not HOST:PORT") }
+    guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
   }
 
   func run() throws {
@@ -95,7 +99,8 @@ struct Connect: ParsableCommand {
       let context = try SSLContext(configuration: configuration)
       descriptor = try Socket.connect(host: endpoint.host, port: endpoint.port)
       connection = try context.makeConnection(
-        serverName: noVerify && servername == nil ? nil : name, port: endpoint.port, transport: .socket(descriptor))
+        serverName: noVerify && servername == nil ? nil : name, port: endpoint.port,
+        transport: .socket(descriptor, timeout: .seconds(timeout)))
     } catch {
       throw CommandFailure(status: 2, message: "error: \(target): \(error)", json: nil)
     }
@@ -230,7 +235,8 @@ struct Serve: ParsableCommand {
       guard client >= 0 else { continue }
       var succeeded = false
       do {
-        let connection = try context.makeConnection(transport: .socket(client))
+        // A client that stalls is dropped after 30 seconds instead of holding the server.
+        let connection = try context.makeConnection(transport: .socket(client, timeout: .seconds(30)))
         try connection.handshake()
         succeeded = true
         let peer = connection.peerCertificate.map { ", client \($0.subject.rfc2253)" } ?? ""

@@ -1,4 +1,5 @@
 import COpenSSLFull
+import COpenSSLObjectsABI
 import Foundation
 import OpenSSLObjects
 import OpenSSLObjectsCapsule
@@ -11,27 +12,19 @@ enum CPrograms {
   static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().path
 
-  /// The directory of the Swift runtime libraries: where this process loaded libswiftCore.so from.
-  static let swiftRuntimeDirectory: String = {
-    let maps = (try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8)) ?? ""
-    for line in maps.split(separator: "\n") where line.hasSuffix("/libswiftCore.so") {
-      if let path = line.split(separator: " ").last {
-        return (String(path) as NSString).deletingLastPathComponent
-      }
-    }
-    return "/opt/swift/usr/lib/swift/linux"
-  }()
-
-  /// Builds `name.c` into `directory`, optionally with AddressSanitizer.
+  /// Builds `name.c` into `directory`, with AddressSanitizer when `sanitize` is set or when this
+  /// process runs under a sanitizer (then with the Swift toolchain's clang and the same sanitizer).
   static func build(_ name: String, in directory: TemporaryDirectory, sanitize: Bool = false) throws -> String {
     let output = directory.file(name + (sanitize ? "-asan" : ""))
     let products = ChildProcess.productsDirectory
-    var arguments = [
-      "-Wall", "-Werror", "-I\(repository)/include", "\(repository)/Tests/CapsuleC/\(name).c", "-o", output,
-      "-L\(products)", "-lopenssl_objects", "-lssl", "-lcrypto", "-Wl,-rpath,\(products):\(swiftRuntimeDirectory)",
-    ]
-    if sanitize { arguments = ["-fsanitize=address", "-g"] + arguments }
-    let result = try ChildProcess.run("cc", arguments)
+    let (compiler, flags) = Sanitizer.cCompiler(address: sanitize)
+    let arguments =
+      flags + [
+        "-Wall", "-Werror", "-I\(repository)/include", "\(repository)/Tests/CapsuleC/\(name).c", "-o", output,
+        "-L\(products)", "-lopenssl_objects", "-lssl", "-lcrypto",
+        "-Wl,-rpath,\(products):\(Sanitizer.swiftRuntimeDirectory)",
+      ]
+    let result = try ChildProcess.run(compiler, arguments)
     guard result.status == 0 else { throw BuildFailed(output: result.output) }
     return output
   }
@@ -160,6 +153,44 @@ struct CapsuleSwiftTests {
     let marker = certificate.withUnsafePointer { ExDataCounter.mark(.x509, $0.raw) }
     let capsule = try certificate.capsule()
     try capsule.release()
+    #expect(ExDataCounter.freeCount(marker) == 0)
+    #expect(certificate.subject.commonNames == ["www.example.test"])
+  }
+}
+
+@Suite("Concurrency: capsules shared between threads")
+struct CapsuleConcurrencyTests {
+  /// C code on some threads releases capsules while Swift on others takes the objects out of them:
+  /// each taking either gets the object (its own reference, so the release cannot free it under
+  /// it) or a CapsuleError for a stale handle; never freed memory.
+  @Test func takingAnObjectWhileCReleasesTheCapsuleIsSafe() throws {
+    let certificate = try TestPKI().leaf
+    let marker = certificate.withUnsafePointer { ExDataCounter.mark(.x509, $0.raw) }
+    let rounds = Sanitizer.current == .none ? 200 : 50
+    let taken = Counter()
+    let stale = Counter()
+    let unexpected = Recorder<String>()
+    for _ in 0..<rounds {
+      let capsule = try certificate.capsule()
+      DispatchQueue.concurrentPerform(iterations: 4) { thread in
+        if thread == 0 {
+          if (try? capsule.release()) == nil { unexpected.append("the release failed") }
+          return
+        }
+        do {
+          let object = try X509Certificate(capsule: capsule)
+          if object != certificate { unexpected.append("another certificate") }
+          taken.increment()
+        } catch let error as CapsuleError where error.status == OO_ERR_RELEASED.rawValue {
+          stale.increment()
+        } catch {
+          unexpected.append("\(error)")
+        }
+      }
+    }
+    #expect(unexpected.all.isEmpty, "\(unexpected.all)")
+    #expect(taken.value + stale.value == rounds * 3)
+    // Swift still holds the certificate: every reference the capsules took was given back.
     #expect(ExDataCounter.freeCount(marker) == 0)
     #expect(certificate.subject.commonNames == ["www.example.test"])
   }

@@ -261,21 +261,3 @@ struct KeyTests {
     #expect(key.description == "PrivateKey(EC, 256 bits, prime256v1)")
   }
 }
-
-/// A thread-safe counter for closures that must be called a known number of times.
-final class Counter: @unchecked Sendable {
-  private let lock = NSLock()
-  private var count = 0
-
-  func increment() {
-    lock.lock()
-    count += 1
-    lock.unlock()
-  }
-
-  var value: Int {
-    lock.lock()
-    defer { lock.unlock() }
-    return count
-  }
-}

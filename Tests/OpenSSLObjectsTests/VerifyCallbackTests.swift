@@ -14,24 +14,6 @@ struct Step: Hashable, CustomStringConvertible {
   var description: String { "(\(ok), \(error), \(depth), \(subject ?? "nil"))" }
 }
 
-/// A thread-safe recorder for callbacks.
-final class Recorder<Element: Sendable>: @unchecked Sendable {
-  private let lock = NSLock()
-  private var elements: [Element] = []
-
-  func append(_ element: Element) {
-    lock.lock()
-    elements.append(element)
-    lock.unlock()
-  }
-
-  var all: [Element] {
-    lock.lock()
-    defer { lock.unlock() }
-    return elements
-  }
-}
-
 /// An object whose deinit is observable, to prove how long a closure lives.
 final class LifeToken: Sendable {
   let freed: Recorder<Bool>

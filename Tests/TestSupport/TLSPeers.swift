@@ -7,28 +7,50 @@ public enum TLSPair {
   ///
   /// - Returns: when both are complete; rethrows the first side's error.
   public static func handshake(client: SSLConnection, server: SSLConnection, rounds: Int = 40) async throws {
+    var pair = Progress()
+    for _ in 0..<rounds {
+      if try pair.step(client: client, server: server) == .wantRetryVerify { await client.waitForVerification() }
+      if pair.isDone { return }
+    }
+    throw HandshakeStalled()
+  }
+
+  /// The same without `async`, for threads (a client with an asynchronous policy needs the
+  /// `async` form).
+  public static func handshakeBlocking(client: SSLConnection, server: SSLConnection, rounds: Int = 40) throws {
+    var pair = Progress()
+    for _ in 0..<rounds {
+      _ = try pair.step(client: client, server: server)
+      if pair.isDone { return }
+    }
+    throw HandshakeStalled()
+  }
+
+  /// How far the two handshakes got.
+  private struct Progress {
     var clientDone = false
     var serverDone = false
-    for _ in 0..<rounds {
+    var isDone: Bool { clientDone && serverDone }
+
+    /// One round: the client's step, its bytes to the server, the server's step, its bytes back.
+    /// Returns the client's progress.
+    mutating func step(client: SSLConnection, server: SSLConnection) throws -> SSLConnection.Progress {
+      var clientProgress = SSLConnection.Progress.complete
       if !clientDone {
-        switch try client.handshake() {
-        case .complete: clientDone = true
-        case .wantRetryVerify: await client.waitForVerification()
-        default: break
-        }
+        clientProgress = try client.handshake()
+        clientDone = clientProgress == .complete
       }
       server.receive(client.takeOutput())
       if !serverDone {
         serverDone = try server.handshake() == .complete
       }
       client.receive(server.takeOutput())
-      if clientDone && serverDone {
+      if isDone {
         // Deliver what is still in flight (TLS 1.3 tickets) so that sessions are complete.
         _ = try client.read()
-        return
       }
+      return clientProgress
     }
-    throw HandshakeStalled()
   }
 
   /// Sends `bytes` from one side and returns what the other reads.
@@ -139,14 +161,13 @@ public enum LoopbackSocket {
 }
 
 /// A long-running child process (an `openssl s_server`), stopped when the value goes away, also
-/// when the test fails.
+/// when the test fails. Its output is read by a thread of its own until the pipe closes (no
+/// readability handler: a dispatch source outlives the value and leaks the process objects).
 public final class RunningProcess: @unchecked Sendable {
   private let process = Process()
   private let output = Pipe()
   private let input = Pipe()
-  private let lock = NSLock()
-  private var collected = Data()
-  private var sawEndOfOutput = false
+  private let collected = OutputCollector()
 
   /// Starts `executable` (looked up on PATH if not absolute) with `arguments`.
   public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
@@ -158,27 +179,17 @@ public final class RunningProcess: @unchecked Sendable {
     process.standardOutput = output
     process.standardError = output
     process.standardInput = input
-    output.fileHandleForReading.readabilityHandler = { [weak self] handle in
-      let data = handle.availableData
-      guard let self else { return }
-      self.lock.lock()
-      if data.isEmpty {
-        self.sawEndOfOutput = true
-        handle.readabilityHandler = nil
-      } else {
-        self.collected.append(data)
-      }
-      self.lock.unlock()
-    }
     try process.run()
+    let handle = output.fileHandleForReading
+    let collected = collected
+    Thread {
+      while case let data = handle.availableData, !data.isEmpty { collected.append(data) }
+      collected.finish()
+    }.start()
   }
 
   /// Everything the process printed so far (stdout and stderr).
-  public var text: String {
-    lock.lock()
-    defer { lock.unlock() }
-    return String(decoding: collected, as: UTF8.self)
-  }
+  public var text: String { collected.text }
 
   /// Waits until the output contains `marker` (or the process exits, or `timeout` passes).
   @discardableResult
@@ -207,13 +218,7 @@ public final class RunningProcess: @unchecked Sendable {
     while process.isRunning && Date() < deadline { usleep(10_000) }
     if process.isRunning { return nil }
     // The pipe's end arrives after the exit: collect what is still in flight.
-    while Date() < deadline {
-      lock.lock()
-      let done = sawEndOfOutput
-      lock.unlock()
-      if done { break }
-      usleep(5_000)
-    }
+    while !collected.isFinished && Date() < deadline { usleep(5_000) }
     return process.terminationStatus
   }
 
@@ -226,8 +231,23 @@ public final class RunningProcess: @unchecked Sendable {
 
   deinit {
     stop()
-    output.fileHandleForReading.readabilityHandler = nil
+    try? input.fileHandleForWriting.close()
+    // The reader ends with the pipe (the child and its children are gone); bounded anyway.
+    let deadline = Date().addingTimeInterval(5)
+    while !collected.isFinished && Date() < deadline { usleep(5_000) }
   }
+}
+
+/// A child's output, appended by its reader thread.
+private final class OutputCollector: @unchecked Sendable {
+  private let lock = NSLock()
+  private var data = Data()
+  private var finished = false
+
+  func append(_ chunk: Data) { lock.withLock { data.append(chunk) } }
+  func finish() { lock.withLock { finished = true } }
+  var isFinished: Bool { lock.withLock { finished } }
+  var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
 }
 
 /// An `openssl s_server` on 127.0.0.1 with a free port.
@@ -381,4 +401,59 @@ public func withClientConnection<Result>(
   defer { close(descriptor) }
   let connection = try context.makeConnection(serverName: serverName, port: port, transport: .socket(descriptor))
   return try body(connection)
+}
+
+/// A misbehaving peer on 127.0.0.1: a plain TCP listener that accepts one connection and then
+/// does what a broken or hostile peer does, on a background thread. Stopped (connection closed,
+/// thread joined) when the value goes away.
+public final class RawTCPPeer: @unchecked Sendable {
+  /// What the peer does with the connection it accepts.
+  public enum Behaviour: Sendable {
+    /// Reads what arrives first (a hello), then closes without answering.
+    case closeAfterReading
+    /// Reads what arrives first, then sends these bytes and closes.
+    case answer([UInt8])
+    /// Reads and says nothing, until the value goes away.
+    case stall
+  }
+
+  /// The port it listens on.
+  public let port: Int
+  private let listener: Int32
+  private let done = DispatchSemaphore(value: 0)
+  private let release = DispatchSemaphore(value: 0)
+
+  public init(_ behaviour: Behaviour) throws {
+    signal(SIGPIPE, SIG_IGN)
+    let (descriptor, port) = try LoopbackSocket.listen()
+    listener = descriptor
+    self.port = port
+    let finished = done
+    let released = release
+    Thread {
+      defer { finished.signal() }
+      let client = accept(descriptor, nil, nil)
+      guard client >= 0 else { return }
+      defer { close(client) }
+      LoopbackSocket.setTimeout(client, seconds: 5)
+      var buffer = [UInt8](repeating: 0, count: 16_384)
+      _ = read(client, &buffer, buffer.count)
+      switch behaviour {
+      case .closeAfterReading:
+        return
+      case .answer(let bytes):
+        _ = bytes.withUnsafeBytes { write(client, $0.baseAddress, $0.count) }
+      case .stall:
+        // Bounded: the test ends the stall by letting the value go.
+        _ = released.wait(timeout: .now() + 30)
+      }
+    }.start()
+  }
+
+  deinit {
+    release.signal()
+    Glibc.shutdown(listener, Int32(SHUT_RDWR))
+    close(listener)
+    _ = done.wait(timeout: .now() + 35)
+  }
 }

@@ -41,7 +41,15 @@ public final class SSLConnection: OpenSSLReferenceCounted {
     /// Memory buffers the caller moves (sans-I/O).
     case memory
     /// A connected socket's file descriptor (`SSL_set_fd`); the caller keeps and closes it.
-    case socket(Int32)
+    ///
+    /// With a `timeout`, a blocking socket gets it as its receive and send timeouts
+    /// (`SO_RCVTIMEO`, `SO_SNDTIMEO`): a handshake, read, write or shutdown that waits longer
+    /// than that for the peer fails with a ``TLSError`` whose ``TLSError/isTimeout`` is `true`,
+    /// instead of waiting forever for a peer that stalls. It bounds each wait for the peer, not
+    /// the whole operation. Without one, a blocking socket waits as long as the peer lets it (or
+    /// as long as the socket's own timeouts say). A non-blocking socket never waits: its
+    /// want-read and want-write stay values.
+    case socket(Int32, timeout: Duration? = nil)
   }
 
   /// How far an operation got.
@@ -69,6 +77,8 @@ public final class SSLConnection: OpenSSLReferenceCounted {
 
   private var state: TLSConnectionState?
   private let context: SSLContext?
+  /// The socket and its timeout, for a socket transport given one.
+  private var timedSocket: (descriptor: Int32, timeout: Duration)?
 
   /// The memory BIO OpenSSL reads from, if the transport is memory (`SSL_get_rbio`).
   private var readBIO: OpaquePointer? { memoryBIO(SSL_get_rbio(_pointer)) }
@@ -108,8 +118,12 @@ public final class SSLConnection: OpenSSLReferenceCounted {
       // An empty input buffer means "no data yet", not end of stream.
       _ = oo_BIO_set_mem_eof_return(incoming, -1)
       SSL_set_bio(_pointer, incoming, outgoing)
-    case .socket(let descriptor):
+    case .socket(let descriptor, let timeout):
       try ErrorQueue.check("SSL_set_fd") { SSL_set_fd(_pointer, descriptor) }
+      if let timeout {
+        try Self.setTimeout(timeout, on: descriptor)
+        timedSocket = (descriptor, timeout)
+      }
     }
     if contextState?.role == .server || SSL_is_server(_pointer) == 1 {
       SSL_set_accept_state(_pointer)
@@ -120,6 +134,33 @@ public final class SSLConnection: OpenSSLReferenceCounted {
   }
 
   deinit { Self._free(_pointer) }
+
+  /// Sets a socket's receive and send timeouts (`SO_RCVTIMEO`, `SO_SNDTIMEO`).
+  private static func setTimeout(_ timeout: Duration, on descriptor: Int32) throws(InputError) {
+    let (seconds, attoseconds) = timeout.components
+    guard seconds >= 0, attoseconds >= 0, timeout > .zero else {
+      throw InputError(
+        .invalidArgument, object: "socket timeout", source: "\(timeout)", detail: "a timeout must be positive")
+    }
+    // A timeval of zero means "no timeout": round anything shorter than a microsecond up.
+    var limit = timeval(
+      tv_sec: Int(clamping: seconds), tv_usec: max(Int(attoseconds / 1_000_000_000_000), seconds == 0 ? 1 : 0))
+    let size = socklen_t(MemoryLayout<timeval>.size)
+    guard setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, size) == 0,
+      setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &limit, size) == 0
+    else {
+      throw InputError(
+        .invalidArgument, object: "socket timeout", source: "descriptor \(descriptor)",
+        detail: "setsockopt failed: \(String(cString: strerror(errno)))")
+    }
+  }
+
+  /// Whether a want-read or want-write from a socket given a timeout means the timeout passed:
+  /// the socket is blocking, so the wait ended without the peer (`EAGAIN`).
+  private func timedOut(_ code: Int32) -> Bool {
+    guard let timedSocket, code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE else { return false }
+    return fcntl(timedSocket.descriptor, F_GETFL) & O_NONBLOCK == 0
+  }
 
   private func setServerName(_ name: String, port: Int) throws {
     state?.serverName = name
@@ -185,7 +226,14 @@ public final class SSLConnection: OpenSSLReferenceCounted {
   ///   the error a callback threw.
   @discardableResult
   public func handshake() throws -> Progress {
-    try perform("SSL_do_handshake") { SSL_do_handshake(_pointer) }.progress
+    let progress = try perform("SSL_do_handshake") { SSL_do_handshake(_pointer) }.progress
+    if progress == .complete, state?.policyChangedDuringHandshake == true, isSessionReused {
+      throw UsageError(
+        "the connection's verification policy changed after its handshake had begun, and the server resumed the "
+          + "session offered under the old policy, so the new policy was never applied; change a connection's "
+          + "policy before its handshake")
+    }
+    return progress
   }
 
   /// Reads application data (`SSL_read_ex`), at most `maximumCount` bytes.
@@ -246,6 +294,11 @@ public final class SSLConnection: OpenSSLReferenceCounted {
       state?.storedError = nil
       throw stored
     }
+    if timedOut(code) {
+      throw TLSError(
+        operation: operation, code: code, status: status, systemError: EAGAIN, verification: nil, openSSLError: error,
+        timeout: timedSocket?.timeout)
+    }
     switch code {
     case SSL_ERROR_NONE: return Outcome(progress: .complete)
     case SSL_ERROR_WANT_READ: return Outcome(progress: .wantRead)
@@ -272,6 +325,12 @@ public final class SSLConnection: OpenSSLReferenceCounted {
 
   /// Replaces this connection's verify callback (`nil` removes it); the context is unchanged.
   /// Sessions made under another policy are not resumed under this one.
+  ///
+  /// Replace it before the handshake. A callback replaced while a verification runs (from inside
+  /// a callback, say) takes effect from the next verification; the running one keeps the
+  /// callback it began with. A policy changed after the handshake has begun cannot take back a
+  /// session already offered: if the server resumes it, ``handshake()`` throws ``UsageError``
+  /// rather than succeed without the new policy.
   public func setVerifyCallback(_ callback: VerifyCallback?) {
     state?.verifyCallback = callback
     forcePeerVerification()
@@ -304,8 +363,15 @@ public final class SSLConnection: OpenSSLReferenceCounted {
     if let name = state.serverName, let key = state.sessionKey {
       let port = key.split(separator: "|").first.flatMap { $0.split(separator: ":").last } ?? "443"
       state.sessionKey = "\(name):\(port)|\(state.policyToken)"
+    }
+    if SSL_in_before(_pointer) == 1 {
       // A session chosen under the context's policy is not offered under this one.
       _ = ErrorQueue.isolated { _ in SSL_set_session(_pointer, nil) }
+    } else {
+      // The handshake has begun: its session is in use (SSL_set_session would free it under
+      // OpenSSL's feet), and one offered for resumption cannot be taken back. If the server
+      // resumes it, verification never runs under the new policy: handshake() fails then.
+      state.policyChangedDuringHandshake = true
     }
   }
 
@@ -423,7 +489,8 @@ public final class SSLConnection: OpenSSLReferenceCounted {
 public struct TLSError: Error, Sendable, CustomStringConvertible {
   /// The OpenSSL function that failed, for example `"SSL_do_handshake"`.
   public let operation: String
-  /// `SSL_get_error`'s code (`SSL_ERROR_SSL`, `SSL_ERROR_SYSCALL`).
+  /// `SSL_get_error`'s code (`SSL_ERROR_SSL`, `SSL_ERROR_SYSCALL`; for a timeout, the want-read or
+  /// want-write the blocking socket ended with).
   public let code: Int32
   /// The failed call's return value.
   public let status: Int32
@@ -433,12 +500,33 @@ public struct TLSError: Error, Sendable, CustomStringConvertible {
   public let verification: VerificationError?
   /// What OpenSSL queued.
   public let openSSLError: OpenSSLError?
+  /// The socket timeout that passed, when the peer did not answer in time (see
+  /// ``SSLConnection/Transport/socket(_:timeout:)``).
+  public let timeout: Duration?
+
+  init(
+    operation: String, code: Int32, status: Int32, systemError: Int32, verification: VerificationError?,
+    openSSLError: OpenSSLError?, timeout: Duration? = nil
+  ) {
+    self.operation = operation
+    self.code = code
+    self.status = status
+    self.systemError = systemError
+    self.verification = verification
+    self.openSSLError = openSSLError
+    self.timeout = timeout
+  }
+
+  /// Whether the operation failed because the peer did not answer within the socket's timeout.
+  public var isTimeout: Bool { timeout != nil }
 
   /// `SSL_ERROR_SSL` or `SSL_ERROR_SYSCALL` in words.
   public var codeName: String {
     switch code {
     case SSL_ERROR_SSL: "SSL_ERROR_SSL"
     case SSL_ERROR_SYSCALL: "SSL_ERROR_SYSCALL"
+    case SSL_ERROR_WANT_READ: "SSL_ERROR_WANT_READ"
+    case SSL_ERROR_WANT_WRITE: "SSL_ERROR_WANT_WRITE"
     default: "SSL_ERROR_\(code)"
     }
   }
@@ -452,6 +540,7 @@ public struct TLSError: Error, Sendable, CustomStringConvertible {
   /// The operation, the code, and the verification explanation or OpenSSL's reasons.
   public var description: String {
     var text = "\(operation) failed (\(codeName))"
+    if let timeout { return text + ": the peer did not answer within the socket timeout (\(timeout))" }
     if let verification { text += ": certificate verification failed: \(verification)" }
     if let openSSLError, !openSSLError.entries.isEmpty {
       text += verification == nil ? ": " : " ["

@@ -107,6 +107,9 @@ final class TLSConnectionState: @unchecked Sendable {
   /// Changes whenever the connection replaces a verification setting of its context, so that
   /// sessions made under one policy are never resumed under another.
   var policyToken = "context"
+  /// Set when a verification setting changed after the handshake had begun (see
+  /// ``SSLConnection/setVerifyCallback(_:)``).
+  var policyChangedDuringHandshake = false
 
   init(context: TLSContextState) {
     self.context = context
