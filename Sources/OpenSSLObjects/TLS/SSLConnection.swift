@@ -163,6 +163,13 @@ public final class SSLConnection: OpenSSLReferenceCounted {
   }
 
   private func setServerName(_ name: String, port: Int) throws {
+    // OpenSSL takes the name as a C string, which ends at a NUL byte: a certificate for
+    // "example.com" must not pass for "example.com\0.evil.test".
+    guard !name.utf8.contains(0) else {
+      throw InputError(
+        .invalidArgument, object: "server name", source: "\"\(name.visibleEscapes)\"",
+        detail: "it contains a NUL byte")
+    }
     state?.serverName = name
     let param = SSL_get0_param(_pointer)
     let isAddress = GeneralName.ipAddress(name) != nil

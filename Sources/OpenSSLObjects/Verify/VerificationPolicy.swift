@@ -194,6 +194,11 @@ public struct VerificationPolicy: Sendable {
   }
 
   private static func check(_ what: String, _ value: String, _ body: () -> Int32) throws(InputError) {
+    // A C string ends at a NUL byte: "10.0.0.1\0anything" would be checked as "10.0.0.1".
+    guard !value.utf8.contains(0) else {
+      throw InputError(
+        .invalidArgument, object: what, source: "\"\(value.visibleEscapes)\"", detail: "it contains a NUL byte")
+    }
     try ErrorQueue.isolated { scope throws(InputError) in
       guard body() == 1 else {
         throw InputError(
