@@ -37,11 +37,9 @@ swift test --skip-build
 if [[ ${OO_SKIP_SANITIZERS:-0} != 1 ]]; then
   # Child processes (the CLI, oo-test-helper, the C capsule programs, which the tests build with
   # the toolchain's clang and the same sanitizer) inherit these options and are checked too.
-  # fast_unwind_on_malloc=0: full stacks through libraries built without frame pointers (libp11),
-  # which the suppressions need.
   echo "==> AddressSanitizer + LeakSanitizer: the whole suite (.build-asan)"
   build_warning_free --build-tests --sanitize=address --scratch-path .build-asan
-  ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:detect_stack_use_after_return=0 \
+  ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=0 \
     LSAN_OPTIONS=suppressions=$root/scripts/lsan.supp:print_suppressions=0 \
     SWIFT_BACKTRACE=enable=no \
     swift test --skip-build --sanitize=address --scratch-path .build-asan

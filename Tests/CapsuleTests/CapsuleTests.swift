@@ -17,13 +17,13 @@ enum CPrograms {
   static func build(_ name: String, in directory: TemporaryDirectory, sanitize: Bool = false) throws -> String {
     let output = directory.file(name + (sanitize ? "-asan" : ""))
     let products = ChildProcess.productsDirectory
-    let (compiler, flags) = Sanitizer.cCompiler(address: sanitize)
+    let (compiler, flags, libraries) = Sanitizer.cCompiler(address: sanitize)
     let arguments =
       flags + [
         "-Wall", "-Werror", "-I\(repository)/include", "\(repository)/Tests/CapsuleC/\(name).c", "-o", output,
         "-L\(products)", "-lopenssl_objects", "-lssl", "-lcrypto",
         "-Wl,-rpath,\(products):\(Sanitizer.swiftRuntimeDirectory)",
-      ]
+      ] + libraries
     let result = try ChildProcess.run(compiler, arguments)
     guard result.status == 0 else { throw BuildFailed(output: result.output) }
     return output

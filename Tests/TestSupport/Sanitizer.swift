@@ -18,14 +18,18 @@ public enum Sanitizer: Sendable {
     return .none
   }()
 
-  /// The C compiler and flags for a C program that loads our libraries: under a sanitizer, the
-  /// Swift toolchain's own clang with the same sanitizer (its runtime must be the one the Swift
-  /// code was instrumented for); otherwise `cc`, with AddressSanitizer when `address` is set.
-  public static func cCompiler(address: Bool = false) -> (compiler: String, flags: [String]) {
+  /// The C compiler, compile flags and link flags for a C program that loads our libraries:
+  /// under a sanitizer, the Swift toolchain's own clang with the same sanitizer (its runtime must
+  /// be the one the Swift code was instrumented for; ThreadSanitizer's also needs the toolchain's
+  /// libdispatch); otherwise `cc`, with AddressSanitizer when `address` is set.
+  public static func cCompiler(address: Bool = false) -> (compiler: String, flags: [String], libraries: [String]) {
     switch current {
-    case .address: return (toolchainClang, ["-fsanitize=address", "-g"])
-    case .thread: return (toolchainClang, ["-fsanitize=thread", "-g"])
-    case .none: return ("cc", address ? ["-fsanitize=address", "-g"] : [])
+    case .address: return (toolchainClang, ["-fsanitize=address", "-g"], [])
+    case .thread:
+      return (
+        toolchainClang, ["-fsanitize=thread", "-g"], ["-L\(swiftRuntimeDirectory)", "-ldispatch", "-lBlocksRuntime"]
+      )
+    case .none: return ("cc", address ? ["-fsanitize=address", "-g"] : [], [])
     }
   }
 

@@ -161,35 +161,18 @@ public enum LoopbackSocket {
 }
 
 /// A long-running child process (an `openssl s_server`), stopped when the value goes away, also
-/// when the test fails. Its output is read by a thread of its own until the pipe closes (no
-/// readability handler: a dispatch source outlives the value and leaks the process objects).
+/// when the test fails.
 public final class RunningProcess: @unchecked Sendable {
-  private let process = Process()
-  private let output = Pipe()
-  private let input = Pipe()
-  private let collected = OutputCollector()
+  private let process: SpawnedProcess
 
   /// Starts `executable` (looked up on PATH if not absolute) with `arguments`.
   public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
-    process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
-    process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
-    var merged = ProcessInfo.processInfo.environment
-    for (key, value) in environment { merged[key] = value }
-    process.environment = merged
-    process.standardOutput = output
-    process.standardError = output
-    process.standardInput = input
-    try process.run()
-    let handle = output.fileHandleForReading
-    let collected = collected
-    Thread {
-      while case let data = handle.availableData, !data.isEmpty { collected.append(data) }
-      collected.finish()
-    }.start()
+    signal(SIGPIPE, SIG_IGN)
+    process = try SpawnedProcess(executable, arguments, environment: environment, mergeErrors: true)
   }
 
   /// Everything the process printed so far (stdout and stderr).
-  public var text: String { collected.text }
+  public var text: String { process.outputText }
 
   /// Waits until the output contains `marker` (or the process exits, or `timeout` passes).
   @discardableResult
@@ -197,7 +180,10 @@ public final class RunningProcess: @unchecked Sendable {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
       if text.contains(marker) { return true }
-      if !process.isRunning { return text.contains(marker) }
+      if !process.isRunning {
+        process.waitForOutput()
+        return text.contains(marker)
+      }
       usleep(10_000)
     }
     return false
@@ -205,7 +191,7 @@ public final class RunningProcess: @unchecked Sendable {
 
   /// Writes to the process's standard input.
   public func send(_ text: String) {
-    input.fileHandleForWriting.write(Data(text.utf8))
+    process.write(text)
   }
 
   /// Whether the process still runs.
@@ -217,37 +203,20 @@ public final class RunningProcess: @unchecked Sendable {
     let deadline = Date().addingTimeInterval(timeout)
     while process.isRunning && Date() < deadline { usleep(10_000) }
     if process.isRunning { return nil }
-    // The pipe's end arrives after the exit: collect what is still in flight.
-    while !collected.isFinished && Date() < deadline { usleep(5_000) }
-    return process.terminationStatus
+    process.waitForOutput(timeout: max(0, deadline.timeIntervalSinceNow))
+    return process.waitForExit()
   }
 
   /// Stops the process (SIGKILL: test peers keep no state worth a clean exit).
   public func stop() {
     guard process.isRunning else { return }
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
+    kill(process.pid, SIGKILL)
+    process.waitForExit()
   }
 
   deinit {
     stop()
-    try? input.fileHandleForWriting.close()
-    // The reader ends with the pipe (the child and its children are gone); bounded anyway.
-    let deadline = Date().addingTimeInterval(5)
-    while !collected.isFinished && Date() < deadline { usleep(5_000) }
   }
-}
-
-/// A child's output, appended by its reader thread.
-private final class OutputCollector: @unchecked Sendable {
-  private let lock = NSLock()
-  private var data = Data()
-  private var finished = false
-
-  func append(_ chunk: Data) { lock.withLock { data.append(chunk) } }
-  func finish() { lock.withLock { finished = true } }
-  var isFinished: Bool { lock.withLock { finished } }
-  var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
 }
 
 /// An `openssl s_server` on 127.0.0.1 with a free port.

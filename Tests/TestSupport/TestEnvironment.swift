@@ -66,55 +66,13 @@ public enum ChildProcess {
     environment: [String: String] = [:],
     stdin: String? = nil
   ) throws -> ProcessResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
-    process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
-    var merged = ProcessInfo.processInfo.environment
-    for (key, value) in environment { merged[key] = value }
-    process.environment = merged
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    let input = Pipe()
-    process.standardInput = input
-    try process.run()
-    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-    try? input.fileHandleForWriting.close()
-    // Read both pipes concurrently so that neither fills up.
-    let errorData = LockedData()
-    let reader = Thread { errorData.set(err.fileHandleForReading.readDataToEndOfFile()) }
-    reader.start()
-    let outputData = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    while !errorData.isSet { usleep(1000) }
-    return ProcessResult(
-      status: process.terminationStatus, stdout: String(decoding: outputData, as: UTF8.self),
-      stderr: String(decoding: errorData.value, as: UTF8.self))
+    signal(SIGPIPE, SIG_IGN)
+    let process = try SpawnedProcess(executable, arguments, environment: environment, mergeErrors: false)
+    if let stdin { process.write(stdin) }
+    process.closeInput()
+    let status = process.waitForExit()
+    process.waitForOutput()
+    return ProcessResult(status: status, stdout: process.outputText, stderr: process.errorText)
   }
 }
 
-private final class LockedData: @unchecked Sendable {
-  private let lock = NSLock()
-  private var data = Data()
-  private var done = false
-
-  func set(_ value: Data) {
-    lock.lock()
-    data = value
-    done = true
-    lock.unlock()
-  }
-
-  var isSet: Bool {
-    lock.lock()
-    defer { lock.unlock() }
-    return done
-  }
-
-  var value: Data {
-    lock.lock()
-    defer { lock.unlock() }
-    return data
-  }
-}

@@ -254,13 +254,47 @@ enum KeyDecoder {
     passphrase: PassphraseBox,
     classify: InputError.Reason?
   ) throws(InputError) -> OpaquePointer {
-    let object = selection.object
     let where_ = context.isEmpty ? "" : " in \(context)"
+    // OSSL_DECODER_CTX_new_for_pkey keeps the input type and structure pointers it is given
+    // (OSSL_DECODER_CTX_set_input_type does not copy): the C strings must outlive the decoder,
+    // not only the call, so the whole decoding runs inside them.
+    return try withOptionalCString("DER") { inputType throws(InputError) -> OpaquePointer in
+      try withOptionalCString(structure) { structure throws(InputError) -> OpaquePointer in
+        try withOptionalCString(keyType) { keyType throws(InputError) -> OpaquePointer in
+          try decode(
+            der, selection: selection, inputType: inputType, structure: structure, keyType: keyType, source: source,
+            where_: where_, passphrase: passphrase, classify: classify)
+        }
+      }
+    }
+  }
+
+  /// Runs `body` with `text` as a C string, or with `nil`.
+  private static func withOptionalCString<Result>(
+    _ text: String?, _ body: (UnsafePointer<CChar>?) throws(InputError) -> Result
+  ) throws(InputError) -> Result {
+    guard let text else { return try body(nil) }
+    let bytes = Array(text.utf8CString)
+    return try bytes.withUnsafeBufferPointer { (buffer) throws(InputError) -> Result in try body(buffer.baseAddress) }
+  }
+
+  private static func decode(
+    _ der: UnsafeRawBufferPointer,
+    selection: Selection,
+    inputType: UnsafePointer<CChar>?,
+    structure: UnsafePointer<CChar>?,
+    keyType: UnsafePointer<CChar>?,
+    source: InputSource,
+    where_: String,
+    passphrase: PassphraseBox,
+    classify: InputError.Reason?
+  ) throws(InputError) -> OpaquePointer {
+    let object = selection.object
     return try ErrorQueue.isolated { scope throws(InputError) -> OpaquePointer in
       var key: OpaquePointer? = nil
       guard
         let decoder = OSSL_DECODER_CTX_new_for_pkey(
-          &key, "DER", structure, keyType, selection.osslSelection, nil, nil)
+          &key, inputType, structure, keyType, selection.osslSelection, nil, nil)
       else {
         throw InputError(
           .unsupported, object: object, source: source.description,
