@@ -75,4 +75,3 @@ public enum ChildProcess {
     return ProcessResult(status: status, stdout: process.outputText, stderr: process.errorText)
   }
 }
-
