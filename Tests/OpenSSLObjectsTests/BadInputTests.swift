@@ -35,6 +35,13 @@ struct BadInput: Sendable, CustomTestStringConvertible {
     let encryptedKeyPEM: [UInt8]
     let crlDER: [UInt8]
 
+    /// Verifies the leaf with its intermediate against a store of the root under `policy`.
+    func verifyLeaf(_ policy: VerificationPolicy) throws {
+      let store = X509Store()
+      try store.add(pki.root)
+      _ = try store.verify(pki.leaf, untrusted: [pki.intermediate], policy: policy)
+    }
+
     static let shared = Result {
       let pki = try TestPKI()
       let crl = try CRLBuilder().sign(with: pki.intermediateKey, issuerCertificate: pki.intermediate)
@@ -220,24 +227,17 @@ struct BadInput: Sendable, CustomTestStringConvertible {
       _ = try f.pki.leaf.matchesHost("www.example.test\0.evil")
     },
     BadInput("verification policy: a host name with a NUL byte", .invalidArgument) { f in
-      let store = X509Store()
-      try store.add(f.pki.root)
-      _ = try store.verify(
-        f.pki.leaf, untrusted: [f.pki.intermediate], policy: VerificationPolicy(host: "www.example.test\0.evil"))
+      try f.verifyLeaf(VerificationPolicy(host: "www.example.test\0.evil"))
     },
     BadInput("verification policy: an IP address with a NUL byte", .invalidArgument) { f in
       var policy = VerificationPolicy()
       policy.ipAddress = "127.0.0.1\0junk"
-      let store = X509Store()
-      try store.add(f.pki.root)
-      _ = try store.verify(f.pki.leaf, untrusted: [f.pki.intermediate], policy: policy)
+      try f.verifyLeaf(policy)
     },
     BadInput("verification policy: not an IP address", .invalidArgument) { f in
       var policy = VerificationPolicy()
       policy.ipAddress = "300.1.2.3"
-      let store = X509Store()
-      try store.add(f.pki.root)
-      _ = try store.verify(f.pki.leaf, untrusted: [f.pki.intermediate], policy: policy)
+      try f.verifyLeaf(policy)
     },
   ]
 }

@@ -11,31 +11,38 @@ final class WeakBox<Object: AnyObject>: @unchecked Sendable {
   init(_ object: Object?) { self.object = object }
 }
 
-/// Drives two handshakes one round at a time, interleaved, so that both are in flight at once.
+/// Two client connections of one context, each with a server connection of one server context,
+/// driven one round at a time, interleaved, so that both are in flight at once; `between` runs on
+/// the first connection after the first round (its client hello is out).
 func interleavedHandshakes(
-  _ first: (client: SSLConnection, server: SSLConnection),
-  _ second: (client: SSLConnection, server: SSLConnection),
-  between: () -> Void = {}
-) -> (first: (any Error)?, second: (any Error)?) {
+  between: (SSLConnection) -> Void
+) throws -> (first: (any Error)?, second: (any Error)?, secondConnection: SSLConnection) {
+  let fixture = try TLSFixture()
+  let client = try fixture.client()
+  let server = try fixture.server()
+  let pairs = [
+    (try client.makeConnection(serverName: "www.example.test"), try server.makeConnection()),
+    (try client.makeConnection(serverName: "www.example.test"), try server.makeConnection()),
+  ]
   var outcomes: [(any Error)?] = [nil, nil]
   var done = [false, false]
   for round in 0..<40 {
-    for (index, pair) in [first, second].enumerated() where !done[index] {
+    for (index, pair) in pairs.enumerated() where !done[index] {
       do {
-        let clientProgress = try pair.client.handshake()
-        pair.server.receive(pair.client.takeOutput())
-        let serverProgress = try pair.server.handshake()
-        pair.client.receive(pair.server.takeOutput())
+        let clientProgress = try pair.0.handshake()
+        pair.1.receive(pair.0.takeOutput())
+        let serverProgress = try pair.1.handshake()
+        pair.0.receive(pair.1.takeOutput())
         done[index] = clientProgress == .complete && serverProgress == .complete
       } catch {
         outcomes[index] = error
         done[index] = true
       }
     }
-    if round == 0 { between() }
+    if round == 0 { between(pairs[0].0) }
     if done.allSatisfy({ $0 }) { break }
   }
-  return (outcomes[0], outcomes[1])
+  return (outcomes[0], outcomes[1], pairs[1].0)
 }
 
 @Suite("Faults: callbacks that throw, reject or replace themselves; contexts released early")
@@ -43,29 +50,18 @@ struct CallbackFaultTests {
   struct PolicyRefused: Error, Equatable {}
 
   @Test func aCallbackThatThrowsFailsItsConnectionWhileAnotherInFlightSucceeds() throws {
-    let fixture = try TLSFixture()
-    let client = try fixture.client()
-    let server = try fixture.server()
-    let failing = (try client.makeConnection(serverName: "www.example.test"), try server.makeConnection())
-    let passing = (try client.makeConnection(serverName: "www.example.test"), try server.makeConnection())
-    let (first, second) = interleavedHandshakes(failing, passing) {
-      // Both are past their first round: the client hellos are out.
-      failing.0.setVerifyCallback { _ in throw PolicyRefused() }
+    let (first, second, passing) = try interleavedHandshakes { connection in
+      connection.setVerifyCallback { _ in throw PolicyRefused() }
     }
     #expect(first as? PolicyRefused == PolicyRefused(), "\(String(describing: first))")
     #expect(second == nil, "\(String(describing: second))")
-    #expect(passing.0.verifiedChain.count == 3)
+    #expect(passing.verifiedChain.count == 3)
     #expect(ERR_peek_error() == 0)
   }
 
   @Test func aCallbackThatRejectsFailsItsConnectionWithItsReason() throws {
-    let fixture = try TLSFixture()
-    let client = try fixture.client()
-    let server = try fixture.server()
-    let rejecting = (try client.makeConnection(serverName: "www.example.test"), try server.makeConnection())
-    let passing = (try client.makeConnection(serverName: "www.example.test"), try server.makeConnection())
-    let (first, second) = interleavedHandshakes(rejecting, passing) {
-      rejecting.0.setVerifyCallback { view in view.depth == 0 ? .reject("not this leaf") : .keep }
+    let (first, second, _) = try interleavedHandshakes { connection in
+      connection.setVerifyCallback { view in view.depth == 0 ? .reject("not this leaf") : .keep }
     }
     let failure = try #require(first as? TLSError, "\(String(describing: first))")
     #expect(failure.verification?.explanation.contains("not this leaf") == true, "\(failure)")

@@ -27,9 +27,38 @@ public enum Fuzz {
     return Array(UnsafeBufferPointer(start: data, count: size))
   }
 
-  /// Called from each target's `LLVMFuzzerInitialize`: with `OO_FUZZ_WRITE_SEEDS=DIR` in the
-  /// environment, writes the target's seeds into DIR and exits; otherwise returns.
-  public static func writeSeedsIfAsked(_ seeds: () throws -> [String: [UInt8]]) {
+  /// Reads `bytes` every way a PEM-or-DER object is read (DER, a PEM bundle, one object of
+  /// either), hands each object to `exercise`, and requires an empty error queue after each.
+  public static func decodeEveryWay<Object: PEMDERDecodable>(
+    _ bytes: [UInt8], as type: Object.Type, _ exercise: (Object) -> Void
+  ) {
+    if let object = try? Object(derEncoded: bytes) { exercise(object) }
+    requireEmptyErrorQueue("\(type)(derEncoded:)")
+    if let objects = try? Object.all(bytes: bytes) { objects.forEach(exercise) }
+    requireEmptyErrorQueue("\(type).all(bytes:)")
+    if let object = try? Object(bytes: bytes) { exercise(object) }
+    requireEmptyErrorQueue("\(type)(bytes:)")
+  }
+
+  /// Runs a step that must not fail (a round trip of something that parsed), crashing with
+  /// `what` and the error if it does.
+  public static func mustSucceed<T>(_ what: @autoclosure () -> String, _ body: () throws -> T) -> T {
+    do {
+      return try body()
+    } catch {
+      fatalError("\(what()): \(error)")
+    }
+  }
+
+  /// What each target's `LLVMFuzzerInitialize` does: with `OO_FUZZ_WRITE_SEEDS=DIR` in the
+  /// environment, writes the target's seeds into DIR and exits; otherwise returns 0 (libFuzzer's
+  /// "go on").
+  public static func initialize(seeds: () throws -> [String: [UInt8]]) -> Int32 {
+    writeSeedsIfAsked(seeds)
+    return 0
+  }
+
+  private static func writeSeedsIfAsked(_ seeds: () throws -> [String: [UInt8]]) {
     guard let directory = ProcessInfo.processInfo.environment["OO_FUZZ_WRITE_SEEDS"] else { return }
     do {
       try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

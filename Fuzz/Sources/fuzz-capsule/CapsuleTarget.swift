@@ -12,7 +12,7 @@ import OpenSSLObjectsCapsule
 
 @_cdecl("LLVMFuzzerInitialize")
 public func initialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: UnsafeMutableRawPointer?) -> Int32 {
-  Fuzz.writeSeedsIfAsked {
+  Fuzz.initialize {
     // Short programs: make each kind, get with the right and a wrong type, retain, release twice.
     [
       "make-get-release": [0, 1, 1, 1, 0, 2, 1, 0, 5, 0, 4, 0, 4, 0],
@@ -21,7 +21,6 @@ public func initialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: UnsafeMutab
       "unknown-type": [0, 0xEE, 1, 0, 1, 2, 0, 1, 9, 0, 1, 3, 6, 0, 7, 0],
     ]
   }
-  return 0
 }
 
 /// Reads the program's bytes one at a time; zeros after the end.
@@ -104,22 +103,13 @@ public func fuzzCapsule(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         Fuzz.require(real == expected, "oo_capsule_get1 gave an object for the wrong type or a bad handle")
         freeReference(object, type: expected)
       }
-    case 3:  // retain
-      let index = Int(program.byte())
-      let (capsule, real) = pick(&program, held, released, index: index)
-      if oo_capsule_retain(capsule) == OO_OK {
-        Fuzz.require(real != nil, "oo_capsule_retain accepted a stale or forged handle")
+    case let operation where operation == 3 || operation == 4:  // retain, release
+      let retaining = operation == 3
+      let (capsule, real) = pick(&program, held, released)
+      if (retaining ? oo_capsule_retain(capsule) : oo_capsule_release(capsule)) == OO_OK {
+        Fuzz.require(real != nil, "oo_capsule_retain or _release accepted a stale or forged handle")
         if let position = held.firstIndex(where: { $0.capsule.handle == capsule.handle }) {
-          held[position].count += 1
-        }
-      }
-    case 4:  // release
-      let index = Int(program.byte())
-      let (capsule, real) = pick(&program, held, released, index: index)
-      if oo_capsule_release(capsule) == OO_OK {
-        Fuzz.require(real != nil, "oo_capsule_release accepted a stale or forged handle")
-        if let position = held.firstIndex(where: { $0.capsule.handle == capsule.handle }) {
-          held[position].count -= 1
+          held[position].count += retaining ? 1 : -1
           if held[position].count == 0 { released.append(held.remove(at: position).capsule) }
         }
       }
@@ -155,10 +145,9 @@ public func fuzzCapsule(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
 func pick(
   _ program: inout Program,
   _ held: [(capsule: oo_capsule, count: Int, type: oo_type)],
-  _ released: [oo_capsule],
-  index: Int? = nil
+  _ released: [oo_capsule]
 ) -> (oo_capsule, oo_type?) {
-  let selector = index ?? Int(program.byte())
+  let selector = Int(program.byte())
   switch selector % 4 {
   case 0 where !held.isEmpty, 1 where !held.isEmpty:
     let entry = held[(selector / 4) % held.count]

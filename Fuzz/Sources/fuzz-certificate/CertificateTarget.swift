@@ -6,7 +6,7 @@ import OpenSSLObjects
 
 @_cdecl("LLVMFuzzerInitialize")
 public func initialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: UnsafeMutableRawPointer?) -> Int32 {
-  Fuzz.writeSeedsIfAsked {
+  Fuzz.initialize {
     let leaf = FuzzPKI.leaf
     let root = FuzzPKI.root
     return [
@@ -18,18 +18,12 @@ public func initialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: UnsafeMutab
       "root.der": root.derEncoded,
     ]
   }
-  return 0
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzCertificate(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
   let bytes = Fuzz.bytes(data, size)
-  if let certificate = try? X509Certificate(derEncoded: bytes) { exercise(certificate) }
-  Fuzz.requireEmptyErrorQueue("X509Certificate(derEncoded:)")
-  if let certificates = try? X509Certificate.all(bytes: bytes) { certificates.forEach(exercise) }
-  Fuzz.requireEmptyErrorQueue("X509Certificate.all(bytes:)")
-  if let certificate = try? X509Certificate(bytes: bytes) { exercise(certificate) }
-  Fuzz.requireEmptyErrorQueue("X509Certificate(bytes:)")
+  Fuzz.decodeEveryWay(bytes, as: X509Certificate.self, exercise)
   if let objects = try? DecodedObject.readAll(bytes: bytes) {
     for case .certificate(let certificate) in objects { exercise(certificate) }
   }
@@ -69,11 +63,8 @@ func exercise(_ certificate: X509Certificate) {
   Fuzz.requireEmptyErrorQueue("the accessors of a certificate")
 
   let der = certificate.derEncoded
-  let again: X509Certificate
-  do {
-    again = try X509Certificate(derEncoded: der)
-  } catch {
-    fatalError("the DER of a parsed certificate does not parse again: \(error)")
+  let again = Fuzz.mustSucceed("the DER of a parsed certificate does not parse again") {
+    try X509Certificate(derEncoded: der)
   }
   Fuzz.require(again == certificate, "a certificate's DER round trip changed it")
   Fuzz.require(again.derEncoded == der, "a certificate's DER is not stable")

@@ -7,7 +7,7 @@ import OpenSSLObjects
 
 @_cdecl("LLVMFuzzerInitialize")
 public func initialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: UnsafeMutableRawPointer?) -> Int32 {
-  Fuzz.writeSeedsIfAsked {
+  Fuzz.initialize {
     let empty = try CRLBuilder().sign(with: FuzzPKI.rootKey, issuerCertificate: FuzzPKI.root)
     return [
       "crl.der": FuzzPKI.crl.derEncoded,
@@ -15,16 +15,11 @@ public func initialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: UnsafeMutab
       "empty.der": empty.derEncoded,
     ]
   }
-  return 0
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzCRL(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-  let bytes = Fuzz.bytes(data, size)
-  if let crl = try? X509CRL(derEncoded: bytes) { exercise(crl) }
-  Fuzz.requireEmptyErrorQueue("X509CRL(derEncoded:)")
-  if let crl = try? X509CRL(bytes: bytes) { exercise(crl) }
-  Fuzz.requireEmptyErrorQueue("X509CRL(bytes:)")
+  Fuzz.decodeEveryWay(Fuzz.bytes(data, size), as: X509CRL.self, exercise)
   return 0
 }
 
@@ -36,12 +31,7 @@ func exercise(_ crl: X509CRL) {
   Fuzz.requireEmptyErrorQueue("the accessors of a CRL")
 
   let der = crl.derEncoded
-  let again: X509CRL
-  do {
-    again = try X509CRL(derEncoded: der)
-  } catch {
-    fatalError("the DER of a parsed CRL does not parse again: \(error)")
-  }
+  let again = Fuzz.mustSucceed("the DER of a parsed CRL does not parse again") { try X509CRL(derEncoded: der) }
   Fuzz.require(again == crl, "a CRL's DER round trip changed it")
   Fuzz.requireEmptyErrorQueue("the CRL DER round trip")
 

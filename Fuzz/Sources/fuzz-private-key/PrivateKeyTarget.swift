@@ -7,7 +7,7 @@ import OpenSSLObjects
 
 @_cdecl("LLVMFuzzerInitialize")
 public func initialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: UnsafeMutableRawPointer?) -> Int32 {
-  Fuzz.writeSeedsIfAsked {
+  Fuzz.initialize {
     var seeds: [String: [UInt8]] = [:]
     let keys: [(String, PrivateKey)] = [
       ("ec", FuzzPKI.leafKey), ("rsa", try PrivateKey(generating: .rsa(bits: 1024))),
@@ -27,7 +27,6 @@ public func initialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: UnsafeMutab
     }
     return seeds
   }
-  return 0
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -73,12 +72,7 @@ func exercise(_ key: PrivateKey) {
   }
   Fuzz.requireEmptyErrorQueue("the accessors of a private key")
   guard let pem = try? key.pemEncoded() else { return }
-  let again: PrivateKey
-  do {
-    again = try PrivateKey(secret: pem)
-  } catch {
-    fatalError("the PKCS#8 of a parsed key does not parse again: \(error)")
-  }
+  let again = Fuzz.mustSucceed("the PKCS#8 of a parsed key does not parse again") { try PrivateKey(secret: pem) }
   Fuzz.require(again.hasSamePublicKey(as: key), "a key's PKCS#8 round trip changed it")
   Fuzz.requireEmptyErrorQueue("the PKCS#8 round trip")
   _ = sink.count

@@ -25,7 +25,8 @@ let serverContext: SSLContext = {
 
 @_cdecl("LLVMFuzzerInitialize")
 public func initialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: UnsafeMutableRawPointer?) -> Int32 {
-  Fuzz.writeSeedsIfAsked {
+  _ = serverContext
+  return Fuzz.initialize {
     // What real clients send first: client hellos for TLS 1.3 and 1.2, with SNI, ALPN, and a
     // client certificate on offer.
     var seeds: [String: [UInt8]] = [:]
@@ -40,8 +41,6 @@ public func initialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: UnsafeMutab
     }
     return seeds
   }
-  _ = serverContext
-  return 0
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

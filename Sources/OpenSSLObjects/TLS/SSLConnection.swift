@@ -509,20 +509,7 @@ public struct TLSError: Error, Sendable, CustomStringConvertible {
   public let openSSLError: OpenSSLError?
   /// The socket timeout that passed, when the peer did not answer in time (see
   /// ``SSLConnection/Transport/socket(_:timeout:)``).
-  public let timeout: Duration?
-
-  init(
-    operation: String, code: Int32, status: Int32, systemError: Int32, verification: VerificationError?,
-    openSSLError: OpenSSLError?, timeout: Duration? = nil
-  ) {
-    self.operation = operation
-    self.code = code
-    self.status = status
-    self.systemError = systemError
-    self.verification = verification
-    self.openSSLError = openSSLError
-    self.timeout = timeout
-  }
+  public fileprivate(set) var timeout: Duration? = nil
 
   /// Whether the operation failed because the peer did not answer within the socket's timeout.
   public var isTimeout: Bool { timeout != nil }
