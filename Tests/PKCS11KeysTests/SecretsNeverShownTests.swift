@@ -123,4 +123,24 @@ struct SecretsNeverShownTests {
     // SecretBytes (PINs, passphrases, exported keys) is noncopyable and conforms to no printing
     // protocol: it cannot be interpolated, described or dumped at all.
   }
+
+  /// A crash message is text the process prints as it dies: in the library's sources every
+  /// `fatalError`, `precondition` and `preconditionFailure` message is a literal that
+  /// interpolates no value, so none can carry a secret.
+  @Test func noCrashMessageInTheLibraryInterpolatesAValue() throws {
+    let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("Sources")
+    let files = try #require(FileManager.default.enumerator(atPath: sources.path)).compactMap { $0 as? String }
+      .filter { $0.hasSuffix(".swift") }
+    #expect(files.count > 50)
+    var offending: [String] = []
+    for file in files {
+      let text = try String(contentsOf: sources.appendingPathComponent(file), encoding: .utf8)
+      for line in text.split(separator: "\n")
+      where line.contains("fatalError(") || line.contains("precondition(") || line.contains("preconditionFailure(") {
+        if line.contains("\\(") { offending.append("\(file): \(line)") }
+      }
+    }
+    #expect(offending.isEmpty, "\(offending)")
+  }
 }
