@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzing with libFuzzer: builds the package in Fuzz/ with
-# `swift build --sanitize=fuzzer --sanitize=address` (scratch path .build-fuzz) and runs targets.
+# Fuzzing with libFuzzer: builds the package in Fuzz/ with libFuzzer's coverage and
+# AddressSanitizer (scratch path .build-fuzz) and runs targets.
 #
 #   scripts/fuzz.sh TARGET SECONDS   runs TARGET for SECONDS on its corpus (seeds from
 #                                    Fuzz/Corpus/TARGET, new inputs kept in .build-fuzz/corpus/TARGET)
@@ -26,13 +26,19 @@ targets() {
   (cd Fuzz/Sources && ls -d fuzz-* | sed 's/^fuzz-//')
 }
 
+# Swift 6.3's driver keeps only the last of several -sanitize= options, so
+# `swift build --sanitize=fuzzer --sanitize=address` compiles with AddressSanitizer and no coverage
+# (a from-scratch build; libFuzzer then says "no interesting inputs"). One -sanitize=fuzzer,address
+# after SwiftPM's own flag gives both; --sanitize=fuzzer stays for SwiftPM, which then links the
+# executables without renaming their (absent) main.
+flags=(--package-path Fuzz --scratch-path "$scratch" --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address)
+
 build() {
   scripts/setup.sh
-  echo "==> swift build --sanitize=fuzzer --sanitize=address (Fuzz)"
+  echo "==> swift build -sanitize=fuzzer,address (Fuzz)"
   local log
   log=$(mktemp)
-  if ! swift build --package-path Fuzz --scratch-path "$scratch" --sanitize=fuzzer --sanitize=address \
-    >"$log" 2>&1; then
+  if ! swift build "${flags[@]}" >"$log" 2>&1; then
     cat "$log" >&2
     rm -f "$log"
     exit 1
@@ -45,8 +51,15 @@ build() {
     exit 1
   fi
   rm -f "$log"
-  bin=$(swift build --package-path Fuzz --scratch-path "$scratch" --sanitize=fuzzer --sanitize=address \
-    --show-bin-path)
+  bin=$(swift build "${flags[@]}" --show-bin-path)
+  # The check that the flags above did what they say: the targets carry coverage counters and
+  # AddressSanitizer's instrumented globals.
+  local sections
+  sections=$(objdump -h "$bin/fuzz-certificate")
+  if ! grep -q __sancov_cntrs <<<"$sections" || ! grep -q asan_globals <<<"$sections"; then
+    echo "error: the fuzz targets were built without coverage or AddressSanitizer" >&2
+    exit 1
+  fi
 }
 
 # run TARGET SECONDS: one libFuzzer run; prints its final statistics.
