@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 echo "==> swift format lint --strict"
-swift format lint --strict -r Sources Tests Package.swift Benchmarks/Sources Benchmarks/Package.swift
+swift format lint --strict -r Sources Tests Package.swift Benchmarks/Sources Benchmarks/Package.swift \
+  Examples/Sources Examples/Package.swift
 
 echo "==> swift build --build-tests (warnings are errors)"
 log=$(mktemp)
@@ -28,5 +29,12 @@ echo "==> benchmarks: build the harness and run one short round of ours against 
 if ! scripts/bench.sh --quick 2>&1 | tee "$log"; then exit 1; fi
 if grep -E "warning:" "$log" | grep -q .; then
   echo "error: the benchmark build has warnings" >&2
+  exit 1
+fi
+
+echo "==> examples: build them (warnings are errors)"
+if ! swift build --package-path Examples 2>&1 | tee "$log"; then exit 1; fi
+if grep -E "warning:" "$log" | grep -q .; then
+  echo "error: the examples' build has warnings" >&2
   exit 1
 fi
