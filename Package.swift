@@ -54,6 +54,13 @@ let package = Package(
       swiftSettings: strictSettings,
       linkerSettings: [.unsafeFlags(["-Xlinker", "-z", "-Xlinker", "nodelete"])]
     ),
+    // The C side of `openssl-objects demo`: a plain C program that takes a Swift-configured
+    // SSL_CTX through a capsule (include/openssl_objects.h) and connects with it.
+    .executableTarget(
+      name: "oo-capsule-client",
+      dependencies: ["OpenSSLObjectsCapsule"],
+      linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
+    ),
     .executableTarget(
       name: "openssl-objects",
       dependencies: [
