@@ -26,6 +26,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/http.h>
+#include <openssl/httperr.h>
 #include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
@@ -195,6 +196,8 @@ static inline int oo_SSL_CTX_get_max_proto_version(SSL_CTX *ctx) { return (int)S
 static inline long oo_SSL_CTX_set_tlsext_status_cb(SSL_CTX *ctx, int (*cb)(SSL *, void *)) { return SSL_CTX_set_tlsext_status_cb(ctx, cb); }
 /* SSL_CTX_set_tlsext_status_arg(ctx, arg) */
 static inline long oo_SSL_CTX_set_tlsext_status_arg(SSL_CTX *ctx, void *arg) { return SSL_CTX_set_tlsext_status_arg(ctx, arg); }
+/* SSL_CTX_set_tlsext_status_type(ctx, type) */
+static inline long oo_SSL_CTX_set_tlsext_status_type(SSL_CTX *ctx, int type) { return SSL_CTX_set_tlsext_status_type(ctx, type); }
 /* SSL_set_tlsext_status_type(s, type) */
 static inline long oo_SSL_set_tlsext_status_type(SSL *s, int type) { return SSL_set_tlsext_status_type(s, type); }
 /* SSL_get_tlsext_status_ocsp_resp(s, resp) */
