@@ -86,6 +86,10 @@ public final class SSLContext: OpenSSLReferenceCounted, @unchecked Sendable {
       SSL_CTX_set_client_hello_cb(context, clientHelloTrampoline, nil)
     }
     let state = try installVerificationState(configuration)
+    if (configuration.role == .server && configuration.ocspStaple != nil) || state.requestsStatus {
+      _ = oo_SSL_CTX_set_tlsext_status_cb(context, statusTrampoline)
+    }
+    if state.requestsStatus { _ = oo_SSL_CTX_set_tlsext_status_type(context, TLSEXT_STATUSTYPE_ocsp) }
     if let wire = state.alpnWire {
       if configuration.role == .client {
         // SSL_CTX_set_alpn_protos returns 0 on success.
