@@ -61,6 +61,7 @@ struct OCSPClientTests {
       certificate: fixture.pki.leaf, issuer: fixture.pki.intermediate, nonce: .random)
     #expect(try response.basicResponse().checkNonce(against: request) == .matched)
     #expect(try check(fixture, response, request: request).status == .good)
+    #expect(responder.received.count == 1)
   }
 
   @Test func revokedWithTimeAndReason() throws {

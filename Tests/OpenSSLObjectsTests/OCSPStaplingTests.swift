@@ -13,6 +13,10 @@ struct StaplingFixture {
     ocsp = try OCSPPKI(mustStaple: mustStaple)
   }
 
+  init(ocsp: OCSPPKI) {
+    self.ocsp = ocsp
+  }
+
   var chain: CertificateChain {
     CertificateChain(certificate: pki.leaf, chain: [pki.intermediate], privateKey: pki.leafKey)
   }
