@@ -71,6 +71,28 @@ public struct OCSPSingleResponse: Sendable {
     }
   }
 
+  /// Fails for a revoked or unknown status, then checks the times (``checkTime(_:)``).
+  ///
+  /// - Throws: ``OCSPError`` with ``OCSPError/Check/revoked`` (when and why),
+  ///   ``OCSPError/Check/unknown``, or a time check's failure.
+  public func validateStatus(_ options: OCSPValidationOptions = OCSPValidationOptions()) throws(OCSPError) {
+    let single = self
+    switch single.status {
+    case .revoked(let time, let reason):
+      throw OCSPError(
+        .revoked,
+        explanation: "The certificate with serial \(single.id.serialNumber.hex) was revoked at "
+          + "\(VerificationError.Facts.rfc3339(time)) (\(reason.map { "reason: \($0)" } ?? "no reason given")).",
+        revocationTime: time, revocationReason: reason, thisUpdate: single.thisUpdate, nextUpdate: single.nextUpdate)
+    case .unknown:
+      throw OCSPError(
+        .unknown, explanation: "The responder does not know the certificate with serial \(single.id.serialNumber.hex).",
+        thisUpdate: single.thisUpdate, nextUpdate: single.nextUpdate)
+    case .good:
+      try single.checkTime(options)
+    }
+  }
+
   /// Until when this status may be relied on: nextUpdate, or thisUpdate plus the maximum age
   /// when there is no nextUpdate (`nil` when neither bounds it).
   public func validUntil(_ options: OCSPValidationOptions = OCSPValidationOptions()) -> Date? {
@@ -274,38 +296,25 @@ public final class OCSPBasicResponse: OpenSSLCopyable, @unchecked Sendable {
     options: OCSPValidationOptions = OCSPValidationOptions()
   ) throws(OCSPError) -> OCSPSingleResponse {
     try verifySignature(store: store, untrusted: untrusted)
-    if let request { try Self.check(checkNonce(against: request), options: options) }
+    if let request { try validateNonce(against: request, options: options) }
     let single = try singleResponse(for: id)
-    try Self.check(single, options: options)
+    try single.validateStatus(options)
     return single
   }
 
-  /// Fails for a nonce mismatch always, and for a dropped nonce when the options require it.
-  static func check(_ nonce: OCSPNonceCheck, options: OCSPValidationOptions) throws(OCSPError) {
-    switch nonce {
+  /// Fails for a nonce mismatch always (`OCSP_check_nonce` returned 0), and for a nonce the
+  /// response dropped (-1) when the options require it.
+  ///
+  /// - Throws: ``OCSPError`` with ``OCSPError/Check/nonceMismatch`` or ``OCSPError/Check/nonceMissing``.
+  public func validateNonce(
+    against request: OCSPRequest, options: OCSPValidationOptions = OCSPValidationOptions()
+  ) throws(OCSPError) {
+    switch checkNonce(against: request) {
     case .mismatch:
       throw OCSPError(.nonceMismatch, explanation: "The response carries another nonce than the request.")
     case .absentFromResponse where options.requireNonce:
       throw OCSPError(.nonceMissing, explanation: "The request carried a nonce and the response does not echo it.")
     default: return
-    }
-  }
-
-  /// Fails for revoked and unknown statuses, then checks the times.
-  static func check(_ single: OCSPSingleResponse, options: OCSPValidationOptions) throws(OCSPError) {
-    switch single.status {
-    case .revoked(let time, let reason):
-      throw OCSPError(
-        .revoked,
-        explanation: "The certificate with serial \(single.id.serialNumber.hex) was revoked at "
-          + "\(VerificationError.Facts.rfc3339(time)) (\(reason.map { "reason: \($0)" } ?? "no reason given")).",
-        revocationTime: time, revocationReason: reason, thisUpdate: single.thisUpdate, nextUpdate: single.nextUpdate)
-    case .unknown:
-      throw OCSPError(
-        .unknown, explanation: "The responder does not know the certificate with serial \(single.id.serialNumber.hex).",
-        thisUpdate: single.thisUpdate, nextUpdate: single.nextUpdate)
-    case .good:
-      try single.checkTime(options)
     }
   }
 }
