@@ -34,8 +34,11 @@ public final class OCSPCertID: OpenSSLCopyable, @unchecked Sendable {
 
   /// The identifier of `certificate`, issued by `issuer`, hashed with `digest` (`OCSP_cert_to_id`).
   ///
-  /// - Parameter digest: SHA-1 by default, which every responder understands (RFC 5019); SHA-256
-  ///   on request.
+  /// - Parameters:
+  ///   - certificate: the certificate to identify.
+  ///   - issuer: its issuer, from the verified chain.
+  ///   - digest: SHA-1 by default, which every responder understands (RFC 5019); SHA-256 on
+  ///     request.
   /// - Throws: ``InputError`` if the digest is not available or OpenSSL cannot make the identifier.
   public init(certificate: X509Certificate, issuer: X509Certificate, digest: Digest = .sha1) throws(InputError) {
     let md = try digest.algorithm(for: "OCSP certificate ID")
