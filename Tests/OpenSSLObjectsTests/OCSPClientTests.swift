@@ -23,14 +23,12 @@ struct OCSPClientTests {
     return (fixture, responder)
   }
 
-  private func clientError(_ body: () throws -> Void) throws -> OCSPClientError {
-    do {
-      try body()
-    } catch let error as OCSPClientError {
-      return error
-    }
-    Issue.record("the request succeeded")
-    throw OCSPClientError(.unreachable, url: "", detail: "succeeded")
+  private func clientError(
+    sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+  ) throws
+    -> OCSPClientError
+  {
+    try caught(OCSPClientError.self, sourceLocation: sourceLocation, body)
   }
 
   private func check(
@@ -69,14 +67,10 @@ struct OCSPClientTests {
     let response = try OCSPClient().fetch(
       certificate: fixture.pki.leaf, issuer: fixture.pki.intermediate, url: responder.url
     ).response
-    do {
-      _ = try check(fixture, response)
-      Issue.record("revoked passed")
-    } catch let error as OCSPError {
-      #expect(error.check == .revoked)
-      #expect(error.revocationReason == .keyCompromise)
-      #expect(error.revocationTime.map { abs($0.timeIntervalSinceNow + 3_600) < 120 } == true)
-    }
+    let error = try caught(OCSPError.self) { _ = try check(fixture, response) }
+    #expect(error.check == .revoked)
+    #expect(error.revocationReason == .keyCompromise)
+    #expect(error.revocationTime.map { abs($0.timeIntervalSinceNow + 3_600) < 120 } == true)
   }
 
   @Test func unknownAndWithoutNextUpdate() throws {
@@ -102,12 +96,7 @@ struct OCSPClientTests {
     let (fixture, responder) = try setUp(behaviour: .openssl(badSignature: true))
     let response = try OCSPClient().send(
       try OCSPRequest(certificate: fixture.pki.leaf, issuer: fixture.pki.intermediate), to: responder.url)
-    do {
-      _ = try check(fixture, response)
-      Issue.record("a bad signature passed")
-    } catch let error as OCSPError {
-      #expect(error.check == .signature)
-    }
+    #expect(try caught(OCSPError.self) { _ = try check(fixture, response) }.check == .signature)
   }
 
   @Test func garbageIsAMalformedResponse() throws {

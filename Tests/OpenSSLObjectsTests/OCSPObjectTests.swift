@@ -9,14 +9,12 @@ import Testing
 @Suite("OCSP: certificate IDs, requests, responses and their checks")
 struct OCSPObjectTests {
   /// The error a check throws.
-  private func failure(_ body: () throws -> Void) throws -> OCSPError {
-    do {
-      try body()
-    } catch let error as OCSPError {
-      return error
-    }
-    Issue.record("the check passed")
-    throw OCSPError(.notChecked, explanation: "passed")
+  private func failure(
+    sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+  ) throws
+    -> OCSPError
+  {
+    try caught(OCSPError.self, sourceLocation: sourceLocation, body)
   }
 
   @Test func certificateIDsAreSHA1ByDefaultAndMatchAcrossAlgorithms() throws {

@@ -7,34 +7,32 @@ import Testing
 /// A PKI for stapling, our server and client configurations, and staples of every kind.
 struct StaplingFixture {
   let ocsp: OCSPPKI
+  /// Our client and server over memory, for the same PKI.
+  let tls: TLSFixture
   var pki: TestPKI { ocsp.pki }
 
   init(mustStaple: Bool = false) throws {
-    ocsp = try OCSPPKI(mustStaple: mustStaple)
+    self.init(ocsp: try OCSPPKI(mustStaple: mustStaple))
   }
 
   init(ocsp: OCSPPKI) {
     self.ocsp = ocsp
+    tls = TLSFixture(pki: ocsp.pki)
   }
 
-  var chain: CertificateChain {
-    CertificateChain(certificate: pki.leaf, chain: [pki.intermediate], privateKey: pki.leafKey)
-  }
-
+  /// A server context of the fixture's chain that staples `staple`.
   func server(
     _ staple: OCSPStaple?, _ adjust: (inout TLSConfiguration) throws -> Void = { _ in }
   ) throws -> SSLContext {
-    var configuration = TLSConfiguration.server([chain])
-    configuration.ocspStaple = staple
-    try adjust(&configuration)
-    return try SSLContext(configuration: configuration)
+    try tls.server { configuration in
+      configuration.ocspStaple = staple
+      try adjust(&configuration)
+    }
   }
 
+  /// A client context that trusts the fixture's root.
   func client(_ adjust: (inout TLSConfiguration) throws -> Void = { _ in }) throws -> SSLContext {
-    var configuration = TLSConfiguration.client
-    configuration.trust = .certificates([pki.root])
-    try adjust(&configuration)
-    return try SSLContext(configuration: configuration)
+    try tls.client(adjust)
   }
 
   /// A full handshake over memory.
@@ -42,11 +40,7 @@ struct StaplingFixture {
   func connect(
     _ client: SSLContext, _ server: SSLContext, prepare: (SSLConnection) throws -> Void = { _ in }
   ) async throws -> (client: SSLConnection, server: SSLConnection) {
-    let clientConnection = try client.makeConnection(serverName: "www.example.test")
-    try prepare(clientConnection)
-    let serverConnection = try server.makeConnection()
-    try await TLSPair.handshake(client: clientConnection, server: serverConnection)
-    return (clientConnection, serverConnection)
+    try await tls.connect(client: client, server: server, prepare: prepare)
   }
 
   /// Staples of each kind.
@@ -68,15 +62,9 @@ struct StaplingFixture {
 
 /// The OCSP check a failed handshake threw.
 func stapleFailure(
-  _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation
+  sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void
 ) async throws -> OCSPError {
-  do {
-    try await body()
-  } catch let error as OCSPError {
-    return error
-  }
-  Issue.record("the handshake succeeded", sourceLocation: sourceLocation)
-  throw TLSPair.HandshakeStalled()
+  try await caught(OCSPError.self, sourceLocation: sourceLocation, body)
 }
 
 @Suite("OCSP stapling between our own client and server")

@@ -20,14 +20,12 @@ struct RevocationPolicyTests {
     return (fixture, responder, chain)
   }
 
-  private func failure(_ body: () throws -> Void) throws -> OCSPError {
-    do {
-      try body()
-    } catch let error as OCSPError {
-      return error
-    }
-    Issue.record("the check passed")
-    throw OCSPError(.notChecked, explanation: "passed")
+  private func failure(
+    sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+  ) throws
+    -> OCSPError
+  {
+    try caught(OCSPError.self, sourceLocation: sourceLocation, body)
   }
 
   private func crl(

@@ -244,6 +244,11 @@ enum HTTPRequest {
       guard count > 0 else { return }
       sent += count
     }
+    // Close gracefully: closing with unread input would reset the connection, and the client
+    // could lose the answer.
+    Glibc.shutdown(descriptor, Int32(SHUT_WR))
+    var scratch = [UInt8](repeating: 0, count: 1024)
+    while recv(descriptor, &scratch, scratch.count, 0) > 0 {}
   }
 
   private static func find(_ bytes: [UInt8], _ marker: [UInt8]) -> Int? {

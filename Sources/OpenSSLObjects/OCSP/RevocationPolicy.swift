@@ -18,6 +18,12 @@ import COpenSSLFull
 /// without a valid staple always fails when the staple step is on. When no step could tell,
 /// ``FailureMode/hardFail`` fails and ``FailureMode/softFail`` passes with a report of what could
 /// not be checked (``RevocationReport/unchecked``).
+///
+/// Staples never carry nonces (the server fetched them for everyone), so none is checked there;
+/// the fetch step sends a random nonce, and a response that changes it fails. A response's signer
+/// is verified against the trust store's own settings (`OCSP_basic_verify` uses the store's
+/// `X509_VERIFY_PARAM`, not a TLS context's), so the store needs the root, not only an
+/// intermediate trusted with partial-chain flags on the context.
 public struct RevocationPolicy: Sendable {
   /// What the staple step does.
   public enum Staple: Sendable, Hashable {

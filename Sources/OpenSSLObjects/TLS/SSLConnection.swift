@@ -402,21 +402,11 @@ public final class SSLConnection: OpenSSLReferenceCounted {
 
   /// The peer's chain as sent (`SSL_get_peer_cert_chain`; on a server it omits the leaf, as
   /// OpenSSL keeps it), each member retained. Not verified: see ``verifiedChain``.
-  public var peerChain: [X509Certificate] {
-    guard let stack = SSL_get_peer_cert_chain(_pointer) else { return [] }
-    return (0..<oo_sk_X509_num(stack)).compactMap { index in
-      oo_sk_X509_value(stack, index).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
-    }
-  }
+  public var peerChain: [X509Certificate] { X509Stack.certificates(SSL_get_peer_cert_chain(_pointer)) }
 
   /// The chain OpenSSL verified, leaf first (`SSL_get0_verified_chain`), each member retained;
   /// empty when verification did not succeed.
-  public var verifiedChain: [X509Certificate] {
-    guard let stack = SSL_get0_verified_chain(_pointer) else { return [] }
-    return (0..<oo_sk_X509_num(stack)).compactMap { index in
-      oo_sk_X509_value(stack, index).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
-    }
-  }
+  public var verifiedChain: [X509Certificate] { X509Stack.certificates(SSL_get0_verified_chain(_pointer)) }
 
   /// The verification's failure, explained, or `nil` when it succeeded (or did not run).
   /// Under `SSL_VERIFY_NONE` the handshake goes on and this tells what verification found.

@@ -68,11 +68,10 @@ public final class SSLContext: OpenSSLReferenceCounted, @unchecked Sendable {
       try check("SSL_CTX_set1_sigalgs_list", algorithms) { oo_SSL_CTX_set1_sigalgs_list(context, algorithms) }
     }
     for chain in configuration.certificateChains {
-      let stack = oo_sk_X509_new_null()!
-      defer { oo_sk_X509_free(stack) }
-      for member in chain.chain { _ = oo_sk_X509_push(stack, member._pointer) }
-      try check("SSL_CTX_use_cert_and_key", chain.certificate.subject.rfc2253) {
-        SSL_CTX_use_cert_and_key(context, chain.certificate._pointer, chain.privateKey._pointer, stack, 1)
+      try X509Stack.withStack(chain.chain) { stack throws(InputError) in
+        try check("SSL_CTX_use_cert_and_key", chain.certificate.subject.rfc2253) {
+          SSL_CTX_use_cert_and_key(context, chain.certificate._pointer, chain.privateKey._pointer, stack, 1)
+        }
       }
     }
     if configuration.role == .client, let selector = configuration.clientCertificateSelector {

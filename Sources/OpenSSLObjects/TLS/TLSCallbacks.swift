@@ -89,11 +89,10 @@ let certificateTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPoint
     guard let chain = try selector(CertificateRequest(acceptableIssuers: issuers, serverName: state.serverName)) else {
       return 1
     }
-    let stack = oo_sk_X509_new_null()!
-    defer { oo_sk_X509_free(stack) }
-    for member in chain.chain { _ = oo_sk_X509_push(stack, member._pointer) }
-    let installed = ErrorQueue.isolated { _ in
-      SSL_use_cert_and_key(ssl, chain.certificate._pointer, chain.privateKey._pointer, stack, 1)
+    let installed = X509Stack.withStack(chain.chain) { stack in
+      ErrorQueue.isolated { _ in
+        SSL_use_cert_and_key(ssl, chain.certificate._pointer, chain.privateKey._pointer, stack, 1)
+      }
     }
     guard installed == 1 else {
       state.store(
