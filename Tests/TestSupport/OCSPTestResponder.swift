@@ -98,7 +98,7 @@ public final class OCSPTestResponder: @unchecked Sendable {
       defer { semaphore.signal() }
       var counter = 0
       while true {
-        let client = accept(descriptor, nil, nil)
+        let client = Interrupted.retry { accept(descriptor, nil, nil) }
         guard client >= 0 else { return }
         defer { close(client) }
         LoopbackSocket.setTimeout(client)
@@ -201,7 +201,7 @@ enum HTTPRequest {
     var buffer = [UInt8](repeating: 0, count: 4096)
     var headEnd: Int? = nil
     while headEnd == nil {
-      let count = recv(descriptor, &buffer, buffer.count, 0)
+      let count = Interrupted.retry { recv(descriptor, &buffer, buffer.count, 0) }
       guard count > 0 else { return nil }
       bytes += buffer[0..<count]
       headEnd = find(bytes, Array("\r\n\r\n".utf8))
@@ -221,7 +221,7 @@ enum HTTPRequest {
         return Int(pair[1].trimmingCharacters(in: .whitespaces))
       }.first ?? 0
     while body.count < length {
-      let count = recv(descriptor, &buffer, buffer.count, 0)
+      let count = Interrupted.retry { recv(descriptor, &buffer, buffer.count, 0) }
       guard count > 0 else { return nil }
       body += buffer[0..<count]
     }
@@ -240,7 +240,7 @@ enum HTTPRequest {
     let bytes = Array(head.utf8) + body
     var sent = 0
     while sent < bytes.count {
-      let count = bytes[sent...].withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, 0) }
+      let count = Interrupted.retry { bytes[sent...].withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, 0) } }
       guard count > 0 else { return }
       sent += count
     }
@@ -248,7 +248,7 @@ enum HTTPRequest {
     // could lose the answer.
     Glibc.shutdown(descriptor, Int32(SHUT_WR))
     var scratch = [UInt8](repeating: 0, count: 1024)
-    while recv(descriptor, &scratch, scratch.count, 0) > 0 {}
+    while Interrupted.retry({ recv(descriptor, &scratch, scratch.count, 0) }) > 0 {}
   }
 
   private static func find(_ bytes: [UInt8], _ marker: [UInt8]) -> Int? {
@@ -257,5 +257,17 @@ enum HTTPRequest {
       return index
     }
     return nil
+  }
+}
+
+/// System calls interrupted by a signal (`EINTR`): the test process starts child processes, whose
+/// `SIGCHLD` interrupts `accept` and, on sockets with a time limit, `recv` and `send`.
+public enum Interrupted {
+  /// Repeats `call` while it fails with `EINTR`.
+  public static func retry<Result: BinaryInteger>(_ call: () -> Result) -> Result {
+    while true {
+      let result = call()
+      if result >= 0 || errno != EINTR { return result }
+    }
   }
 }
