@@ -52,6 +52,25 @@ struct OCSPClientTests {
     #expect(responder.received.first?.der == request.derEncoded)
   }
 
+  @Test func automaticUsesGETForSmallRequestsAndPOSTForLargeOnes() throws {
+    let (fixture, responder) = try setUp()
+    let id = try fixture.leafID()
+    let small = try OCSPRequest(ids: [id])
+    let large = try OCSPRequest(ids: Array(repeating: id, count: 6), nonce: .random)
+    #expect(OCSPClientTests.encodedLength(small) <= 255)
+    #expect(OCSPClientTests.encodedLength(large) > 255)
+    for request in [small, large] {
+      let single = try OCSPClient().send(request, to: responder.url).basicResponse().singleResponses
+      #expect(single.count == request.ids.count)
+    }
+    #expect(responder.received.map(\.method) == ["GET", "POST"])
+  }
+
+  /// The length of the base64 text of a request, before URL encoding.
+  static func encodedLength(_ request: OCSPRequest) -> Int {
+    Data(request.derEncoded).base64EncodedString().count
+  }
+
   @Test func theURLComesFromTheCertificateAndANonceComesBack() throws {
     let (fixture, responder) = try setUp()
     #expect(try OCSPClient.responderURL(for: fixture.pki.leaf) == responder.url)

@@ -76,7 +76,10 @@ public struct RevocationPolicy: Sendable {
   /// A text that differs between policies that could judge a certificate differently, for the
   /// keys of resumable sessions.
   var token: String {
-    let crlText = crls.map { list in list.map { $0.derEncoded.hexString.suffix(16) }.joined(separator: ",") } ?? "-"
+    let crlText =
+      crls.map { list in
+        list.map { "\($0.issuer.rfc2253)@\(Int($0.thisUpdate.timeIntervalSince1970))" }.joined(separator: ",")
+      } ?? "-"
     return [
       "\(staple)", fetch.map { _ in "fetch:\(fetchURL ?? "aia")" } ?? "-", crlText, "\(failureMode)",
       "\(validation.clockSkew)", "\(validation.maximumAge ?? -1)",

@@ -57,7 +57,9 @@ func serveStaple(_ ssl: OpaquePointer, _ state: TLSConnectionState) -> Int32 {
       return SSL_TLSEXT_ERR_ALERT_FATAL
     }
   }
-  guard let bytes, !bytes.isEmpty, let copy = oo_OPENSSL_malloc(bytes.count) else { return SSL_TLSEXT_ERR_NOACK }
+  guard let bytes, !bytes.isEmpty, let copy = ErrorQueue.isolated({ _ in oo_OPENSSL_malloc(bytes.count) }) else {
+    return SSL_TLSEXT_ERR_NOACK
+  }
   bytes.withUnsafeBytes { copy.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
   // OpenSSL takes the buffer and frees it with the connection.
   let handed = ErrorQueue.isolated { _ in
