@@ -142,7 +142,8 @@ public final class SSLConnection: OpenSSLReferenceCounted {
       }
     }
     guard let state, let cache = state.context.sessionCache else { return }
-    let key = "\(name):\(port)|\(state.policyToken)"
+    state.port = port
+    let key = state.sessionKey(name: name, port: String(port))
     state.sessionKey = key
     if let session = cache.session(for: key) {
       _ = ErrorQueue.isolated { _ in SSL_set_session(_pointer, session._pointer) }
@@ -292,6 +293,24 @@ public final class SSLConnection: OpenSSLReferenceCounted {
     changedPolicy()
   }
 
+  /// Replaces this connection's revocation policy (``TLSConfiguration/revocation``); the context
+  /// is unchanged. Staples are asked for when the policy has a step on
+  /// (`SSL_set_tlsext_status_type`); sessions made under another policy are not resumed.
+  ///
+  /// The context must check revocation already (its policy or staple callback on), since the
+  /// status callback is installed on the context; otherwise this throws ``UsageError``.
+  public func setRevocationPolicy(_ policy: RevocationPolicy) throws {
+    guard let state, state.context.requestsStatus else {
+      throw UsageError(
+        "the context does not check revocation (its policy is disabled), so a connection cannot turn it on; "
+          + "configure TLSConfiguration.revocation instead")
+    }
+    state.revocation = policy
+    _ = oo_SSL_set_tlsext_status_type(
+      _pointer, policy.isEnabled || state.stapleCallback != nil ? TLSEXT_STATUSTYPE_ocsp : -1)
+    changedPolicy()
+  }
+
   private func forcePeerVerification() {
     if SSL_get_verify_mode(_pointer) == SSL_VERIFY_NONE {
       SSL_set_verify(_pointer, SSL_VERIFY_PEER, verifyTrampoline)
@@ -301,9 +320,8 @@ public final class SSLConnection: OpenSSLReferenceCounted {
   private func changedPolicy() {
     guard let state else { return }
     state.policyToken = "connection-\(UInt64.random(in: 0...UInt64.max))"
-    if let name = state.serverName, let key = state.sessionKey {
-      let port = key.split(separator: "|").first.flatMap { $0.split(separator: ":").last } ?? "443"
-      state.sessionKey = "\(name):\(port)|\(state.policyToken)"
+    if let name = state.serverName, state.sessionKey != nil {
+      state.sessionKey = state.sessionKey(name: name, port: String(state.port))
       // A session chosen under the context's policy is not offered under this one.
       _ = ErrorQueue.isolated { _ in SSL_set_session(_pointer, nil) }
     }
@@ -384,21 +402,11 @@ public final class SSLConnection: OpenSSLReferenceCounted {
 
   /// The peer's chain as sent (`SSL_get_peer_cert_chain`; on a server it omits the leaf, as
   /// OpenSSL keeps it), each member retained. Not verified: see ``verifiedChain``.
-  public var peerChain: [X509Certificate] {
-    guard let stack = SSL_get_peer_cert_chain(_pointer) else { return [] }
-    return (0..<oo_sk_X509_num(stack)).compactMap { index in
-      oo_sk_X509_value(stack, index).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
-    }
-  }
+  public var peerChain: [X509Certificate] { X509Stack.certificates(SSL_get_peer_cert_chain(_pointer)) }
 
   /// The chain OpenSSL verified, leaf first (`SSL_get0_verified_chain`), each member retained;
   /// empty when verification did not succeed.
-  public var verifiedChain: [X509Certificate] {
-    guard let stack = SSL_get0_verified_chain(_pointer) else { return [] }
-    return (0..<oo_sk_X509_num(stack)).compactMap { index in
-      oo_sk_X509_value(stack, index).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
-    }
-  }
+  public var verifiedChain: [X509Certificate] { X509Stack.certificates(SSL_get0_verified_chain(_pointer)) }
 
   /// The verification's failure, explained, or `nil` when it succeeded (or did not run).
   /// Under `SSL_VERIFY_NONE` the handshake goes on and this tells what verification found.
@@ -413,6 +421,20 @@ public final class SSLConnection: OpenSSLReferenceCounted {
     guard result != X509_V_OK else { return nil }
     return VerificationError(code: VerificationError.Code(Int32(result)), chain: peerChain)
   }
+
+  /// The OCSP response the server stapled (`SSL_get_tlsext_status_ocsp_resp`), parsed; on a
+  /// server, the one it stapled. `nil` when there was none or it is not an OCSP response (see
+  /// ``ocspStapleBytes``).
+  public var ocspStaple: OCSPResponse? {
+    ocspStapleBytes.flatMap { try? OCSPResponse(derEncoded: $0) }
+  }
+
+  /// The stapled bytes as received (`SSL_get_tlsext_status_ocsp_resp`).
+  public var ocspStapleBytes: [UInt8]? { stapledBytes(_pointer) }
+
+  /// What the client's revocation check found during the handshake, `nil` when it did not run
+  /// (a server, a resumed session, a policy that is off).
+  public var revocationReport: RevocationReport? { state?.revocationReport }
 
   /// The errors verify callbacks accepted during this connection's verification.
   public var acceptedOverrides: [VerificationError] { state?.verification.accepted ?? [] }

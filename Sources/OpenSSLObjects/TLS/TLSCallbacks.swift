@@ -1,5 +1,11 @@
 import COpenSSLFull
 
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+
 // The C callbacks behind the Swift closures of TLS contexts and connections. Each one reads the
 // closures from the connection's state in the SSL's ex_data (made from the context's state for
 // an SSL that C code created from one of our contexts), never from a global or a table keyed by
@@ -83,11 +89,10 @@ let certificateTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPoint
     guard let chain = try selector(CertificateRequest(acceptableIssuers: issuers, serverName: state.serverName)) else {
       return 1
     }
-    let stack = oo_sk_X509_new_null()!
-    defer { oo_sk_X509_free(stack) }
-    for member in chain.chain { _ = oo_sk_X509_push(stack, member._pointer) }
-    let installed = ErrorQueue.isolated { _ in
-      SSL_use_cert_and_key(ssl, chain.certificate._pointer, chain.privateKey._pointer, stack, 1)
+    let installed = X509Stack.withStack(chain.chain) { stack in
+      ErrorQueue.isolated { _ in
+        SSL_use_cert_and_key(ssl, chain.certificate._pointer, chain.privateKey._pointer, stack, 1)
+      }
     }
     guard installed == 1 else {
       state.store(
@@ -183,6 +188,18 @@ let newSessionTrampoline: @convention(c) (OpaquePointer?, OpaquePointer?) -> Int
   guard let ssl, let session, let state = TLSConnectionState.find(ssl), let cache = state.context.sessionCache,
     let key = state.sessionKey
   else { return 0 }
-  cache.store(SSLSession(takingOwnershipOf: OpenSSLPointer(session)), for: key)
+  if let deadline = state.sessionDeadline {
+    // A resumed session skips the revocation check: it lives no longer than the answer checked.
+    let remaining = Int(deadline.timeIntervalSince1970) - Int(SSL_SESSION_get_time(session))
+    if remaining < SSL_SESSION_get_timeout(session) { _ = SSL_SESSION_set_timeout(session, max(remaining, 0)) }
+  }
+  cache.store(SSLSession(takingOwnershipOf: OpenSSLPointer(session)), for: key, notAfter: state.sessionDeadline)
   return 1
+}
+
+/// `SSL_CTX_set_tlsext_status_cb`: on a server, staples the context's response; on a client,
+/// checks the staple and runs the revocation policy.
+let statusTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32 = { ssl, _ in
+  guard let ssl, let state = TLSConnectionState.find(ssl) else { return SSL_TLSEXT_ERR_NOACK }
+  return SSL_is_server(ssl) == 1 ? serveStaple(ssl, state) : checkStaple(ssl, state)
 }
