@@ -54,10 +54,10 @@ let package = Package(
       swiftSettings: strictSettings,
       linkerSettings: [.unsafeFlags(["-Xlinker", "-z", "-Xlinker", "nodelete"])]
     ),
-    // The C side of `openssl-objects demo`: a plain C program that takes a Swift-configured
-    // SSL_CTX through a capsule (include/openssl_objects.h) and connects with it.
-    .executableTarget(
-      name: "oo-capsule-client",
+    // The C side of `openssl-objects demo`: plain C code that takes a Swift-configured SSL_CTX
+    // through a capsule (include/openssl_objects.h) and connects with it.
+    .target(
+      name: "CapsuleDemoClient",
       dependencies: ["OpenSSLObjectsCapsule"],
       linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
     ),
@@ -67,6 +67,8 @@ let package = Package(
         "OpenSSLObjects",
         "PKCS11Keys",
         "COpenSSLFull",
+        "OpenSSLObjectsCapsule",
+        "CapsuleDemoClient",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strictSettings
