@@ -1,0 +1,2 @@
+import NIOSSL
+print("placeholder")
