@@ -61,15 +61,32 @@ public final class TLSFixtures {
       root: rootCertificate, intermediate: intermediateCertificate, leaf: leafCertificate, leafKey: leafKey)
   }
 
+  /// A chain in PEM, as the peers load it: the root, the leaf then the intermediate, and the
+  /// leaf's key (PKCS#8).
+  public struct PEMChain {
+    public let root: String
+    public let chain: [String]
+    public let key: [UInt8]
+  }
+
+  /// The chains in PEM by name: `ecdsa` and `rsa`.
+  public func pem() throws -> [(name: String, pem: PEMChain)] {
+    try [("ecdsa", ecdsa), ("rsa", rsa)].map { name, chain in
+      let key = try chain.leafKey.pemEncoded().withUnsafeBytes { Array($0) }
+      return (
+        name,
+        PEMChain(root: chain.root.pemEncoded, chain: [chain.leaf.pemEncoded, chain.intermediate.pemEncoded], key: key)
+      )
+    }
+  }
+
   /// Writes the PEM files the peers in other processes load: `NAME-root.pem`,
   /// `NAME-chain.pem` (leaf then intermediate) and `NAME-key.pem`, for NAME `ecdsa` and `rsa`.
   public func write(to directory: String) throws {
-    for (name, chain) in [("ecdsa", ecdsa), ("rsa", rsa)] {
-      try chain.root.pemEncoded.write(toFile: "\(directory)/\(name)-root.pem", atomically: true, encoding: .utf8)
-      try (chain.leaf.pemEncoded + chain.intermediate.pemEncoded).write(
-        toFile: "\(directory)/\(name)-chain.pem", atomically: true, encoding: .utf8)
-      let key = try chain.leafKey.pemEncoded().withUnsafeBytes { Data($0) }
-      try key.write(to: URL(fileURLWithPath: "\(directory)/\(name)-key.pem"))
+    for (name, pem) in try pem() {
+      try pem.root.write(toFile: "\(directory)/\(name)-root.pem", atomically: true, encoding: .utf8)
+      try pem.chain.joined().write(toFile: "\(directory)/\(name)-chain.pem", atomically: true, encoding: .utf8)
+      try Data(pem.key).write(to: URL(fileURLWithPath: "\(directory)/\(name)-key.pem"))
     }
   }
 }
