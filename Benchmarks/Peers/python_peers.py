@@ -22,7 +22,42 @@ HOST = "www.example.com"
 RECORD = bytes((i * 31 + 7) & 0xFF for i in range(16384))
 
 
-class PythonSSL:
+class Peer:
+    """The workloads, in terms of what each library does differently: connect (a whole handshake,
+    returning the pair), close (close_notify both ways), the session, whether it was reused, and
+    one record through an established pair."""
+
+    name = ""
+
+    def __init__(self):
+        self.session = None
+        self.pair = None
+
+    def handshake(self, kind, iterations):
+        for _ in range(iterations):
+            self.connect(kind)
+
+    def resumed(self, iterations):
+        if self.session is None:
+            pair = self.connect("ecdsa")
+            self.close(pair)
+            self.session = self.session_of(pair)
+        for _ in range(iterations):
+            pair = self.connect("ecdsa", self.session)
+            if not self.reused(pair):
+                raise RuntimeError(self.name + ": the session was not resumed")
+            self.close(pair)
+            self.session = self.session_of(pair)
+
+    def bulk(self, iterations):
+        if self.pair is None:
+            self.pair = self.connect("ecdsa")
+        for _ in range(iterations):
+            self.transfer(self.pair)
+
+
+
+class PythonSSL(Peer):
     """Python's ssl module: SSLContext.wrap_bio over MemoryBIOs."""
 
     name = "python_ssl"
@@ -39,8 +74,7 @@ class PythonSSL:
         self.client.minimum_version = ssl.TLSVersion.TLSv1_2
         for kind in ("ecdsa", "rsa"):
             self.client.load_verify_locations(os.path.join(directory, kind + "-root.pem"))
-        self.session = None
-        self.pair = None
+        super().__init__()
 
     def connect(self, kind, session=None):
         client_in, client_out, server_in, server_out = (ssl.MemoryBIO() for _ in range(4))
@@ -71,9 +105,8 @@ class PythonSSL:
         raise RuntimeError("python ssl: the handshake did not finish")
 
     @staticmethod
-    def close(client_side, server_side):
-        client, client_in, client_out = client_side
-        server, server_in, server_out = server_side
+    def close(pair):
+        (client, client_in, client_out), (server, server_in, server_out) = pair
         try:
             client.unwrap()
         except ssl.SSLWantReadError:
@@ -89,35 +122,25 @@ class PythonSSL:
         client_in.write(server_out.read())
         client.unwrap()
 
-    def handshake(self, kind, iterations):
-        for _ in range(iterations):
-            self.connect(kind)
+    @staticmethod
+    def session_of(pair):
+        return pair[0][0].session
 
-    def resumed(self, iterations):
-        if self.session is None:
-            client_side, server_side = self.connect("ecdsa")
-            self.close(client_side, server_side)
-            self.session = client_side[0].session
-        for _ in range(iterations):
-            client_side, server_side = self.connect("ecdsa", self.session)
-            if not client_side[0].session_reused:
-                raise RuntimeError("python ssl: the session was not resumed")
-            self.close(client_side, server_side)
-            self.session = client_side[0].session
+    @staticmethod
+    def reused(pair):
+        return pair[0][0].session_reused
 
-    def bulk(self, iterations):
-        if self.pair is None:
-            self.pair = self.connect("ecdsa")
-        (client, _, client_out), (server, server_in, _) = self.pair
-        for _ in range(iterations):
-            client.write(RECORD)
-            server_in.write(client_out.read())
-            received = 0
-            while received < len(RECORD):
-                received += len(server.read(16384))
+    @staticmethod
+    def transfer(pair):
+        (client, _, client_out), (server, server_in, _) = pair
+        client.write(RECORD)
+        server_in.write(client_out.read())
+        received = 0
+        while received < len(RECORD):
+            received += len(server.read(16384))
 
 
-class PyOpenSSL:
+class PyOpenSSL(Peer):
     """pyOpenSSL: Connection(context, None) reads and writes memory BIOs."""
 
     name = "pyopenssl"
@@ -141,8 +164,7 @@ class PyOpenSSL:
             self.client.load_verify_locations(os.path.join(directory, kind + "-root.pem"))
         self.client.set_verify(SSL.VERIFY_PEER)
         self.client.set_session_cache_mode(SSL.SESS_CACHE_CLIENT)
-        self.session = None
-        self.pair = None
+        super().__init__()
 
     def connect(self, kind, session=None):
         SSL, lib = self.SSL, self.lib
@@ -190,8 +212,9 @@ class PyOpenSSL:
                 return
             destination.bio_write(data)
 
-    def close(self, client, server):
+    def close(self, pair):
         SSL = self.SSL
+        client, server = pair
         client.shutdown()
         self.move(client, server)
         try:
@@ -203,32 +226,20 @@ class PyOpenSSL:
         self.move(server, client)
         client.shutdown()
 
-    def handshake(self, kind, iterations):
-        for _ in range(iterations):
-            self.connect(kind)
+    @staticmethod
+    def session_of(pair):
+        return pair[0].get_session()
 
-    def resumed(self, iterations):
-        if self.session is None:
-            client, server = self.connect("ecdsa")
-            self.close(client, server)
-            self.session = client.get_session()
-        for _ in range(iterations):
-            client, server = self.connect("ecdsa", self.session)
-            if self.lib.SSL_session_reused(client._ssl) != 1:
-                raise RuntimeError("pyOpenSSL: the session was not resumed")
-            self.close(client, server)
-            self.session = client.get_session()
+    def reused(self, pair):
+        return self.lib.SSL_session_reused(pair[0]._ssl) == 1
 
-    def bulk(self, iterations):
-        if self.pair is None:
-            self.pair = self.connect("ecdsa")
-        client, server = self.pair
-        for _ in range(iterations):
-            client.sendall(RECORD)
-            self.move(client, server)
-            received = 0
-            while received < len(RECORD):
-                received += len(server.recv(16384))
+    def transfer(self, pair):
+        client, server = pair
+        client.sendall(RECORD)
+        self.move(client, server)
+        received = 0
+        while received < len(RECORD):
+            received += len(server.recv(16384))
 
 
 def run(library, workload, iterations):
