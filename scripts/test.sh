@@ -6,7 +6,7 @@ scripts/setup.sh
 
 echo "==> swift format lint --strict"
 swift format lint --strict -r Sources Tests Package.swift Benchmarks/Sources Benchmarks/Package.swift \
-  Examples/Sources Examples/Package.swift
+  Benchmarks/Peers/Sources Benchmarks/Peers/Package.swift Examples/Sources Examples/Package.swift
 
 echo "==> swift build --build-tests (warnings are errors)"
 log=$(mktemp)

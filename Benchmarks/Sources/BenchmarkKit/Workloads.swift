@@ -6,7 +6,7 @@ import OpenSSLObjects
 /// `Sources/CBaseline`.
 public enum Workloads {
   public static func all(_ fixtures: Fixtures) throws -> [Workload] {
-    [
+    let core = [
       parseDER(fixtures),
       parsePEM(fixtures),
       readExtensions(fixtures),
@@ -18,13 +18,9 @@ public enum Workloads {
       try verify("Ed25519", fixtures.ed25519Key, fixtures.ed25519PublicKey, digest: nil, fixtures),
       loadEncryptedKey(fixtures),
       loadKey(fixtures),
-      control(fixtures),
-      // TODO(verification): verify a three-deep chain with a host name.
-      // TODO(TLS): full TLS 1.3 handshakes over memory BIOs (ECDSA and RSA), resumed handshakes,
-      //            16 KiB records of bulk data; peers: Python's ssl, pyOpenSSL, swift-nio-ssl.
-      // TODO(OCSP): OCSP basic response verification.
-      // TODO(PKCS#11): RSA and ECDSA signatures on the SoftHSM token, against raw libp11 C.
     ]
+    // TODO(OCSP): OCSP basic response verification.
+    return core + (try tls(fixtures)) + (try token(fixtures)) + [control(fixtures)]
   }
 
   /// The workload of a name, for the profile command.

@@ -155,7 +155,8 @@ public final class SSLConnection: OpenSSLReferenceCounted {
   /// Hands bytes that came from the network to OpenSSL (memory transport).
   public func receive(_ bytes: some ContiguousBytes) {
     guard let readBIO else { return }
-    withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) in
+    // The closure returns Void, so this generic function needs no run-time metadata look-up.
+    bytes.withUnsafeBytes { buffer in
       guard let base = buffer.baseAddress, buffer.count > 0 else { return }
       _ = BIO_write(readBIO, base, Int32(buffer.count))
     }
@@ -173,9 +174,11 @@ public final class SSLConnection: OpenSSLReferenceCounted {
     guard let writeBIO else { return [] }
     let pending = MemoryBIO.pending(writeBIO)
     guard pending > 0 else { return [] }
-    var bytes = [UInt8](repeating: 0, count: pending)
-    let read = BIO_read(writeBIO, &bytes, Int32(pending))
-    return read > 0 ? Array(bytes[0..<Int(read)]) : []
+    // Read straight into the array's storage: no zero fill, no second copy.
+    return [UInt8](unsafeUninitializedCapacity: pending) { storage, initialized in
+      let read = BIO_read(writeBIO, storage.baseAddress, Int32(clamping: storage.count))
+      initialized = max(0, Int(read))
+    }
   }
 
   // MARK: - Operations
@@ -191,12 +194,16 @@ public final class SSLConnection: OpenSSLReferenceCounted {
 
   /// Reads application data (`SSL_read_ex`), at most `maximumCount` bytes.
   public func read(maximumCount: Int = 16_384) throws -> ReadResult {
-    var buffer = [UInt8](repeating: 0, count: maximumCount)
-    var count = 0
-    let outcome = try perform("SSL_read_ex") { SSL_read_ex(_pointer, &buffer, buffer.count, &count) }
+    var outcome = Outcome(progress: .complete)
+    // SSL_read_ex writes into the array's storage, which is not zero-filled first: only the
+    // bytes it reports are kept.
+    let buffer = try [UInt8](unsafeUninitializedCapacity: maximumCount) { storage, initialized in
+      var count = 0
+      outcome = try perform("SSL_read_ex") { SSL_read_ex(_pointer, storage.baseAddress, storage.count, &count) }
+      initialized = outcome.progress == .complete && !outcome.closed ? count : 0
+    }
     if outcome.closed { return .closed }
     guard outcome.progress == .complete else { return .progress(outcome.progress) }
-    buffer.removeLast(buffer.count - count)
     return .data(buffer)
   }
 
@@ -204,7 +211,9 @@ public final class SSLConnection: OpenSSLReferenceCounted {
   /// transport, a write that wants I/O must be repeated with the same bytes.
   @discardableResult
   public func write(_ bytes: some ContiguousBytes) throws -> Progress {
-    try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws -> Progress in
+    // The protocol's own withUnsafeBytes: the closure's type is concrete (no Swift.Result), so
+    // this generic function needs no run-time metadata look-up per call.
+    try bytes.withUnsafeBytes { buffer throws -> Progress in
       var written = 0
       return try perform("SSL_write_ex") { SSL_write_ex(_pointer, buffer.baseAddress, buffer.count, &written) }.progress
     }
@@ -240,7 +249,7 @@ public final class SSLConnection: OpenSSLReferenceCounted {
       guard status <= 0 else { return (status, SSL_ERROR_NONE, nil) }
       // SSL_get_error reads the queue; when the caller's own errors are on it, read the state.
       let code = scope.callerHadErrors ? Self.errorCodeFromState(_pointer) : SSL_get_error(_pointer, status)
-      let failure: OpenSSLError? = [SSL_ERROR_SSL, SSL_ERROR_SYSCALL].contains(code) ? scope.failure(operation) : nil
+      let failure: OpenSSLError? = code == SSL_ERROR_SSL || code == SSL_ERROR_SYSCALL ? scope.failure(operation) : nil
       return (status, code, failure)
     }
     if let stored = state?.storedError {

@@ -29,6 +29,12 @@ let certVerifyTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointe
     return 0
   }
   guard status == 1, X509_STORE_CTX_get_error(context) == X509_V_OK else { return 0 }
+  let isClient = SSL_is_server(ssl) == 0
+  // The chain as Swift values only for what reads it: a handshake without pins or chain
+  // policies retains and wraps nothing.
+  guard state.pins != nil || state.chainPolicy != nil || (state.asynchronousChainPolicy != nil && isClient) else {
+    return 1
+  }
   let chain = X509StoreContextView.chain(of: context)
   func fail(_ error: VerificationError) -> Int32 {
     X509_STORE_CTX_set_error(context, X509_V_ERR_APPLICATION_VERIFICATION)
@@ -48,7 +54,7 @@ let certVerifyTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointe
       return fail(VerificationError(chainPolicyRejected: "the chain policy threw \(error)", chain: chain))
     }
   }
-  if let policy = state.asynchronousChainPolicy, SSL_is_server(ssl) == 0 {
+  if let policy = state.asynchronousChainPolicy, isClient {
     guard let pending = state.pendingVerification else {
       state.pendingVerification = PendingVerification(policy: policy, chain: chain)
       return oo_SSL_set_retry_verify(ssl)
