@@ -127,6 +127,7 @@ public enum Harness {
     ("load PKCS#8 key (PEM)", 100_000),
     ("load encrypted PKCS#8 key (PEM)", 10_000),
     ("ECDSA P-256 sign", 200_000),
+    ("OCSP staple: parse and validate", 50_000),
     ("TLS 1.3 resumed handshake (ticket)", 100_000),
     ("TLS 1.3 handshake, ECDSA P-256", 20_000),
     ("client context (shared system store)", 10_000),

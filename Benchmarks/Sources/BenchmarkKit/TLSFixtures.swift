@@ -11,6 +11,8 @@ public final class TLSFixtures {
     public let intermediate: X509Certificate
     public let leaf: X509Certificate
     public let leafKey: PrivateKey
+    /// The intermediate's key, which also signs the leaf's OCSP response.
+    public let intermediateKey: PrivateKey
 
     /// What a server presents.
     public var certificateChain: CertificateChain {
@@ -58,7 +60,8 @@ public final class TLSFixtures {
     leaf.extendedKeyUsage = [.serverAuth]
     let leafCertificate = try leaf.sign(with: intermediateKey, issuerCertificate: intermediateCertificate)
     return Chain(
-      root: rootCertificate, intermediate: intermediateCertificate, leaf: leafCertificate, leafKey: leafKey)
+      root: rootCertificate, intermediate: intermediateCertificate, leaf: leafCertificate, leafKey: leafKey,
+      intermediateKey: intermediateKey)
   }
 
   /// A chain in PEM, as the peers load it: the root, the leaf then the intermediate, and the

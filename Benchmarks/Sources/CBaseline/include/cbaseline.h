@@ -82,6 +82,16 @@ int cb_load_pkcs8_naive(const uint8_t *pem, size_t length, long iterations);
  * the Swift API returns it), X509_STORE_CTX_free. All objects are borrowed. */
 int cb_verify_chain(void *store, void *leaf, void *intermediate, const char *host, long iterations);
 
+/* MARK: - OCSP */
+
+/* A stapled response as a client checks it: d2i_OCSP_RESPONSE of the whole input,
+ * OCSP_response_status (successful), OCSP_response_get1_basic, OCSP_basic_verify against `store`
+ * with no flags and no extra certificates (the signer and its chain come from the response),
+ * OCSP_resp_find_status for `id` (an OCSP_CERTID *) with a good status, OCSP_check_validity with
+ * five minutes' skew and a seven-day maximum age (OCSPValidationOptions' defaults), then the frees.
+ * `store` and `id` are borrowed. */
+int cb_ocsp_validate(const uint8_t *der, size_t length, void *store, void *id, long iterations);
+
 /* MARK: - TLS */
 
 typedef struct cb_tls cb_tls;
