@@ -56,12 +56,21 @@ let package = Package(
       swiftSettings: strictSettings,
       linkerSettings: [.unsafeFlags(["-Xlinker", "-z", "-Xlinker", "nodelete"])]
     ),
+    // The C side of `openssl-objects demo`: plain C code that takes a Swift-configured SSL_CTX
+    // through a capsule (include/openssl_objects.h) and connects with it.
+    .target(
+      name: "CapsuleDemoClient",
+      dependencies: ["OpenSSLObjectsCapsule"],
+      linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
+    ),
     .executableTarget(
       name: "openssl-objects",
       dependencies: [
         "OpenSSLObjects",
         "PKCS11Keys",
         "COpenSSLFull",
+        "OpenSSLObjectsCapsule",
+        "CapsuleDemoClient",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strictSettings

@@ -7,6 +7,10 @@ import PackageDescription
 let package = Package(
   name: "OpenSSLObjectsBenchmarks",
   platforms: [.macOS(.v14)],
+  products: [
+    // For the peers' package (Peers/), which adds swift-nio-ssl and Python to the same runs.
+    .library(name: "BenchmarkKit", targets: ["BenchmarkKit"])
+  ],
   dependencies: [
     .package(name: "OpenSSLObjects", path: "..")
   ],
@@ -17,11 +21,17 @@ let package = Package(
       pkgConfig: "openssl",
       providers: [.apt(["libssl-dev"])]
     ),
+    // libp11, for the token workloads' C side.
+    .systemLibrary(
+      name: "CLibP11Bench",
+      pkgConfig: "libp11",
+      providers: [.apt(["libp11-dev"])]
+    ),
     // Each workload in plain C: the baseline (pre-fetched algorithms, as our defaults) and the
     // naive form (implicit fetches, as most C code is written).
     .target(
       name: "CBaseline",
-      dependencies: ["COpenSSLBench"]
+      dependencies: ["COpenSSLBench", "CLibP11Bench"]
     ),
     // malloc/free interposed by symbol (no LD_PRELOAD) plus OpenSSL's CRYPTO_set_mem_functions:
     // linked only into the allocation-counting executable.
@@ -35,6 +45,7 @@ let package = Package(
       dependencies: [
         "CBaseline",
         .product(name: "OpenSSLObjects", package: "OpenSSLObjects"),
+        .product(name: "PKCS11Keys", package: "OpenSSLObjects"),
       ]
     ),
     // Throughput (interleaved rounds of ours against C) and memory growth.

@@ -1,29 +1,38 @@
 #!/usr/bin/env bash
 # Benchmarks: our Swift API against C making the same OpenSSL calls on the same inputs.
 #
-#   scripts/bench.sh                 throughput (interleaved rounds), heap allocations per
-#                                    operation, memory over create/free cycles; prints the tables
-#                                    and writes bench-results.json in the repository root
-#   scripts/bench.sh --quick         the same, one short round (what CI runs)
+#   scripts/bench.sh                 throughput (interleaved rounds) with the peers (swift-nio-ssl,
+#                                    Python's ssl, pyOpenSSL), heap allocations per operation,
+#                                    memory over create/free cycles; prints the tables and writes
+#                                    bench-results.json in the repository root
+#   scripts/bench.sh --quick         the same without the peers, one short round (what CI runs)
 #   scripts/bench.sh --memory        memory only, at full scale (a million certificate parses...)
-#   scripts/bench.sh --instructions  instructions per operation under callgrind (stable numbers)
+#   scripts/bench.sh --instructions  instructions per operation under callgrind (stable numbers);
+#                                    with --peers, swift-nio-ssl's too
 #
-# Release build of the separate package in Benchmarks/. Nothing here asserts a duration: a slow
-# result is reported, never failed. See docs/PERFORMANCE.md.
+# Release build of the separate package in Benchmarks/ (and, for the full run only, of the peers'
+# package in Benchmarks/Peers, which builds swift-nio-ssl and its BoringSSL). The token workloads
+# run on a SoftHSM2 token made in a temporary directory by scripts/softhsm-token.sh and removed at
+# the end. Nothing here asserts a duration: a slow result is reported, never failed. See
+# docs/PERFORMANCE.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 scripts/setup.sh
 
 mode=full
+peers=""
 for argument in "$@"; do
   case "$argument" in
     --quick) mode=quick ;;
     --memory) mode=memory ;;
     --instructions) mode=instructions ;;
-    *) echo "usage: scripts/bench.sh [--quick | --memory | --instructions]" >&2; exit 2 ;;
+    --peers) peers=yes ;;
+    *) echo "usage: scripts/bench.sh [--quick | --memory | --instructions [--peers]]" >&2; exit 2 ;;
   esac
 done
+if [[ $mode == full ]]; then peers=yes; fi
+if [[ $mode == quick || $mode == memory ]]; then peers=""; fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -36,6 +45,30 @@ fi
 grep -v "^\[" "$work/build.log" || true
 bin=$(swift build -c release --package-path Benchmarks --show-bin-path)
 
+echo "==> SoftHSM2 token (scripts/softhsm-token.sh, in a temporary directory)"
+scripts/softhsm-token.sh "$work/token"
+export SOFTHSM2_CONF="$work/token/softhsm2.conf" OO_BENCH_TOKEN_DIR="$work/token"
+
+# The throughput executable: with the peers in the full run, ours and C only otherwise.
+throughput=("$bin/openssl-objects-bench")
+profiled="$bin/openssl-objects-bench"
+if [[ -n $peers ]]; then
+  echo "==> swift build -c release (Benchmarks/Peers: swift-nio-ssl)"
+  if ! swift build -c release --package-path Benchmarks/Peers >"$work/peers-build.log" 2>&1; then
+    cat "$work/peers-build.log" >&2
+    exit 1
+  fi
+  grep -v "^\[" "$work/peers-build.log" || true
+  peers_bin=$(swift build -c release --package-path Benchmarks/Peers --show-bin-path)
+  # Python's ssl and pyOpenSSL on the system OpenSSL: Debian's python3 has both (python3-openssl).
+  python=/usr/bin/python3
+  if ! "$python" -c "import OpenSSL" 2>/dev/null; then
+    echo "note: $python has no pyOpenSSL (apt-get install python3-openssl); that peer is left out" >&2
+  fi
+  throughput=("$peers_bin/openssl-objects-bench-peers" --python "$python" --python-peers "$root/Benchmarks/Peers/python_peers.py")
+  profiled="$peers_bin/openssl-objects-bench-peers"
+fi
+
 echo "==> machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(openssl version)"
 
 case "$mode" in
@@ -46,7 +79,7 @@ case "$mode" in
     "$bin/openssl-objects-bench-alloc" $flag --json "$work/allocations.json"
     echo
     echo "==> throughput"
-    "$bin/openssl-objects-bench" run $flag --allocations "$work/allocations.json" --json "$root/bench-results.json"
+    "${throughput[0]}" run $flag "${throughput[@]:1}" --allocations "$work/allocations.json" --json "$root/bench-results.json"
     echo
     echo "==> memory"
     if [[ $mode == quick ]]; then
@@ -65,7 +98,7 @@ case "$mode" in
     command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
     # valgrind 3.19 cannot read the DWARF 5 of Swift's toolchain: profile a copy without debug info
     # (the symbol table, which names the functions, stays).
-    objcopy --strip-debug "$bin/openssl-objects-bench" "$work/openssl-objects-bench"
+    objcopy --strip-debug "$profiled" "$work/openssl-objects-bench"
     (cd "$work" && valgrind --tool=callgrind --collect-atstart=no --toggle-collect=cb_measured_region \
       --dump-after=cb_measured_region --callgrind-out-file="$work/callgrind.out" \
       "$work/openssl-objects-bench" instructions >"$work/manifest.txt" 2>"$work/valgrind.log") || {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, build (no warnings allowed), every test plain, under
-# AddressSanitizer with leak detection and under ThreadSanitizer, DocC, the benchmark round and a
-# fuzz smoke run. CI runs exactly this. See docs/RELIABILITY.md.
+# AddressSanitizer with leak detection and under ThreadSanitizer, DocC, the benchmark round, the
+# examples' build and a fuzz smoke run. CI runs exactly this. See docs/RELIABILITY.md.
 #
 # Sanitizer builds use their own scratch paths (.build-asan, .build-tsan, .build-fuzz), so the
 # plain .build stays incremental. OO_SKIP_SANITIZERS=1 skips them for a quick local run.
@@ -26,6 +26,7 @@ build_warning_free() {
 
 echo "==> swift format lint --strict"
 swift format lint --strict -r Sources Tests Package.swift Benchmarks/Sources Benchmarks/Package.swift \
+  Benchmarks/Peers/Sources Benchmarks/Peers/Package.swift Examples/Sources Examples/Package.swift \
   Fuzz/Sources Fuzz/Package.swift
 
 echo "==> swift build --build-tests (warnings are errors)"
@@ -62,6 +63,9 @@ if grep -E "warning:" "$log" | grep -q .; then
   echo "error: the benchmark build has warnings" >&2
   exit 1
 fi
+
+echo "==> examples: build them (warnings are errors)"
+build_warning_free --package-path Examples
 
 if [[ ${OO_SKIP_SANITIZERS:-0} != 1 ]]; then
   echo "==> fuzz smoke: every target of Fuzz/ for 20 seconds (scripts/fuzz.sh)"

@@ -26,6 +26,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/http.h>
+#include <openssl/httperr.h>
 #include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
@@ -195,6 +196,8 @@ static inline int oo_SSL_CTX_get_max_proto_version(SSL_CTX *ctx) { return (int)S
 static inline long oo_SSL_CTX_set_tlsext_status_cb(SSL_CTX *ctx, int (*cb)(SSL *, void *)) { return SSL_CTX_set_tlsext_status_cb(ctx, cb); }
 /* SSL_CTX_set_tlsext_status_arg(ctx, arg) */
 static inline long oo_SSL_CTX_set_tlsext_status_arg(SSL_CTX *ctx, void *arg) { return SSL_CTX_set_tlsext_status_arg(ctx, arg); }
+/* SSL_CTX_set_tlsext_status_type(ctx, type) */
+static inline long oo_SSL_CTX_set_tlsext_status_type(SSL_CTX *ctx, int type) { return SSL_CTX_set_tlsext_status_type(ctx, type); }
 /* SSL_set_tlsext_status_type(s, type) */
 static inline long oo_SSL_set_tlsext_status_type(SSL *s, int type) { return SSL_set_tlsext_status_type(s, type); }
 /* SSL_get_tlsext_status_ocsp_resp(s, resp) */
@@ -258,13 +261,6 @@ static inline uint64_t oo_SSL_OP_ALLOW_CLIENT_RENEGOTIATION(void) { return SSL_O
 static inline uint64_t oo_SSL_OP_NO_ANTI_REPLAY(void) { return SSL_OP_NO_ANTI_REPLAY; }
 static inline uint64_t oo_SSL_OP_ENABLE_MIDDLEBOX_COMPAT(void) { return SSL_OP_ENABLE_MIDDLEBOX_COMPAT; }
 static inline uint64_t oo_SSL_OP_NO_QUERY_MTU(void) { return SSL_OP_NO_QUERY_MTU; }
-
-/* MARK: - OCSP copies (OpenSSL 3.0 declares no *_dup for them: ASN1_item_dup with ASN1_ITEM_rptr) */
-
-/* OCSP_RESPONSE_dup(x) as ASN1_item_dup(ASN1_ITEM_rptr(OCSP_RESPONSE), x) */
-static inline OCSP_RESPONSE *oo_OCSP_RESPONSE_dup(const OCSP_RESPONSE *x) { return (OCSP_RESPONSE *)ASN1_item_dup(ASN1_ITEM_rptr(OCSP_RESPONSE), x); }
-/* OCSP_BASICRESP_dup(x) as ASN1_item_dup(ASN1_ITEM_rptr(OCSP_BASICRESP), x) */
-static inline OCSP_BASICRESP *oo_OCSP_BASICRESP_dup(const OCSP_BASICRESP *x) { return (OCSP_BASICRESP *)ASN1_item_dup(ASN1_ITEM_rptr(OCSP_BASICRESP), x); }
 
 /* MARK: - Name printing flags (compound macros) */
 

@@ -150,6 +150,12 @@ final class InstalledPolicy: Sendable {
         verifyPolicy.authenticationLevel >= 0 ? verifyPolicy.authenticationLevel : nil
       configuration.verification.verifyCallback = verifyPolicy.callback
     }
+    if let requireStaple {
+      configuration.revocation = wrapped.revocationPolicy ?? RevocationPolicy()
+      configuration.revocation.staple = requireStaple ? .require : .use
+    } else if let existing = wrapped.revocationPolicy {
+      configuration.revocation = existing
+    }
     try wrapped.installVerification(configuration)
     InstalledPolicy.slot.set(context, self)
   }

@@ -87,12 +87,12 @@ public enum CapsuleType: UInt32, Sendable, CaseIterable {
 }
 
 /// A wrapper that converts to and from capsules.
-public protocol CapsuleConvertible: OpenSSLReferenceCounted {
+public protocol CapsuleConvertible: OpenSSLObject {
   /// The capsule type of the wrapper's C type.
   static var capsuleType: CapsuleType { get }
 }
 
-extension CapsuleConvertible {
+extension CapsuleConvertible where Self: OpenSSLReferenceCounted {
   /// A new capsule holding its own reference to this object (`*_up_ref`); C code gets it with
   /// `oo_capsule_get` and lets go with `oo_capsule_release`.
   ///
@@ -111,6 +111,36 @@ extension CapsuleConvertible {
       capsule.handle, expected: Self.capsuleType.rawValue, identity: .ours)
     self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }
+}
+
+extension CapsuleConvertible where Self: OpenSSLCopyable {
+  /// A new capsule holding a copy of this object (`*_dup`: OpenSSL 3.0 does not reference-count
+  /// it); C code gets it with `oo_capsule_get` and lets go with `oo_capsule_release`.
+  ///
+  /// - Throws: ``CapsuleError`` if OpenSSL could not copy it.
+  public func capsule() throws(CapsuleError) -> Capsule {
+    try withUnsafePointer { pointer throws(CapsuleError) in
+      try Capsule.make(Self.capsuleType, retaining: pointer.raw, copy: true)
+    }
+  }
+
+  /// A copy of the object a capsule holds (`*_dup`); the capsule keeps its own.
+  ///
+  /// - Throws: ``CapsuleError`` for a capsule of another type, released or forged.
+  public init(capsule: Capsule) throws {
+    let pointer = try capsule.object(Self.capsuleType)
+    try self.init(copying: OpenSSLPointer(pointer))
+  }
+}
+
+extension OCSPResponse: CapsuleConvertible {
+  /// `OO_TYPE_OCSP_RESPONSE`.
+  public static var capsuleType: CapsuleType { .ocspResponse }
+}
+
+extension OCSPBasicResponse: CapsuleConvertible {
+  /// `OO_TYPE_OCSP_BASICRESP`.
+  public static var capsuleType: CapsuleType { .ocspBasicResponse }
 }
 
 extension X509Certificate: CapsuleConvertible {

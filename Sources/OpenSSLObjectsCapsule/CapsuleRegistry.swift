@@ -12,38 +12,44 @@ struct CapsuleKind: Sendable {
   /// Lent only (X509_STORE_CTX): never freed by the capsule.
   let lentOnly: Bool
 
+  /// A kind freed and retained as a reference-counted wrapper does it.
+  init<Object: OpenSSLReferenceCounted & SendableMetatype>(_ type: oo_type, _ object: Object.Type) {
+    self.type = type.rawValue
+    name = Object.openSSLTypeName
+    free = { Object._free($0) }
+    upRef = { Object._upRef($0) }
+    duplicate = nil
+    lentOnly = false
+  }
+
+  /// A kind freed and copied as a wrapper of a type OpenSSL does not reference-count does it.
+  init<Object: OpenSSLCopyable & SendableMetatype>(_ type: oo_type, _ object: Object.Type) {
+    self.type = type.rawValue
+    name = Object.openSSLTypeName
+    free = { Object._free($0) }
+    upRef = nil
+    duplicate = { Object._duplicate($0) }
+    lentOnly = false
+  }
+
+  /// The lent-only kind.
+  private init(lent type: oo_type, name: String) {
+    self.type = type.rawValue
+    self.name = name
+    free = { _ in }
+    upRef = nil
+    duplicate = nil
+    lentOnly = true
+  }
+
   static let all: [UInt32: CapsuleKind] = Dictionary(
     uniqueKeysWithValues: [
-      CapsuleKind(
-        type: OO_TYPE_X509.rawValue, name: "X509", free: { X509_free($0) }, upRef: { X509_up_ref($0) == 1 },
-        duplicate: nil, lentOnly: false),
-      CapsuleKind(
-        type: OO_TYPE_EVP_PKEY.rawValue, name: "EVP_PKEY", free: { EVP_PKEY_free($0) },
-        upRef: { EVP_PKEY_up_ref($0) == 1 }, duplicate: nil, lentOnly: false),
-      CapsuleKind(
-        type: OO_TYPE_X509_STORE.rawValue, name: "X509_STORE", free: { X509_STORE_free($0) },
-        upRef: { X509_STORE_up_ref($0) == 1 }, duplicate: nil, lentOnly: false),
-      CapsuleKind(
-        type: OO_TYPE_X509_CRL.rawValue, name: "X509_CRL", free: { X509_CRL_free($0) },
-        upRef: { X509_CRL_up_ref($0) == 1 }, duplicate: nil, lentOnly: false),
-      CapsuleKind(
-        type: OO_TYPE_SSL_CTX.rawValue, name: "SSL_CTX", free: { SSL_CTX_free($0) }, upRef: { SSL_CTX_up_ref($0) == 1 },
-        duplicate: nil, lentOnly: false),
-      CapsuleKind(
-        type: OO_TYPE_SSL.rawValue, name: "SSL", free: { SSL_free($0) }, upRef: { SSL_up_ref($0) == 1 }, duplicate: nil,
-        lentOnly: false),
-      CapsuleKind(
-        type: OO_TYPE_SSL_SESSION.rawValue, name: "SSL_SESSION", free: { SSL_SESSION_free($0) },
-        upRef: { SSL_SESSION_up_ref($0) == 1 }, duplicate: nil, lentOnly: false),
-      CapsuleKind(
-        type: OO_TYPE_OCSP_RESPONSE.rawValue, name: "OCSP_RESPONSE", free: { OCSP_RESPONSE_free($0) }, upRef: nil,
-        duplicate: { oo_OCSP_RESPONSE_dup($0) }, lentOnly: false),
-      CapsuleKind(
-        type: OO_TYPE_OCSP_BASICRESP.rawValue, name: "OCSP_BASICRESP", free: { OCSP_BASICRESP_free($0) }, upRef: nil,
-        duplicate: { oo_OCSP_BASICRESP_dup($0) }, lentOnly: false),
-      CapsuleKind(
-        type: OO_TYPE_X509_STORE_CTX.rawValue, name: "X509_STORE_CTX", free: { _ in }, upRef: nil, duplicate: nil,
-        lentOnly: true),
+      CapsuleKind(OO_TYPE_X509, X509Certificate.self), CapsuleKind(OO_TYPE_EVP_PKEY, PrivateKey.self),
+      CapsuleKind(OO_TYPE_X509_STORE, X509Store.self), CapsuleKind(OO_TYPE_X509_CRL, X509CRL.self),
+      CapsuleKind(OO_TYPE_SSL_CTX, SSLContext.self), CapsuleKind(OO_TYPE_SSL, SSLConnection.self),
+      CapsuleKind(OO_TYPE_SSL_SESSION, SSLSession.self), CapsuleKind(OO_TYPE_OCSP_RESPONSE, OCSPResponse.self),
+      CapsuleKind(OO_TYPE_OCSP_BASICRESP, OCSPBasicResponse.self),
+      CapsuleKind(lent: OO_TYPE_X509_STORE_CTX, name: X509StoreContext.openSSLTypeName),
     ].map { ($0.type, $0) })
 }
 

@@ -8,7 +8,9 @@ struct OpenSSLObjectsCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "openssl-objects",
     abstract: "OpenSSL 3's own objects in a terminal: certificates, keys, pins.",
-    subcommands: [Inspect.self, Pin.self, Verify.self, Connect.self, Serve.self, PKCS11Command.self, Demo.self])
+    subcommands: [
+      Inspect.self, Pin.self, Verify.self, OCSPCommand.self, Connect.self, Serve.self, PKCS11Command.self, Demo.self,
+    ])
 
   /// Runs the command with CLI.md's exit codes: 0 success, 1 the check said no, 2 bad usage or
   /// unreadable input.

@@ -61,6 +61,8 @@ enum Describe {
         lines: [("note", "give --passphrase-file or --passphrase-stdin to read it")],
         json: .object([("type", .string("encrypted_private_key")), ("format", .string(format))]))
     case .crl(let crl): return Self.crl(crl)
+    case .ocspRequest(let request): return Self.ocspRequest(request)
+    case .ocspResponse(let response): return Self.ocspResponse(response)
     case .other(let kind, let der):
       return Described(
         title: kind, lines: [("size", "\(der.count) bytes")],
@@ -189,6 +191,82 @@ enum Describe {
       ),
     ])
     return Described(title: "CRL", lines: lines, json: json)
+  }
+
+  static func certID(_ id: OCSPCertID) -> JSON {
+    .object([
+      ("serial", .string(id.serialNumber.hex)),
+      ("hash_algorithm", .string(id.hashAlgorithm.description)),
+      ("issuer_name_hash", .string(id.issuerNameHash.hexString)),
+      ("issuer_key_hash", .string(id.issuerKeyHash.hexString)),
+    ])
+  }
+
+  static func ocspRequest(_ request: OCSPRequest) -> Described {
+    let ids = request.ids
+    var lines: [(String, String)] = ids.map {
+      (
+        "certificate",
+        "serial \($0.serialNumber.hex) (\($0.hashAlgorithm), issuer key hash \($0.issuerKeyHash.hexString))"
+      )
+    }
+    lines.append(("nonce", request.nonce?.hexString ?? "none"))
+    lines.append(("signed", request.isSigned ? "yes" : "no"))
+    let json = JSON.object([
+      ("type", .string("ocsp_request")),
+      ("certificates", .array(ids.map(certID))),
+      ("nonce", .optional(request.nonce?.hexString)),
+      ("signed", .bool(request.isSigned)),
+    ])
+    return Described(title: "OCSP request", lines: lines, json: json)
+  }
+
+  static func ocspResponse(_ response: OCSPResponse) -> Described {
+    let status = response.status?.description ?? "\(response.statusCode)"
+    var lines: [(String, String)] = [("response status", status)]
+    var json: [(String, JSON)] = [("type", .string("ocsp_response")), ("response_status", .string(status))]
+    guard let basic = try? response.basicResponse() else {
+      return Described(title: "OCSP response", lines: lines, json: .object(json))
+    }
+    let singles = basic.singleResponses
+    lines.append(("responder", basic.responderID.description))
+    lines.append(("produced at", Output.time(basic.producedAt)))
+    for single in singles {
+      var text =
+        "\(single.status), this update \(Output.time(single.thisUpdate)), next update "
+        + (single.nextUpdate.map(Output.time) ?? "none")
+      if case .revoked(let time, let reason) = single.status {
+        text += ", revoked at \(Output.time(time))" + (reason.map { " (\($0))" } ?? "")
+      }
+      lines.append(("serial \(single.id.serialNumber.hex)", text))
+    }
+    lines.append(("certificates", basic.certificates.map(\.subject.rfc2253).joined(separator: "; ")))
+    if let nonce = basic.nonce { lines.append(("nonce", nonce.hexString)) }
+    json += [
+      ("responder_id", .string(basic.responderID.description)),
+      ("produced_at", .string(Output.time(basic.producedAt))),
+      (
+        "responses",
+        .array(
+          singles.map { single in
+            var revocation: (JSON, JSON) = (.null, .null)
+            if case .revoked(let time, let reason) = single.status {
+              revocation = (.string(Output.time(time)), .optional(reason?.description))
+            }
+            return .object([
+              ("certificate", certID(single.id)),
+              ("cert_status", .string(single.status.description)),
+              ("revocation_time", revocation.0),
+              ("revocation_reason", revocation.1),
+              ("this_update", .string(Output.time(single.thisUpdate))),
+              ("next_update", .optional(single.nextUpdate.map(Output.time))),
+            ])
+          })
+      ),
+      ("certificates", .array(basic.certificates.map { .string($0.subject.rfc2253) })),
+      ("nonce", .optional(basic.nonce?.hexString)),
+    ]
+    return Described(title: "OCSP response", lines: lines, json: .object(json))
   }
 
   /// A chain as CLI.md's chain entries.

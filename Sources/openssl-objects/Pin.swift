@@ -36,7 +36,7 @@ struct Pin: ParsableCommand {
             throw InputError(
               .passphraseRequired, object: "private key", source: "file \(path)",
               detail: "the key is encrypted; give --passphrase-file or --passphrase-stdin")
-          case .crl, .other: continue
+          case .crl, .ocspRequest, .ocspResponse, .other: continue
           }
         } catch {
           throw CommandFailure.input(error, json: json, partial: [("pins", .array(pins))])

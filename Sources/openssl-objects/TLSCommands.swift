@@ -48,6 +48,14 @@ struct Connect: ParsableCommand {
   @Option(help: "Seconds to wait for the server at each step before giving up (default 30).")
   var timeout: Int = 30
 
+  @Flag(
+    name: .customLong("status-request"),
+    help: "Ask for a stapled OCSP response and check it (a must-staple certificate then needs one).")
+  var statusRequest = false
+
+  @Flag(name: .customLong("require-staple"), help: "Ask for a stapled OCSP response and fail without a valid one.")
+  var requireStaple = false
+
   @Flag(help: "Print one JSON object.")
   var json = false
 
@@ -64,9 +72,14 @@ struct Connect: ParsableCommand {
     let endpoint = Endpoint(target)!
     let name = servername ?? endpoint.host
     var configuration = TLSConfiguration.client
+    // Without the staple options nothing is asked for, as with openssl s_client.
+    configuration.revocation = .disabled
+    if statusRequest || requireStaple { configuration.revocation.staple = requireStaple ? .require : .use }
+    var trustStore: X509Store? = nil
     do {
       if !trusted.isEmpty {
         let store = X509Store()
+        trustStore = store
         for path in trusted {
           for anchor in try X509Certificate.all(contentsOfFile: path) { try store.add(anchor) }
         }
@@ -137,7 +150,7 @@ struct Connect: ParsableCommand {
           ("peer_chain", Describe.chain(connection.peerChain)),
           ("verified_chain", Describe.chain(connection.verifiedChain)),
           ("verify_error", verificationError.map(Verify.errorJSON) ?? .null),
-          ("ocsp_staple", .null),
+          ("ocsp_staple", statusRequest || requireStaple ? stapleJSON(connection, store: trustStore) : .null),
           ("received", .optional(received)),
           ("error", failure.map(Output.errorJSON) ?? .null),
         ]).serialized())
@@ -149,12 +162,40 @@ struct Connect: ParsableCommand {
           Output.line("depth=\(depth): \(member.subject.rfc2253)")
         }
         if let verificationError { Output.line("not verified: \(verificationError)") }
+        if statusRequest || requireStaple {
+          let status = connection.revocationReport?.singleResponse?.status.description
+          Output.line("OCSP staple: " + (connection.ocspStapleBytes == nil ? "none" : status ?? "not checked"))
+        }
         if let received { Output.line(received) }
       }
     }
     if let failure {
       throw CommandFailure(status: 1, message: "error: \(target): \(failure)", json: nil)
     }
+  }
+}
+
+extension Connect {
+  /// CLI.md's `ocsp_staple` object: the stapled response's status for the server's certificate,
+  /// its times, and whether its signature and signer verify; `null` when nothing was stapled.
+  func stapleJSON(_ connection: SSLConnection, store: X509Store?) -> JSON {
+    guard let response = connection.ocspStaple else { return .null }
+    let chain = connection.verifiedChain.isEmpty ? connection.peerChain : connection.verifiedChain
+    var single: OCSPSingleResponse? = nil
+    var signatureValid = false
+    if let basic = try? response.basicResponse(), let leaf = chain.first {
+      let issuer = chain.count > 1 ? chain[1] : leaf
+      single = (try? OCSPCertID(certificate: leaf, issuer: issuer)).flatMap { try? basic.singleResponse(for: $0) }
+      if let store = store ?? (try? X509Store.system) {
+        signatureValid = (try? basic.verifySignature(store: store, untrusted: Array(chain.dropFirst()))) != nil
+      }
+    }
+    return .object([
+      ("cert_status", .optional(single?.status.description)),
+      ("this_update", .optional(single.map { Output.time($0.thisUpdate) })),
+      ("next_update", .optional(single?.nextUpdate.map(Output.time))),
+      ("signature_valid", .bool(signatureValid)),
+    ])
   }
 }
 
@@ -179,6 +220,9 @@ struct Serve: ParsableCommand {
 
   @Option(help: "ALPN protocols, in the server's order of preference.")
   var alpn: [String] = []
+
+  @Option(name: .customLong("ocsp-staple"), help: "An OCSP response (DER or PEM) to staple for clients that ask.")
+  var ocspStaple: String?
 
   @Option(name: .customLong("client-ca"), help: "Ask for client certificates issued under these anchors.")
   var clientCA: String?
@@ -212,6 +256,9 @@ struct Serve: ParsableCommand {
           certificate: certificates[0], chain: Array(certificates.dropFirst()) + extra, privateKey: privateKey)
       ])
       configuration.alpnProtocols = alpn
+      if let ocspStaple {
+        configuration.ocspStaple = .response(try OCSPResponse(contentsOfFile: ocspStaple).derEncoded)
+      }
       if let clientCA {
         configuration.trust = .certificates(try X509Certificate.all(contentsOfFile: clientCA))
         configuration.peerVerification = requireClientCert ? .requireClientCertificate : .verify

@@ -110,11 +110,4 @@ struct InspectAndPinTests {
     #expect(try ChildProcess.run(tool, ["pin", "--passphrase-file", "a", "--passphrase-stdin", garbage]).status == 2)
   }
 
-  @Test func demoRunsTheTour() throws {
-    let result = try ChildProcess.run(tool, ["demo"])
-    #expect(result.status == 0, "\(result.output)")
-    #expect(
-      result.stdout.contains("key matches certificate: true; signature verifies with the certificate's key: true"))
-    #expect(result.stdout.contains("must staple: yes"))
-  }
 }

@@ -3,7 +3,8 @@
  * through a capsule, lets the capsule go (the library's Swift side is gone), and runs a TLS
  * handshake in plain C against 127.0.0.1:PORT.
  *
- *   capsule_tls PORT TRUSTED.pem PIN HOST    exit 0: handshake ok; 1: refused; 2: setup failed
+ *   capsule_tls PORT TRUSTED.pem PIN HOST [require-staple]
+ *                                            exit 0: handshake ok; 1: refused; 2: setup failed
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -29,8 +30,8 @@ static oo_verify_decision count_calls(int ok, oo_capsule store_ctx, void *user_d
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: %s PORT TRUSTED.pem PIN HOST\n", argv[0]);
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: %s PORT TRUSTED.pem PIN HOST [require-staple]\n", argv[0]);
         return 2;
     }
     if (oo_abi_check(OO_ABI_VERSION_MAJOR, OO_ABI_VERSION_MINOR) != OO_OK) {
@@ -52,6 +53,10 @@ int main(int argc, char **argv)
     oo_verify_policy policy = { sizeof(oo_verify_policy), 0, 0, -1, -1, count_calls, &calls };
     if (api->install_verify_policy(context, &policy) != OO_OK) {
         fprintf(stderr, "policy: %s\n", oo_last_error());
+        return 2;
+    }
+    if (argc == 6 && api->install_staple_policy(context, 1) != OO_OK) {
+        fprintf(stderr, "staple policy: %s\n", oo_last_error());
         return 2;
     }
     SSL_CTX *ctx = oo_capsule_get1(context, OO_TYPE_SSL_CTX);

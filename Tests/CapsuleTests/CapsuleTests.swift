@@ -46,7 +46,7 @@ struct CapsuleCTests {
         configuration: .server([
           CertificateChain(certificate: pki.leaf, chain: [pki.intermediate], privateKey: pki.leafKey)
         ])),
-      connections: 2)
+      connections: 3)
     let trusted = try directory.write("root.pem", pki.root.pemEncoded)
     let good = try ChildProcess.run(program, ["\(server.port)", trusted, pki.root.spkiPin, "localhost"])
     #expect(good.status == 0, "\(good.output)")
@@ -54,6 +54,10 @@ struct CapsuleCTests {
     let pinned = try ChildProcess.run(program, ["\(server.port)", trusted, try TestPKI().root.spkiPin, "localhost"])
     #expect(pinned.status == 1, "\(pinned.output)")
     #expect(pinned.stdout.contains("handshake refused: application verification failure"), "\(pinned.output)")
+    // The staple policy from the API table: this server staples nothing, so a required staple fails.
+    let stapled = try ChildProcess.run(
+      program, ["\(server.port)", trusted, pki.root.spkiPin, "localhost", "require-staple"])
+    #expect(stapled.status == 1, "\(stapled.output)")
   }
 
   @Test func swiftUsesObjectsCMadeAndNothingLeaks() throws {

@@ -42,6 +42,11 @@ private let collectBody: oo_curl_write_callback = { data, size, count, user in
 struct CurlInteropTests {
   private func fetch(port: Int, configuration: TLSConfiguration) -> (code: CURLcode, setup: CurlSetup) {
     let setup = CurlSetup(configuration: configuration)
+    // libcurl leaves OpenSSL errors on this thread's queue (its SSL_shutdown after a failed
+    // handshake raises SSL_R_SHUTDOWN_WHILE_IN_INIT): pop them after cleanup, so that the tests
+    // that run next on this pooled thread start with an empty queue.
+    ERR_set_mark()
+    defer { _ = ERR_pop_to_mark() }
     let curl = curl_easy_init()!
     defer { curl_easy_cleanup(curl) }
     let user = Unmanaged.passUnretained(setup).toOpaque()

@@ -14,6 +14,11 @@ struct TLSFixture {
     pki = try TestPKI(keyType: keyType, leafBuilder: adjust)
   }
 
+  /// A fixture for a PKI made elsewhere.
+  init(pki: TestPKI) {
+    self.pki = pki
+  }
+
   var serverChain: CertificateChain {
     CertificateChain(certificate: pki.leaf, chain: [pki.intermediate], privateKey: pki.leafKey)
   }

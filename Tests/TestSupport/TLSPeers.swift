@@ -299,7 +299,7 @@ public final class LoopbackTLSServer: @unchecked Sendable {
     thread = Thread {
       defer { semaphore.signal() }
       for _ in 0..<connections {
-        let client = accept(descriptor, nil, nil)
+        let client = Interrupted.retry { accept(descriptor, nil, nil) }
         guard client >= 0 else { return }
         defer { close(client) }
         LoopbackSocket.setTimeout(client)

@@ -40,6 +40,16 @@ public final class Fixtures {
   /// ``ecKey`` as unencrypted PKCS#8 PEM.
   public let keyPEM: [UInt8]
 
+  /// Chains, a trust store and a record for verification and TLS; the leaves' keys are
+  /// ``ecKey`` and ``rsaKey``.
+  public let tls: TLSFixtures
+  /// The directory of the SoftHSM2 token that `scripts/bench.sh` made (`OO_BENCH_TOKEN_DIR`,
+  /// with `SOFTHSM2_CONF` set to its configuration), if any: without it the token workloads are
+  /// left out.
+  public let tokenDirectory: String? = ProcessInfo.processInfo.environment["OO_BENCH_TOKEN_DIR"].flatMap {
+    $0.isEmpty ? nil : $0
+  }
+
   public init() throws {
     caKey = try PrivateKey(generating: .ec(.p256))
     var ca = CertificateBuilder(subject: try X509Name(["CN": "Benchmark CA", "O": "OpenSSLObjects"]))
@@ -61,6 +71,7 @@ public final class Fixtures {
     passphrase = Passphrase(passphraseBytes)
     encryptedKeyPEM = try ecKey.pemEncoded(passphrase: passphrase).withUnsafeBytes { Array($0) }
     keyPEM = try ecKey.pemEncoded().withUnsafeBytes { Array($0) }
+    tls = try TLSFixtures(ecKey: ecKey, rsaKey: rsaKey)
   }
 
   private static func leaf(key: PublicKey, caKey: PrivateKey, ca: X509Certificate) throws -> X509Certificate {

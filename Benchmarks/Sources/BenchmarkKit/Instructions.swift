@@ -19,7 +19,7 @@ public enum Instructions {
     }
     var order: [String] = []
     for entry in perOperation where !order.contains(entry.workload) { order.append(entry.workload) }
-    var rows = [["workload", "ours instr/op", "C instr/op", "ours/C (C÷ours)", "naive C instr/op"]]
+    var rows = [["workload", "ours instr/op", "C instr/op", "ours/C (C÷ours)", "naive C instr/op", "peers instr/op"]]
     for workload in order {
       func count(_ side: String) -> Double? {
         perOperation.first { $0.workload == workload && $0.side == side }?.count
@@ -30,6 +30,8 @@ public enum Instructions {
         workload, ours.map { String(Int($0.rounded())) } ?? "-", c.map { String(Int($0.rounded())) } ?? "-",
         ours.flatMap { o in c.map { String(format: "%.4f", $0 / o) } } ?? "-",
         count("naive_c").map { String(Int($0.rounded())) } ?? "-",
+        perOperation.filter { $0.workload == workload && !["ours", "c", "naive_c"].contains($0.side) }
+          .map { "\($0.side) \(Int($0.count.rounded()))" }.joined(separator: ", "),
       ])
     }
     return Report.markdown(rows)

@@ -39,7 +39,7 @@ public enum Report {
 
   public static func table(_ results: [WorkloadResult]) -> String {
     var rows: [[String]] = [
-      ["workload", "ours/s", "C/s", "ours/C", "min–max", "naive C/s", "ours/naive"]
+      ["workload", "ours/s", "C/s", "ours/C", "min–max", "naive C/s", "ours/naive (peer)"]
     ]
     for result in results {
       let ratios = result.ratios
@@ -53,8 +53,14 @@ public enum Report {
         naive.map(rate) ?? "-",
         naive.map { n in ratio(ours.map { $0 / n }) } ?? "-",
       ])
+      // A peer's row: its rate, then its own ratio to C's (same rounds) where ours has ours/C.
       for peer in result.sideNames where !["ours", "c", "naive_c"].contains(peer) {
-        rows.append(["  peer: \(peer)", rate(result.median(peer)), "", "", "", "", ""])
+        let peerRatios = result.ratios(of: peer)
+        rows.append([
+          "  peer: \(peer) (peer/C)", rate(result.median(peer)), "", ratio(Statistics.median(peerRatios)),
+          peerRatios.isEmpty ? "-" : "\(ratio(peerRatios.min()))–\(ratio(peerRatios.max()))", "",
+          ours.flatMap { o in result.median(peer).map { ratio(o / $0) } } ?? "-",
+        ])
       }
     }
     return markdown(rows)

@@ -33,9 +33,12 @@ public struct WorkloadResult {
   public let sideNames: [String]
 
   /// ours/C of each round: both measured back to back in the same round.
-  public var ratios: [Double] {
-    guard let ours = rates["ours"], let c = rates["c"] else { return [] }
-    return zip(ours, c).map { $0 / $1 }
+  public var ratios: [Double] { ratios(of: "ours") }
+
+  /// `side`/C of each round.
+  public func ratios(of side: String) -> [Double] {
+    guard let values = rates[side], let c = rates["c"] else { return [] }
+    return zip(values, c).map { $0 / $1 }
   }
 
   public func median(_ side: String) -> Double? { rates[side].flatMap(Statistics.median) }
@@ -59,6 +62,13 @@ public struct Runner {
     self.settings = settings
   }
 
+  /// Runs `side` `iterations` times and returns the CPU seconds it took: this thread's, or those
+  /// the other process reported.
+  static func time(_ side: Side, iterations: Int) throws -> Double {
+    if let timed = side.timed { return try timed(iterations) }
+    return try time(side.run, iterations: iterations)
+  }
+
   /// Runs `operation` `iterations` times and returns the CPU seconds of this thread it took.
   static func time(_ operation: Operation, iterations: Int) throws -> Double {
     let start = cb_thread_cpu_ns()
@@ -69,11 +79,11 @@ public struct Runner {
 
   /// How many iterations make one sample of about `seconds`, after a warm-up repetition (which
   /// fills OpenSSL's lazy caches and the method stores).
-  static func calibrate(_ operation: Operation, seconds: Double) throws -> Int {
-    try operation(1)
+  static func calibrate(_ side: Side, seconds: Double) throws -> Int {
+    try side.run(1)
     var iterations = 1
     while true {
-      let elapsed = try time(operation, iterations: iterations)
+      let elapsed = try time(side, iterations: iterations)
       if elapsed >= min(0.01, seconds / 2) || iterations >= 1 << 24 {
         let perOperation = max(elapsed / Double(iterations), 1e-9)
         return max(1, Int((seconds / perOperation).rounded()))
@@ -86,7 +96,7 @@ public struct Runner {
     let selected = workloads.filter { settings.filter.map($0.name.contains) ?? true }
     var iterations: [[Int]] = []
     for workload in selected {
-      iterations.append(try workload.sides.map { try Runner.calibrate($0.run, seconds: settings.sampleSeconds) })
+      iterations.append(try workload.sides.map { try Runner.calibrate($0, seconds: settings.sampleSeconds) })
     }
     var results = selected.map {
       WorkloadResult(name: $0.name, note: $0.note, isControl: $0.isControl, sideNames: $0.sides.map(\.name))
@@ -107,7 +117,7 @@ public struct Runner {
             let total = iterations[index][side]
             let count = total / settings.slices + (slice < total % settings.slices ? 1 : 0)
             guard count > 0 else { continue }
-            seconds[side] += try Runner.time(sides[side].run, iterations: count)
+            seconds[side] += try Runner.time(sides[side], iterations: count)
             counts[side] += count
           }
         }

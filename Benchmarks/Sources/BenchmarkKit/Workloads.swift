@@ -1,12 +1,12 @@
 import CBaseline
+import Foundation
 import OpenSSLObjects
 
-/// The workloads, in the order of the table. Each is one entry: a later workload (see the TODO
-/// list in docs/PERFORMANCE.md) is one more function here and one more C function in
-/// `Sources/CBaseline`.
+/// The workloads, in the order of the table. Each is one entry: a later workload is one more
+/// function here and one more C function in `Sources/CBaseline`.
 public enum Workloads {
   public static func all(_ fixtures: Fixtures) throws -> [Workload] {
-    [
+    let core = [
       parseDER(fixtures),
       parsePEM(fixtures),
       readExtensions(fixtures),
@@ -18,13 +18,8 @@ public enum Workloads {
       try verify("Ed25519", fixtures.ed25519Key, fixtures.ed25519PublicKey, digest: nil, fixtures),
       loadEncryptedKey(fixtures),
       loadKey(fixtures),
-      control(fixtures),
-      // TODO(verification): verify a three-deep chain with a host name.
-      // TODO(TLS): full TLS 1.3 handshakes over memory BIOs (ECDSA and RSA), resumed handshakes,
-      //            16 KiB records of bulk data; peers: Python's ssl, pyOpenSSL, swift-nio-ssl.
-      // TODO(OCSP): OCSP basic response verification.
-      // TODO(PKCS#11): RSA and ECDSA signatures on the SoftHSM token, against raw libp11 C.
     ]
+    return core + [try ocspStaple(fixtures)] + (try tls(fixtures)) + (try token(fixtures)) + [control(fixtures)]
   }
 
   /// The workload of a name, for the profile command.
@@ -189,5 +184,35 @@ public enum Workloads {
       },
       c: { n in try check(cb_load_pkcs8(pem, pem.count, n), "key") },
       naiveC: { n in try check(cb_load_pkcs8_naive(pem, pem.count, n), "naive key") })
+  }
+
+  // MARK: - OCSP
+
+  /// A stapled response for the ECDSA chain's leaf, as a client validates it: parsed from DER,
+  /// its signature and signer verified against the trust store (the signer, the leaf's issuing
+  /// intermediate, comes with the response), the leaf's single response found, good and current.
+  static func ocspStaple(_ f: Fixtures) throws -> Workload {
+    let chain = f.tls.ecdsa
+    let id = try OCSPCertID(certificate: chain.leaf, issuer: chain.intermediate)
+    var builder = OCSPResponseBuilder()
+    builder.add(
+      id, status: .good, thisUpdate: Date(timeIntervalSinceNow: -60), nextUpdate: Date(timeIntervalSinceNow: 86_400))
+    let der = try builder.sign(with: chain.intermediateKey, signer: chain.intermediate).derEncoded
+    let store = f.tls.store
+    return Workload(
+      name: "OCSP staple: parse and validate",
+      note: "OCSPResponse(derEncoded:).basicResponse().validate(_:store:) against d2i_OCSP_RESPONSE +"
+        + " OCSP_response_get1_basic + OCSP_basic_verify + OCSP_resp_find_status + OCSP_check_validity",
+      ours: { n in
+        for _ in 0..<n { blackHole(try OCSPResponse(derEncoded: der).basicResponse().validate(id, store: store)) }
+      },
+      c: { n in
+        try check(
+          store.withUnsafePointer { store in
+            id.withUnsafePointer { id in
+              cb_ocsp_validate(der, der.count, UnsafeMutableRawPointer(store.raw), UnsafeMutableRawPointer(id.raw), n)
+            }
+          }, "OCSP staple")
+      })
   }
 }

@@ -17,8 +17,12 @@ public enum DecodedObject: Sendable {
   case publicKey(PublicKey)
   /// A CRL.
   case crl(X509CRL)
-  /// Another object: an OCSP request or response, a certificate request, a PKCS#12 file, or a PEM
-  /// block of a kind this library does not decode here; with its name and DER bytes.
+  /// An OCSP request (`OCSP REQUEST`, or DER).
+  case ocspRequest(OCSPRequest)
+  /// An OCSP response (`OCSP RESPONSE`, or DER).
+  case ocspResponse(OCSPResponse)
+  /// Another object: a certificate request, a PKCS#12 file, or a PEM block of a kind this library
+  /// does not decode here; with its name and DER bytes.
   case other(kind: String, der: [UInt8])
 
   /// Reads every object of PEM input, in order, or the one object of DER input.
@@ -84,6 +88,10 @@ public enum DecodedObject: Sendable {
               })))
       case _ where ObjectKind.crl.pemLabels.contains(block.label):
         return .crl(try X509CRL(bytes: slice))
+      case _ where ObjectKind.ocspRequest.pemLabels.contains(block.label):
+        return .ocspRequest(try OCSPRequest(pemEncoded: slice))
+      case _ where ObjectKind.ocspResponse.pemLabels.contains(block.label):
+        return .ocspResponse(try OCSPResponse(pemEncoded: slice))
       case _ where ObjectKind.publicKey.pemLabels.contains(block.label):
         return .publicKey(try PublicKey(bytes: slice, encoding: .pem))
       case _ where block.label.hasSuffix("PRIVATE KEY"):
@@ -116,6 +124,8 @@ public enum DecodedObject: Sendable {
     case ObjectKind.certificate.name: return .certificate(try X509Certificate(derEncoded: der))
     case ObjectKind.crl.name: return .crl(try X509CRL(derEncoded: der))
     case ObjectKind.publicKey.name: return .publicKey(try PublicKey(bytes: der, encoding: .der))
+    case ObjectKind.ocspRequest.name: return .ocspRequest(try OCSPRequest(derEncoded: der))
+    case ObjectKind.ocspResponse.name: return .ocspResponse(try OCSPResponse(derEncoded: der))
     case ObjectKind.privateKey.name: return .privateKey(try PrivateKey(bytes: der, encoding: .der))
     case ObjectKind.encryptedPrivateKey.name:
       guard let passphrase else { return .encryptedPrivateKey(format: "PKCS#8") }

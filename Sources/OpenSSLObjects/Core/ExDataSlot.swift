@@ -27,9 +27,12 @@ package final class ExDataSlot<Value: AnyObject & Sendable>: @unchecked Sendable
   }
 
   /// The object in the slot of `object`, if any (not retained beyond the caller's use).
+  ///
+  /// No dynamic cast: the index is this slot's own, and only ``set(_:_:)`` writes it, always with
+  /// a `Value`.
   package func get(_ object: OpaquePointer) -> Value? {
     guard let raw = getter(object, index) else { return nil }
-    return Unmanaged<AnyObject>.fromOpaque(raw).takeUnretainedValue() as? Value
+    return Unmanaged<Value>.fromOpaque(raw).takeUnretainedValue()
   }
 
   /// Puts `value` into the slot of `object` (retained), releasing what was there before.
@@ -38,7 +41,7 @@ package final class ExDataSlot<Value: AnyObject & Sendable>: @unchecked Sendable
   @discardableResult
   package func set(_ object: OpaquePointer, _ value: Value?) -> Bool {
     let old = getter(object, index)
-    let new = value.map { Unmanaged.passRetained($0 as AnyObject).toOpaque() }
+    let new = value.map { Unmanaged.passRetained($0).toOpaque() }
     let stored = ErrorQueue.isolated { _ in setter(object, index, new) } == 1
     if !stored {
       if let new { Unmanaged<AnyObject>.fromOpaque(new).release() }

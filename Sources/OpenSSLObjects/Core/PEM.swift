@@ -153,6 +153,12 @@ enum PEM {
     }
   }
 
+  /// DER bytes as one PEM block with `label` (`PEM_write_bio`), for objects whose PEM writer is a
+  /// macro Swift cannot call.
+  static func encode(_ der: [UInt8], label: String) -> String {
+    (try? write("PEM_write_bio") { bio in PEM_write_bio(bio, label, "", der, der.count) > 0 ? 1 : 0 }) ?? ""
+  }
+
   /// Writes one object as PEM with one of OpenSSL's `PEM_write_bio_*` functions.
   static func write(
     _ operation: String,

@@ -53,25 +53,21 @@ public struct PKCS12Bundle: Sendable {
   public func derEncoded(passphrase: borrowing Passphrase, friendlyName: String? = nil) throws(InputError) -> [UInt8] {
     let object = "PKCS#12 file"
     return try Self.withCString(passphrase, object: object, source: "the passphrase") { pass throws(InputError) in
-      let stack = oo_sk_X509_new_null()!
-      defer { oo_sk_X509_pop_free(stack) }
-      for member in chain {
-        guard let reference = try? member.retainedPointer() else { continue }
-        _ = oo_sk_X509_push(stack, reference.raw)
-      }
-      return try ErrorQueue.isolated { scope throws(InputError) -> [UInt8] in
-        guard
-          let pkcs12 = PKCS12_create_ex(
-            pass, friendlyName, privateKey?._pointer, certificate?._pointer, stack, 0, 0, 0, 0, 0, nil, nil)
-        else {
-          throw InputError(
-            .invalidArgument, object: object, source: "the bundle",
-            detail: "OpenSSL could not make the PKCS#12 structure",
-            openSSLError: scope.failure("PKCS12_create_ex"))
-        }
-        defer { PKCS12_free(pkcs12) }
-        return try InputError.converting(object, reason: .invalidArgument) { () throws(OpenSSLError) in
-          try DER.encode("i2d_PKCS12") { i2d_PKCS12(pkcs12, $0) }
+      try X509Stack.withStack(chain) { stack throws(InputError) -> [UInt8] in
+        try ErrorQueue.isolated { scope throws(InputError) -> [UInt8] in
+          guard
+            let pkcs12 = PKCS12_create_ex(
+              pass, friendlyName, privateKey?._pointer, certificate?._pointer, stack, 0, 0, 0, 0, 0, nil, nil)
+          else {
+            throw InputError(
+              .invalidArgument, object: object, source: "the bundle",
+              detail: "OpenSSL could not make the PKCS#12 structure",
+              openSSLError: scope.failure("PKCS12_create_ex"))
+          }
+          defer { PKCS12_free(pkcs12) }
+          return try InputError.converting(object, reason: .invalidArgument) { () throws(OpenSSLError) in
+            try DER.encode("i2d_PKCS12") { i2d_PKCS12(pkcs12, $0) }
+          }
         }
       }
     }

@@ -190,7 +190,8 @@ public final class SSLConnection: OpenSSLReferenceCounted {
       }
     }
     guard let state, let cache = state.context.sessionCache else { return }
-    let key = "\(name):\(port)|\(state.policyToken)"
+    state.port = port
+    let key = state.sessionKey(name: name, port: String(port))
     state.sessionKey = key
     if let session = cache.session(for: key) {
       _ = ErrorQueue.isolated { _ in SSL_set_session(_pointer, session._pointer) }
@@ -202,7 +203,8 @@ public final class SSLConnection: OpenSSLReferenceCounted {
   /// Hands bytes that came from the network to OpenSSL (memory transport).
   public func receive(_ bytes: some ContiguousBytes) {
     guard let readBIO else { return }
-    withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) in
+    // The closure returns Void, so this generic function needs no run-time metadata look-up.
+    bytes.withUnsafeBytes { buffer in
       guard let base = buffer.baseAddress, buffer.count > 0 else { return }
       _ = BIO_write(readBIO, base, Int32(buffer.count))
     }
@@ -220,9 +222,11 @@ public final class SSLConnection: OpenSSLReferenceCounted {
     guard let writeBIO else { return [] }
     let pending = MemoryBIO.pending(writeBIO)
     guard pending > 0 else { return [] }
-    var bytes = [UInt8](repeating: 0, count: pending)
-    let read = BIO_read(writeBIO, &bytes, Int32(pending))
-    return read > 0 ? Array(bytes[0..<Int(read)]) : []
+    // Read straight into the array's storage: no zero fill, no second copy.
+    return [UInt8](unsafeUninitializedCapacity: pending) { storage, initialized in
+      let read = BIO_read(writeBIO, storage.baseAddress, Int32(clamping: storage.count))
+      initialized = max(0, Int(read))
+    }
   }
 
   // MARK: - Operations
@@ -245,12 +249,16 @@ public final class SSLConnection: OpenSSLReferenceCounted {
 
   /// Reads application data (`SSL_read_ex`), at most `maximumCount` bytes.
   public func read(maximumCount: Int = 16_384) throws -> ReadResult {
-    var buffer = [UInt8](repeating: 0, count: maximumCount)
-    var count = 0
-    let outcome = try perform("SSL_read_ex") { SSL_read_ex(_pointer, &buffer, buffer.count, &count) }
+    var outcome = Outcome(progress: .complete)
+    // SSL_read_ex writes into the array's storage, which is not zero-filled first: only the
+    // bytes it reports are kept.
+    let buffer = try [UInt8](unsafeUninitializedCapacity: maximumCount) { storage, initialized in
+      var count = 0
+      outcome = try perform("SSL_read_ex") { SSL_read_ex(_pointer, storage.baseAddress, storage.count, &count) }
+      initialized = outcome.progress == .complete && !outcome.closed ? count : 0
+    }
     if outcome.closed { return .closed }
     guard outcome.progress == .complete else { return .progress(outcome.progress) }
-    buffer.removeLast(buffer.count - count)
     return .data(buffer)
   }
 
@@ -258,7 +266,9 @@ public final class SSLConnection: OpenSSLReferenceCounted {
   /// transport, a write that wants I/O must be repeated with the same bytes.
   @discardableResult
   public func write(_ bytes: some ContiguousBytes) throws -> Progress {
-    try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws -> Progress in
+    // The protocol's own withUnsafeBytes: the closure's type is concrete (no Swift.Result), so
+    // this generic function needs no run-time metadata look-up per call.
+    try bytes.withUnsafeBytes { buffer throws -> Progress in
       var written = 0
       return try perform("SSL_write_ex") { SSL_write_ex(_pointer, buffer.baseAddress, buffer.count, &written) }.progress
     }
@@ -294,7 +304,7 @@ public final class SSLConnection: OpenSSLReferenceCounted {
       guard status <= 0 else { return (status, SSL_ERROR_NONE, nil) }
       // SSL_get_error reads the queue; when the caller's own errors are on it, read the state.
       let code = scope.callerHadErrors ? Self.errorCodeFromState(_pointer) : SSL_get_error(_pointer, status)
-      let failure: OpenSSLError? = [SSL_ERROR_SSL, SSL_ERROR_SYSCALL].contains(code) ? scope.failure(operation) : nil
+      let failure: OpenSSLError? = code == SSL_ERROR_SSL || code == SSL_ERROR_SYSCALL ? scope.failure(operation) : nil
       return (status, code, failure)
     }
     if let stored = state?.storedError {
@@ -358,6 +368,24 @@ public final class SSLConnection: OpenSSLReferenceCounted {
     changedPolicy()
   }
 
+  /// Replaces this connection's revocation policy (``TLSConfiguration/revocation``); the context
+  /// is unchanged. Staples are asked for when the policy has a step on
+  /// (`SSL_set_tlsext_status_type`); sessions made under another policy are not resumed.
+  ///
+  /// The context must check revocation already (its policy or staple callback on), since the
+  /// status callback is installed on the context; otherwise this throws ``UsageError``.
+  public func setRevocationPolicy(_ policy: RevocationPolicy) throws {
+    guard let state, state.context.requestsStatus else {
+      throw UsageError(
+        "the context does not check revocation (its policy is disabled), so a connection cannot turn it on; "
+          + "configure TLSConfiguration.revocation instead")
+    }
+    state.revocation = policy
+    _ = oo_SSL_set_tlsext_status_type(
+      _pointer, policy.isEnabled || state.stapleCallback != nil ? TLSEXT_STATUSTYPE_ocsp : -1)
+    changedPolicy()
+  }
+
   private func forcePeerVerification() {
     if SSL_get_verify_mode(_pointer) == SSL_VERIFY_NONE {
       SSL_set_verify(_pointer, SSL_VERIFY_PEER, verifyTrampoline)
@@ -367,9 +395,8 @@ public final class SSLConnection: OpenSSLReferenceCounted {
   private func changedPolicy() {
     guard let state else { return }
     state.policyToken = "connection-\(UInt64.random(in: 0...UInt64.max))"
-    if let name = state.serverName, let key = state.sessionKey {
-      let port = key.split(separator: "|").first.flatMap { $0.split(separator: ":").last } ?? "443"
-      state.sessionKey = "\(name):\(port)|\(state.policyToken)"
+    if let name = state.serverName, state.sessionKey != nil {
+      state.sessionKey = state.sessionKey(name: name, port: String(state.port))
     }
     if SSL_in_before(_pointer) == 1 {
       // A session chosen under the context's policy is not offered under this one.
@@ -457,21 +484,11 @@ public final class SSLConnection: OpenSSLReferenceCounted {
 
   /// The peer's chain as sent (`SSL_get_peer_cert_chain`; on a server it omits the leaf, as
   /// OpenSSL keeps it), each member retained. Not verified: see ``verifiedChain``.
-  public var peerChain: [X509Certificate] {
-    guard let stack = SSL_get_peer_cert_chain(_pointer) else { return [] }
-    return (0..<oo_sk_X509_num(stack)).compactMap { index in
-      oo_sk_X509_value(stack, index).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
-    }
-  }
+  public var peerChain: [X509Certificate] { X509Stack.certificates(SSL_get_peer_cert_chain(_pointer)) }
 
   /// The chain OpenSSL verified, leaf first (`SSL_get0_verified_chain`), each member retained;
   /// empty when verification did not succeed.
-  public var verifiedChain: [X509Certificate] {
-    guard let stack = SSL_get0_verified_chain(_pointer) else { return [] }
-    return (0..<oo_sk_X509_num(stack)).compactMap { index in
-      oo_sk_X509_value(stack, index).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
-    }
-  }
+  public var verifiedChain: [X509Certificate] { X509Stack.certificates(SSL_get0_verified_chain(_pointer)) }
 
   /// The verification's failure, explained, or `nil` when it succeeded (or did not run).
   /// Under `SSL_VERIFY_NONE` the handshake goes on and this tells what verification found.
@@ -486,6 +503,20 @@ public final class SSLConnection: OpenSSLReferenceCounted {
     guard result != X509_V_OK else { return nil }
     return VerificationError(code: VerificationError.Code(Int32(result)), chain: peerChain)
   }
+
+  /// The OCSP response the server stapled (`SSL_get_tlsext_status_ocsp_resp`), parsed; on a
+  /// server, the one it stapled. `nil` when there was none or it is not an OCSP response (see
+  /// ``ocspStapleBytes``).
+  public var ocspStaple: OCSPResponse? {
+    ocspStapleBytes.flatMap { try? OCSPResponse(derEncoded: $0) }
+  }
+
+  /// The stapled bytes as received (`SSL_get_tlsext_status_ocsp_resp`).
+  public var ocspStapleBytes: [UInt8]? { stapledBytes(_pointer) }
+
+  /// What the client's revocation check found during the handshake, `nil` when it did not run
+  /// (a server, a resumed session, a policy that is off).
+  public var revocationReport: RevocationReport? { state?.revocationReport }
 
   /// The errors verify callbacks accepted during this connection's verification.
   public var acceptedOverrides: [VerificationError] { state?.verification.accepted ?? [] }

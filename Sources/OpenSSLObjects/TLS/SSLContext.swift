@@ -68,11 +68,10 @@ public final class SSLContext: OpenSSLReferenceCounted, @unchecked Sendable {
       try check("SSL_CTX_set1_sigalgs_list", algorithms) { oo_SSL_CTX_set1_sigalgs_list(context, algorithms) }
     }
     for chain in configuration.certificateChains {
-      let stack = oo_sk_X509_new_null()!
-      defer { oo_sk_X509_free(stack) }
-      for member in chain.chain { _ = oo_sk_X509_push(stack, member._pointer) }
-      try check("SSL_CTX_use_cert_and_key", chain.certificate.subject.rfc2253) {
-        SSL_CTX_use_cert_and_key(context, chain.certificate._pointer, chain.privateKey._pointer, stack, 1)
+      try X509Stack.withStack(chain.chain) { stack throws(InputError) in
+        try check("SSL_CTX_use_cert_and_key", chain.certificate.subject.rfc2253) {
+          SSL_CTX_use_cert_and_key(context, chain.certificate._pointer, chain.privateKey._pointer, stack, 1)
+        }
       }
     }
     if configuration.role == .client, let selector = configuration.clientCertificateSelector {
@@ -86,6 +85,9 @@ public final class SSLContext: OpenSSLReferenceCounted, @unchecked Sendable {
       SSL_CTX_set_client_hello_cb(context, clientHelloTrampoline, nil)
     }
     let state = try installVerificationState(configuration)
+    if configuration.role == .server && configuration.ocspStaple != nil {
+      _ = oo_SSL_CTX_set_tlsext_status_cb(context, statusTrampoline)
+    }
     if let wire = state.alpnWire {
       if configuration.role == .client {
         // SSL_CTX_set_alpn_protos returns 0 on success.
@@ -156,6 +158,11 @@ public final class SSLContext: OpenSSLReferenceCounted, @unchecked Sendable {
     let state = TLSContextState(
       configuration: configuration, verifyMode: mode, asynchronousChainPolicy: configuration.asynchronousChainPolicy)
     TLSContextState.slot.set(_pointer, state)
+    // A client's staple policy goes with its verification (also onto contexts C code made).
+    if state.requestsStatus {
+      _ = oo_SSL_CTX_set_tlsext_status_cb(_pointer, statusTrampoline)
+      _ = oo_SSL_CTX_set_tlsext_status_type(_pointer, TLSEXT_STATUSTYPE_ocsp)
+    }
     return state
   }
 
@@ -237,6 +244,9 @@ public final class SSLContext: OpenSSLReferenceCounted, @unchecked Sendable {
   /// The verification policy the context carries (from its configuration or the last
   /// ``installVerification(_:)``), if any: what another layer merges its changes into.
   package var verificationPolicy: VerificationPolicy? { TLSContextState.slot.get(_pointer)?.verification }
+
+  /// The revocation policy the context carries, if any.
+  package var revocationPolicy: RevocationPolicy? { TLSContextState.slot.get(_pointer)?.revocation }
 
   /// The number of client sessions kept for resumption.
   public var cachedSessionCount: Int { TLSContextState.slot.get(_pointer)?.sessionCache?.count ?? 0 }

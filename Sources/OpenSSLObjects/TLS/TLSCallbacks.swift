@@ -1,5 +1,11 @@
 import COpenSSLFull
 
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+
 // The C callbacks behind the Swift closures of TLS contexts and connections. Each one reads the
 // closures from the connection's state in the SSL's ex_data (made from the context's state for
 // an SSL that C code created from one of our contexts), never from a global or a table keyed by
@@ -23,6 +29,12 @@ let certVerifyTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointe
     return 0
   }
   guard status == 1, X509_STORE_CTX_get_error(context) == X509_V_OK else { return 0 }
+  let isClient = SSL_is_server(ssl) == 0
+  // The chain as Swift values only for what reads it: a handshake without pins or chain
+  // policies retains and wraps nothing.
+  guard state.pins != nil || state.chainPolicy != nil || (state.asynchronousChainPolicy != nil && isClient) else {
+    return 1
+  }
   let chain = X509StoreContextView.chain(of: context)
   func fail(_ error: VerificationError) -> Int32 {
     X509_STORE_CTX_set_error(context, X509_V_ERR_APPLICATION_VERIFICATION)
@@ -42,7 +54,7 @@ let certVerifyTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointe
       return fail(VerificationError(chainPolicyRejected: "the chain policy threw \(error)", chain: chain))
     }
   }
-  if let policy = state.asynchronousChainPolicy, SSL_is_server(ssl) == 0 {
+  if let policy = state.asynchronousChainPolicy, isClient {
     guard let pending = state.pendingVerification else {
       state.pendingVerification = PendingVerification(policy: policy, chain: chain)
       return oo_SSL_set_retry_verify(ssl)
@@ -83,11 +95,10 @@ let certificateTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPoint
     guard let chain = try selector(CertificateRequest(acceptableIssuers: issuers, serverName: state.serverName)) else {
       return 1
     }
-    let stack = oo_sk_X509_new_null()!
-    defer { oo_sk_X509_free(stack) }
-    for member in chain.chain { _ = oo_sk_X509_push(stack, member._pointer) }
-    let installed = ErrorQueue.isolated { _ in
-      SSL_use_cert_and_key(ssl, chain.certificate._pointer, chain.privateKey._pointer, stack, 1)
+    let installed = X509Stack.withStack(chain.chain) { stack in
+      ErrorQueue.isolated { _ in
+        SSL_use_cert_and_key(ssl, chain.certificate._pointer, chain.privateKey._pointer, stack, 1)
+      }
     }
     guard installed == 1 else {
       state.store(
@@ -183,6 +194,18 @@ let newSessionTrampoline: @convention(c) (OpaquePointer?, OpaquePointer?) -> Int
   guard let ssl, let session, let state = TLSConnectionState.find(ssl), let cache = state.context.sessionCache,
     let key = state.sessionKey
   else { return 0 }
-  cache.store(SSLSession(takingOwnershipOf: OpenSSLPointer(session)), for: key)
+  if let deadline = state.sessionDeadline {
+    // A resumed session skips the revocation check: it lives no longer than the answer checked.
+    let remaining = Int(deadline.timeIntervalSince1970) - Int(SSL_SESSION_get_time(session))
+    if remaining < SSL_SESSION_get_timeout(session) { _ = SSL_SESSION_set_timeout(session, max(remaining, 0)) }
+  }
+  cache.store(SSLSession(takingOwnershipOf: OpenSSLPointer(session)), for: key, notAfter: state.sessionDeadline)
   return 1
+}
+
+/// `SSL_CTX_set_tlsext_status_cb`: on a server, staples the context's response; on a client,
+/// checks the staple and runs the revocation policy.
+let statusTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32 = { ssl, _ in
+  guard let ssl, let state = TLSConnectionState.find(ssl) else { return SSL_TLSEXT_ERR_NOACK }
+  return SSL_is_server(ssl) == 1 ? serveStaple(ssl, state) : checkStaple(ssl, state)
 }

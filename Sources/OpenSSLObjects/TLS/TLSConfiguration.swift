@@ -164,6 +164,18 @@ public struct TLSConfiguration: Sendable {
   public var serverNameHandler: (@Sendable (String?) throws -> SSLContext?)?
   /// Sessions and resumption.
   public var sessions = Sessions()
+  /// Server: the OCSP response to staple for clients that ask (`status_request`): fixed bytes,
+  /// or a closure asked per connection.
+  public var ocspStaple: OCSPStaple?
+  /// Client: how the server certificate's revocation is checked. By default staples are asked
+  /// for and checked when they come (signature, signer, status good, freshness), a must-staple
+  /// certificate without a valid staple fails, and nothing else is checked (soft-fail). A
+  /// session's lifetime is capped at the validity of the response that was checked, since a
+  /// resumed session skips the check.
+  public var revocation = RevocationPolicy()
+  /// Client: a callback that sees the stapled response and the policy's verdict, for other
+  /// policies; setting it asks for staples even if the policy does not.
+  public var stapleCallback: StapleCallback?
   /// A key log in the NSS key log format (`SSL_CTX_set_keylog_callback`), one line per call,
   /// without the newline: for Wireshark in tests, never in production.
   public var keyLog: (@Sendable (String) -> Void)?

@@ -1,5 +1,11 @@
 import COpenSSLFull
 
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+
 /// A context's Swift side, in the `SSL_CTX`'s ex_data: it lives exactly as long as the
 /// `SSL_CTX`, also when C code holds the context after the Swift object is gone. Immutable.
 final class TLSContextState: Sendable {
@@ -16,6 +22,11 @@ final class TLSContextState: Sendable {
   let alpnWire: ALPNWire?
   /// Client sessions, by host, port and policy.
   let sessionCache: ClientSessionCache?
+  /// Server: what to staple.
+  let staple: OCSPStaple?
+  /// Client: the revocation policy and the staple callback.
+  let revocation: RevocationPolicy
+  let stapleCallback: StapleCallback?
   init(
     configuration: TLSConfiguration,
     verifyMode: Int32,
@@ -31,7 +42,13 @@ final class TLSContextState: Sendable {
     self.asynchronousChainPolicy = asynchronousChainPolicy
     alpnWire = configuration.alpnProtocols.isEmpty ? nil : ALPNWire(configuration.alpnProtocols)
     sessionCache = configuration.role == .client && configuration.sessions.resumption ? ClientSessionCache() : nil
+    staple = configuration.ocspStaple
+    revocation = configuration.revocation
+    stapleCallback = configuration.stapleCallback
   }
+
+  /// Whether clients of this context ask for a staple (and run the revocation policy).
+  var requestsStatus: Bool { role == .client && (revocation.isEnabled || stapleCallback != nil) }
 
   static let slot = ExDataSlot<TLSContextState>(
     classIndex: CRYPTO_EX_INDEX_SSL_CTX, get: { SSL_CTX_get_ex_data($0, $1) }, set: { SSL_CTX_set_ex_data($0, $1, $2) })
@@ -66,21 +83,24 @@ final class ALPNWire: @unchecked Sendable {
 final class ClientSessionCache: @unchecked Sendable {
   private let lock = CryptoLock()
   // Guarded by `lock`.
-  private var sessions: [String: SSLSession] = [:]
+  private var sessions: [String: (session: SSLSession, notAfter: Date?)] = [:]
 
-  func session(for key: String) -> SSLSession? {
+  /// The session kept for `key`, unless it is no longer resumable or its revocation answer
+  /// (a staple's nextUpdate) has run out.
+  func session(for key: String, now: Date = Date()) -> SSLSession? {
     lock.withLock {
-      guard let session = sessions[key] else { return nil }
-      if !session.isResumable {
+      guard let entry = sessions[key] else { return nil }
+      if !entry.session.isResumable || entry.notAfter.map({ now >= $0 }) == true {
         sessions[key] = nil
         return nil
       }
-      return session
+      return entry.session
     }
   }
 
-  func store(_ session: SSLSession, for key: String) {
-    lock.withLock { sessions[key] = session }
+  /// Keeps `session` for `key`, until `notAfter` at the latest.
+  func store(_ session: SSLSession, for key: String, notAfter: Date?) {
+    lock.withLock { sessions[key] = (session, notAfter) }
   }
 
   var count: Int { lock.withLock { sessions.count } }
@@ -102,6 +122,7 @@ final class TLSConnectionState: @unchecked Sendable {
   var verification: VerificationState
   var storedError: (any Error)?
   var sessionKey: String?
+  var port = 443
   var pendingVerification: PendingVerification?
   var serverName: String?
   /// Changes whenever the connection replaces a verification setting of its context, so that
@@ -110,6 +131,18 @@ final class TLSConnectionState: @unchecked Sendable {
   /// Set when a verification setting changed after the handshake had begun (see
   /// ``SSLConnection/setVerifyCallback(_:)``).
   var policyChangedDuringHandshake = false
+  var revocation: RevocationPolicy
+  var stapleCallback: StapleCallback?
+  /// What the revocation check found during the handshake.
+  var revocationReport: RevocationReport?
+  /// Until when a session of this connection may be resumed (the checked response's validity).
+  var sessionDeadline: Date?
+
+  /// The key of client sessions: host, port, the verification policy and the revocation policy
+  /// (a staple requirement included).
+  func sessionKey(name: String, port: String) -> String {
+    "\(name):\(port)|\(policyToken)|\(revocation.token)|\(stapleCallback == nil ? "" : "callback")"
+  }
 
   init(context: TLSContextState) {
     self.context = context
@@ -119,6 +152,8 @@ final class TLSConnectionState: @unchecked Sendable {
     asynchronousChainPolicy = context.asynchronousChainPolicy
     keyLog = context.keyLog
     verification = VerificationState(callbacks: [], purpose: context.verification.purpose)
+    revocation = context.revocation
+    stapleCallback = context.stapleCallback
   }
 
   /// Takes the policy of another context (after an SNI switch).

@@ -204,9 +204,6 @@ public struct X509StoreContextView: ~Copyable {
   }
 
   static func chain(of context: OpaquePointer) -> [X509Certificate] {
-    guard let stack = X509_STORE_CTX_get0_chain(context) else { return [] }
-    return (0..<oo_sk_X509_num(stack)).compactMap { index in
-      oo_sk_X509_value(stack, index).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
-    }
+    X509Stack.certificates(X509_STORE_CTX_get0_chain(context))
   }
 }

@@ -1,0 +1,104 @@
+import COpenSSLFull
+
+/// The identifier of one certificate in OCSP (`OCSP_CERTID`): a hash algorithm, the hashes of the
+/// issuer's name and key, and the certificate's serial number.
+///
+/// OpenSSL 3.0 does not reference-count `OCSP_CERTID`: this type owns its own `OCSP_CERTID`
+/// (`OCSP_CERTID_free`) and offers adopt, borrow and copy (`OCSP_CERTID_dup`). Immutable, hence
+/// `Sendable`.
+///
+/// Made from a certificate and its issuer, it remembers both, so that a single response hashed with
+/// another algorithm can still be matched (``matches(_:)`` rehashes with the other identifier's
+/// algorithm). The issuer should come from the verified chain, never from what a peer merely sent.
+public final class OCSPCertID: OpenSSLCopyable, @unchecked Sendable {
+  /// The C type's name as OpenSSL spells it.
+  public static let openSSLTypeName = "OCSP_CERTID"
+  /// Frees the identifier with `OCSP_CERTID_free` (the shared ownership mechanism).
+  public static func _free(_ pointer: OpaquePointer) { OCSP_CERTID_free(pointer) }
+  /// Copies with `OCSP_CERTID_dup` (the shared ownership mechanism).
+  public static func _duplicate(_ pointer: OpaquePointer) -> OpaquePointer? { OCSP_CERTID_dup(pointer) }
+  /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
+  public let _pointer: OpaquePointer
+
+  /// The certificate and issuer it was made from, when it was made from them.
+  public let certificate: X509Certificate?
+  /// The issuer it was made from.
+  public let issuerCertificate: X509Certificate?
+
+  /// Adopts an `OCSP_CERTID` the caller owns; it is freed with `OCSP_CERTID_free`.
+  public init(takingOwnershipOf pointer: OpenSSLPointer<OCSPCertID>) {
+    _pointer = pointer.raw
+    certificate = nil
+    issuerCertificate = nil
+  }
+
+  /// The identifier of `certificate`, issued by `issuer`, hashed with `digest` (`OCSP_cert_to_id`).
+  ///
+  /// - Parameters:
+  ///   - certificate: the certificate to identify.
+  ///   - issuer: its issuer, from the verified chain.
+  ///   - digest: SHA-1 by default, which every responder understands (RFC 5019); SHA-256 on
+  ///     request.
+  /// - Throws: ``InputError`` if the digest is not available or OpenSSL cannot make the identifier.
+  public init(certificate: X509Certificate, issuer: X509Certificate, digest: Digest = .sha1) throws(InputError) {
+    let md = try digest.algorithm(for: "OCSP certificate ID")
+    _pointer = try InputError.converting("OCSP certificate ID", reason: .invalidArgument, source: "OCSP_cert_to_id") {
+      () throws(OpenSSLError) in
+      try ErrorQueue.call("OCSP_cert_to_id") { OCSP_cert_to_id(md, certificate._pointer, issuer._pointer) }
+    }
+    self.certificate = certificate
+    issuerCertificate = issuer
+  }
+
+  deinit { Self._free(_pointer) }
+
+  private var info: (name: [UInt8], algorithm: OID, key: [UInt8], serial: SerialNumber) {
+    var nameHash: UnsafeMutablePointer<ASN1_OCTET_STRING>? = nil
+    var algorithm: OpaquePointer? = nil
+    var keyHash: UnsafeMutablePointer<ASN1_OCTET_STRING>? = nil
+    var serial: UnsafeMutablePointer<ASN1_INTEGER>? = nil
+    _ = OCSP_id_get0_info(&nameHash, &algorithm, &keyHash, &serial, _pointer)
+    return (
+      ASN1.bytes(nameHash), algorithm.map { OID(object: $0) } ?? OID("0.0"), ASN1.bytes(keyHash),
+      serial.map { SerialNumber(integer: $0) } ?? SerialNumber(magnitude: [])
+    )
+  }
+
+  /// The hash algorithm (`OCSP_id_get0_info`), for example `sha1`.
+  public var hashAlgorithm: OID { info.algorithm }
+  /// The hash of the issuer's DER name (`OCSP_id_get0_info`).
+  public var issuerNameHash: [UInt8] { info.name }
+  /// The hash of the issuer's public key bits (`OCSP_id_get0_info`).
+  public var issuerKeyHash: [UInt8] { info.key }
+  /// The certificate's serial number (`OCSP_id_get0_info`).
+  public var serialNumber: SerialNumber { info.serial }
+
+  /// The digest ``hashAlgorithm`` names, if this OpenSSL has it.
+  var digest: Digest? {
+    try? Digest(named: hashAlgorithm.shortName ?? hashAlgorithm.dotted)
+  }
+
+  /// Whether both identify the same certificate of the same issuer with the same hash algorithm
+  /// (`OCSP_id_cmp`).
+  public func isIdentical(to other: OCSPCertID) -> Bool {
+    OCSP_id_cmp(_pointer, other._pointer) == 0
+  }
+
+  /// Whether `other` (typically from a single response) identifies the same certificate: when
+  /// the algorithms differ and this identifier was made from a certificate and issuer, they are
+  /// hashed again with `other`'s algorithm, as RFC 6960 lets a responder choose its own.
+  public func matches(_ other: OCSPCertID) -> Bool {
+    if isIdentical(to: other) { return true }
+    guard let certificate, let issuerCertificate, let digest = other.digest,
+      let rehashed = try? OCSPCertID(certificate: certificate, issuer: issuerCertificate, digest: digest)
+    else { return false }
+    return rehashed.isIdentical(to: other)
+  }
+}
+
+extension OCSPCertID: CustomStringConvertible {
+  /// A readable description: serial, algorithm and the issuer key hash.
+  public var description: String {
+    "OCSPCertID(serial: \(serialNumber.hex), \(hashAlgorithm), issuer key hash: \(issuerKeyHash.hexString))"
+  }
+}

@@ -1,0 +1,138 @@
+import COpenSSLFull
+
+/// An OCSP request (`OCSP_REQUEST`): one or more certificate identifiers, optionally a nonce and a
+/// signature.
+///
+/// OpenSSL 3.0 does not reference-count `OCSP_REQUEST`: this type owns its own (`OCSP_REQUEST_free`)
+/// and offers adopt, borrow and copy (`ASN1_item_dup` with `OCSP_REQUEST_it`). Immutable once made,
+/// hence `Sendable`.
+public final class OCSPRequest: OpenSSLCopyable, PEMDERDecodable, @unchecked Sendable {
+  /// The C type's name as OpenSSL spells it.
+  public static let openSSLTypeName = "OCSP_REQUEST"
+  /// Frees the request with `OCSP_REQUEST_free` (the shared ownership mechanism).
+  public static func _free(_ pointer: OpaquePointer) { OCSP_REQUEST_free(pointer) }
+  /// Copies with `ASN1_item_dup(OCSP_REQUEST_it(), ...)` (the shared ownership mechanism).
+  public static func _duplicate(_ pointer: OpaquePointer) -> OpaquePointer? {
+    ASN1_item_dup(OCSP_REQUEST_it(), UnsafeRawPointer(pointer)).map { OpaquePointer($0) }
+  }
+  /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
+  public let _pointer: OpaquePointer
+
+  /// Adopts an `OCSP_REQUEST` the caller owns; it is freed with `OCSP_REQUEST_free`.
+  public init(takingOwnershipOf pointer: OpenSSLPointer<OCSPRequest>) {
+    _pointer = pointer.raw
+  }
+
+  deinit { Self._free(_pointer) }
+
+  /// Whether and how a request carries a nonce (`OCSP_request_add1_nonce`).
+  public enum Nonce: Sendable, Hashable {
+    /// No nonce (what RFC 5019 responders and every staple expect).
+    case none
+    /// 16 random bytes (`RAND_bytes`, through `OCSP_request_add1_nonce` with no value).
+    case random
+    /// These bytes.
+    case bytes([UInt8])
+  }
+
+  /// Builds a request for `ids` (`OCSP_REQUEST_new`, `OCSP_request_add0_id` with copies of the
+  /// identifiers), with a nonce, and signed by `signer` when given (`OCSP_request_sign`, which
+  /// also sets the requestor name and includes the signer's chain).
+  ///
+  /// - Throws: ``InputError`` for an empty list or when OpenSSL refuses a value.
+  public convenience init(ids: [OCSPCertID], nonce: Nonce = .none, signer: CertificateChain? = nil) throws(InputError) {
+    guard !ids.isEmpty else {
+      throw InputError(
+        .invalidArgument, object: "OCSP request", source: "the identifiers", detail: "a request needs at least one")
+    }
+    self.init(takingOwnershipOf: OpenSSLPointer(OCSP_REQUEST_new()!))
+    let request = _pointer
+    try Self.building { () throws(OpenSSLError) in
+      for id in ids {
+        let copy = try id.copiedPointer()
+        _ = try ErrorQueue.call("OCSP_request_add0_id") {
+          let added = OCSP_request_add0_id(request, copy.raw)
+          if added == nil { OCSP_CERTID_free(copy.raw) }
+          return added
+        }
+      }
+      switch nonce {
+      case .none: break
+      case .random: try ErrorQueue.check("OCSP_request_add1_nonce") { OCSP_request_add1_nonce(request, nil, 0) }
+      case .bytes(var bytes):
+        try ErrorQueue.check("OCSP_request_add1_nonce") {
+          OCSP_request_add1_nonce(request, &bytes, Int32(bytes.count))
+        }
+      }
+      if let signer {
+        try X509Stack.withStack(signer.chain) { stack throws(OpenSSLError) in
+          try ErrorQueue.check("OCSP_request_sign") {
+            OCSP_request_sign(
+              request, signer.certificate._pointer, signer.privateKey._pointer, nil, stack,
+              signer.chain.isEmpty ? UInt(OCSP_NOCERTS) : 0)
+          }
+        }
+      }
+    }
+  }
+
+  /// A request for one certificate and its issuer: a shorthand for ``init(ids:nonce:signer:)``.
+  public convenience init(
+    certificate: X509Certificate, issuer: X509Certificate, digest: Digest = .sha1, nonce: Nonce = .none
+  ) throws(InputError) {
+    try self.init(ids: [try OCSPCertID(certificate: certificate, issuer: issuer, digest: digest)], nonce: nonce)
+  }
+
+  static func building(_ body: () throws(OpenSSLError) -> Void) throws(InputError) {
+    try InputError.converting("OCSP request", reason: .invalidArgument, source: "the request builder", body)
+  }
+
+  // MARK: - Loading and encoding
+
+  /// How requests are read: `OCSP REQUEST` PEM blocks or DER, with `d2i_OCSP_REQUEST`.
+  public static let decodingRules = ObjectDecoder(
+    object: "OCSP request", labels: ObjectKind.ocspRequest.pemLabels,
+    d2i: { _ in { d2i_OCSP_REQUEST($0, $1, $2) } }, operation: { _ in "d2i_OCSP_REQUEST" },
+    free: { OCSP_REQUEST_free($0) })
+
+  /// The DER encoding (`i2d_OCSP_REQUEST`).
+  public var derEncoded: [UInt8] {
+    (try? DER.encode("i2d_OCSP_REQUEST") { i2d_OCSP_REQUEST(_pointer, $0) }) ?? []
+  }
+
+  /// The PEM encoding (`PEM_write_bio` with the label `OCSP REQUEST`).
+  public var pemEncoded: String { PEM.encode(derEncoded, label: "OCSP REQUEST") }
+
+  // MARK: - Fields
+
+  /// The identifiers asked about, in order (`OCSP_request_onereq_get0`, `OCSP_onereq_get0_id`),
+  /// each a copy.
+  public var ids: [OCSPCertID] {
+    (0..<OCSP_request_onereq_count(_pointer)).compactMap { index in
+      guard let one = OCSP_request_onereq_get0(_pointer, index), let id = OCSP_onereq_get0_id(one) else { return nil }
+      return try? OCSPCertID(copying: OpenSSLPointer(id))
+    }
+  }
+
+  /// The nonce's bytes, if the request carries one (the `id-pkix-ocsp-nonce` extension,
+  /// `OCSP_REQUEST_get_ext_by_NID`).
+  public var nonce: [UInt8]? {
+    let index = OCSP_REQUEST_get_ext_by_NID(_pointer, NID_id_pkix_OCSP_Nonce, -1)
+    guard index >= 0, let ext = OCSP_REQUEST_get_ext(_pointer, index) else { return nil }
+    return OCSPNonceExtension.value(ext)
+  }
+
+  /// Whether the request is signed (`OCSP_request_is_signed`).
+  public var isSigned: Bool { OCSP_request_is_signed(_pointer) == 1 }
+}
+
+/// The nonce extension's value: an OCTET STRING inside the extension's OCTET STRING, as
+/// `OCSP_request_add1_nonce` writes it (RFC 8954).
+enum OCSPNonceExtension {
+  static func value(_ ext: OpaquePointer) -> [UInt8] {
+    let bytes = ASN1.bytes(X509_EXTENSION_get_data(ext))
+    // Unwrap the inner OCTET STRING when it is one (short-form length).
+    if bytes.count >= 2, bytes[0] == 0x04, Int(bytes[1]) == bytes.count - 2 { return Array(bytes[2...]) }
+    return bytes
+  }
+}
