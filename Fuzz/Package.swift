@@ -6,12 +6,13 @@
 import PackageDescription
 
 /// The targets: `Sources/fuzz-NAME/`, run as `scripts/fuzz.sh NAME SECONDS`, seeds in
-/// `Corpus/NAME/`. A new target (the OCSP response, say) is one more line here, a directory of
-/// sources and a seed directory; the script and CI find it through `scripts/fuzz.sh --list`.
+/// `Corpus/NAME/`. A new target is one more line here, a directory of sources and a seed
+/// directory; the script and CI find it through `scripts/fuzz.sh --list`.
 let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
   ("certificate", []),
   ("private-key", []),
   ("crl", []),
+  ("ocsp-response", []),
   ("pkcs11-uri", [.product(name: "PKCS11Keys", package: "OpenSSLObjects")]),
   ("tls-server", []),
   ("capsule", [.product(name: "OpenSSLObjectsCapsule", package: "OpenSSLObjects"), "CCapsuleABI"]),

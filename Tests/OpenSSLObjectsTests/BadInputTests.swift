@@ -6,27 +6,67 @@ import Testing
 
 /// One bad input a user can hand the library, and the typed error it must get.
 ///
-/// docs/RELIABILITY.md lists every row by its `id`. A new kind of input (OCSP requests and
-/// responses, say) adds its rows to ``BadInput/rows``.
+/// docs/RELIABILITY.md lists every row by its `id`. A new kind of input adds its rows to
+/// ``BadInput/rows``.
 struct BadInput: Sendable, CustomTestStringConvertible {
+  /// The typed error a row must get: an ``InputError`` with its reason, an ``OCSPError`` with its
+  /// check, or an ``OCSPClientError`` with its reason.
+  enum Expected: Sendable {
+    case input(InputError.Reason)
+    case ocsp(OCSPError.Check)
+    case ocspClient(OCSPClientError.Reason)
+
+    /// Whether `error` is the expected type with the expected reason; a text for the failure
+    /// otherwise.
+    func mismatch(_ error: any Error) -> String? {
+      switch self {
+      case .input(let reason):
+        guard let error = error as? InputError else { return "not an InputError: \(type(of: error)) \(error)" }
+        return error.reason == reason ? nil : "InputError \(error.reason), not \(reason): \(error)"
+      case .ocsp(let check):
+        guard let error = error as? OCSPError else { return "not an OCSPError: \(type(of: error)) \(error)" }
+        return error.check == check ? nil : "OCSPError \(error.check), not \(check): \(error)"
+      case .ocspClient(let reason):
+        guard let error = error as? OCSPClientError else {
+          return "not an OCSPClientError: \(type(of: error)) \(error)"
+        }
+        return error.reason == reason ? nil : "OCSPClientError \(error.reason), not \(reason): \(error)"
+      }
+    }
+  }
+
   /// The row's name in docs/RELIABILITY.md.
   let id: String
-  /// The reason the error must carry.
-  let reason: InputError.Reason
+  /// The error it must get.
+  let expected: Expected
   /// Feeds the bad input to the library.
   let load: @Sendable (Fixtures) throws -> Void
 
   var testDescription: String { id }
 
   init(_ id: String, _ reason: InputError.Reason, _ load: @escaping @Sendable (Fixtures) throws -> Void) {
+    self.init(id, expected: .input(reason), load)
+  }
+
+  init(_ id: String, _ check: OCSPError.Check, _ load: @escaping @Sendable (Fixtures) throws -> Void) {
+    self.init(id, expected: .ocsp(check), load)
+  }
+
+  init(_ id: String, _ reason: OCSPClientError.Reason, _ load: @escaping @Sendable (Fixtures) throws -> Void) {
+    self.init(id, expected: .ocspClient(reason), load)
+  }
+
+  init(_ id: String, expected: Expected, _ load: @escaping @Sendable (Fixtures) throws -> Void) {
     self.id = id
-    self.reason = reason
+    self.expected = expected
     self.load = load
   }
 
   /// Good objects to break, made once.
   struct Fixtures: Sendable {
-    let pki: TestPKI
+    /// The usual PKI (its leaf names an OCSP responder) and the OCSP responders around it.
+    let ocsp: OCSPPKI
+    var pki: TestPKI { ocsp.pki }
     let directory: TemporaryDirectory
     let certificateDER: [UInt8]
     let certificatePEM: String
@@ -42,11 +82,20 @@ struct BadInput: Sendable, CustomTestStringConvertible {
       _ = try store.verify(pki.leaf, untrusted: [pki.intermediate], policy: policy)
     }
 
+    /// Validates `response` for the leaf as a client does, against a store of the root.
+    func validateLeaf(
+      _ response: OCSPResponse, request: OCSPRequest? = nil, options: OCSPValidationOptions = OCSPValidationOptions()
+    ) throws {
+      try response.basicResponse().validate(
+        try ocsp.leafID(), store: try ocsp.store(), untrusted: [pki.intermediate], request: request, options: options)
+    }
+
     static let shared = Result {
-      let pki = try TestPKI()
+      let ocsp = try OCSPPKI()
+      let pki = ocsp.pki
       let crl = try CRLBuilder().sign(with: pki.intermediateKey, issuerCertificate: pki.intermediate)
       return Fixtures(
-        pki: pki, directory: try TemporaryDirectory("bad-input"), certificateDER: pki.leaf.derEncoded,
+        ocsp: ocsp, directory: try TemporaryDirectory("bad-input"), certificateDER: pki.leaf.derEncoded,
         certificatePEM: pki.leaf.pemEncoded, keyDER: try pki.leafKey.derEncoded().withUnsafeBytes { Array($0) },
         keyPEM: try pki.leafKey.pemEncoded().withUnsafeBytes { Array($0) },
         encryptedKeyPEM: try pki.leafKey.pemEncoded(passphrase: Passphrase(Array("right".utf8))).withUnsafeBytes {
@@ -56,7 +105,7 @@ struct BadInput: Sendable, CustomTestStringConvertible {
     }
   }
 
-  static let rows: [BadInput] = certificateRows + keyRows + crlAndBundleRows + otherRows
+  static let rows: [BadInput] = certificateRows + keyRows + crlAndBundleRows + otherRows + ocspRows
 
   static let certificateRows: [BadInput] = [
     BadInput("certificate DER: empty", .empty) { _ in _ = try X509Certificate(derEncoded: [UInt8]()) },
@@ -251,11 +300,9 @@ struct BadInputTests {
     do {
       try row.load(fixtures)
       Issue.record("\(row.id): no error")
-    } catch let error as InputError {
-      #expect(error.reason == row.reason, "\(row.id): \(error)")
-      #expect(!error.description.isEmpty)
     } catch {
-      Issue.record("\(row.id): not an InputError: \(type(of: error)) \(error)")
+      if let mismatch = row.expected.mismatch(error) { Issue.record("\(row.id): \(mismatch)") }
+      #expect(!"\(error)".isEmpty)
     }
     #expect(ERR_peek_error() == 0, "\(row.id) left an error on OpenSSL's queue")
   }

@@ -80,7 +80,8 @@ public func probe<T>(_ body: () throws -> T) -> String {
 }
 
 /// A small PKI made once per process with the library's builders: a root, a leaf for
-/// `localhost` (EC P-256) and its key, and a CRL of the root that revokes another serial.
+/// `localhost` (EC P-256) and its key, a CRL of the root that revokes another serial, and OCSP
+/// responses of the root for the leaf.
 public enum FuzzPKI {
   /// The root's key.
   public static let rootKey = must { try PrivateKey(generating: .ec(.p256)) }
@@ -113,6 +114,23 @@ public enum FuzzPKI {
     try CRLBuilder(revoked: [
       RevokedCertificate(serialNumber: SerialNumber(0x1234), revocationDate: Date(), reason: .keyCompromise)
     ]).sign(with: rootKey, issuerCertificate: root)
+  }
+
+  /// The leaf's OCSP identifier (SHA-1, as clients send it).
+  public static let leafID = must { try OCSPCertID(certificate: leaf, issuer: root) }
+  /// A good OCSP response for the leaf, signed by the root (its issuer), valid for a day.
+  public static let ocspResponse = must { try ocspResponse(.good) }
+
+  /// A response for the leaf with `status`, signed by the root; `adjust` changes the builder.
+  public static func ocspResponse(
+    _ status: OCSPCertificateStatus, adjust: (inout OCSPResponseBuilder) -> Void = { _ in }
+  ) throws -> OCSPResponse {
+    var builder = OCSPResponseBuilder()
+    builder.add(
+      leafID, status: status, thisUpdate: Date(timeIntervalSinceNow: -60),
+      nextUpdate: Date(timeIntervalSinceNow: 86_400))
+    adjust(&builder)
+    return try builder.sign(with: rootKey, signer: root)
   }
 
   private static func must<T>(_ make: () throws -> T) -> T {

@@ -14,11 +14,14 @@ import OpenSSLObjectsCapsule
 public func initialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: UnsafeMutableRawPointer?) -> Int32 {
   Fuzz.initialize {
     // Short programs: make each kind, get with the right and a wrong type, retain, release twice.
+    // (The object index is a byte modulo the number of objects, seven.)
     [
       "make-get-release": [0, 1, 1, 1, 0, 2, 1, 0, 5, 0, 4, 0, 4, 0],
       "every-kind": [0, 1, 1, 0, 2, 1, 0, 3, 1, 0, 4, 1, 0, 5, 1, 1, 1, 2, 1, 3, 5, 6, 2, 6, 3],
       "forged": [1, 0x41, 1, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 2, 0x80, 4],
       "unknown-type": [0, 0xEE, 1, 0, 1, 2, 0, 1, 9, 0, 1, 3, 6, 0, 7, 0],
+      // An OCSP response copied and a basic response adopted; get, get1 (a copy), retain (refused).
+      "ocsp": [0, 5, 0, 3, 0, 6, 0, 1, 1, 0, 8, 2, 0, 8, 1, 4, 9, 2, 4, 9, 3, 0, 5, 0, 7, 0],
     ]
   }
 }
@@ -37,13 +40,19 @@ struct Program {
   }
 }
 
-/// The real objects a program can capsule: one of each reference-counted kind.
+/// The real objects a program can capsule: one of each reference-counted kind, and the two OCSP
+/// objects OpenSSL 3.0 does not count references of (adopted or copied, never retained).
 let objects: [(type: oo_type, make: @Sendable () -> OpaquePointer?, free: @Sendable (OpaquePointer) -> Void)] = [
   (OO_TYPE_X509, { try? FuzzPKI.leaf.retainedPointer().raw }, { X509_free($0) }),
   (OO_TYPE_EVP_PKEY, { try? FuzzPKI.leafKey.retainedPointer().raw }, { EVP_PKEY_free($0) }),
   (OO_TYPE_X509_STORE, { X509_STORE_new() }, { X509_STORE_free($0) }),
   (OO_TYPE_X509_CRL, { try? FuzzPKI.crl.retainedPointer().raw }, { X509_CRL_free($0) }),
   (OO_TYPE_SSL_CTX, { SSL_CTX_new(TLS_method()) }, { SSL_CTX_free($0) }),
+  (OO_TYPE_OCSP_RESPONSE, { try? FuzzPKI.ocspResponse.copiedPointer().raw }, { OCSP_RESPONSE_free($0) }),
+  (
+    OO_TYPE_OCSP_BASICRESP, { try? FuzzPKI.ocspResponse.basicResponse().copiedPointer().raw },
+    { OCSP_BASICRESP_free($0) }
+  ),
 ]
 
 /// How C frees what `oo_capsule_get1` handed out, by type.
@@ -57,6 +66,8 @@ func freeReference(_ pointer: UnsafeMutableRawPointer, type: oo_type) {
   case OO_TYPE_SSL_CTX: SSL_CTX_free(object)
   case OO_TYPE_SSL: SSL_free(object)
   case OO_TYPE_SSL_SESSION: SSL_SESSION_free(object)
+  case OO_TYPE_OCSP_RESPONSE: OCSP_RESPONSE_free(object)
+  case OO_TYPE_OCSP_BASICRESP: OCSP_BASICRESP_free(object)
   default: fatalError("oo_capsule_get1 handed out an object of type \(type.rawValue)")
   }
 }
