@@ -136,4 +136,41 @@ struct ConcurrencyStressTests {
     }
     #expect(failures.all.isEmpty, "\(failures.all)")
   }
+
+  @Test func manyThreadsStapleAndCheckThroughOneContextAndValidateOneResponse() throws {
+    let fixture = try StaplingFixture(mustStaple: true)
+    let staple = try fixture.good()
+    let asked = Counter()
+    // The provider is called on each server connection's thread, concurrently.
+    let server = try fixture.server(
+      .provider { certificate in
+        asked.increment()
+        return certificate == nil ? nil : staple
+      })
+    // No resumption: every handshake checks a staple.
+    let client = try fixture.client { $0.sessions.resumption = false }
+    let response = try OCSPResponse(derEncoded: staple).basicResponse()
+    let id = try fixture.ocsp.leafID()
+    let store = try fixture.ocsp.store()
+    let failures = Recorder<String>()
+    DispatchQueue.concurrentPerform(iterations: Self.threads) { thread in
+      for round in 0..<Self.rounds {
+        do {
+          let clientConnection = try client.makeConnection(serverName: "www.example.test")
+          try TLSPair.handshakeBlocking(client: clientConnection, server: try server.makeConnection())
+          if clientConnection.revocationReport?.source != .staple {
+            failures.append("\(thread)/\(round): \(String(describing: clientConnection.revocationReport))")
+          }
+          // One basic response and one store, shared by every thread.
+          let single = try response.validate(id, store: store, untrusted: [fixture.pki.intermediate])
+          if single.status != .good { failures.append("\(thread)/\(round): \(single.status)") }
+        } catch {
+          failures.append("\(thread)/\(round): \(error)")
+        }
+      }
+    }
+    #expect(failures.all.isEmpty, "\(failures.all)")
+    #expect(asked.value == Self.threads * Self.rounds)
+    #expect(ERR_peek_error() == 0)
+  }
 }
