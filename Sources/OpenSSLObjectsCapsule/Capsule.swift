@@ -8,7 +8,8 @@ public import OpenSSLObjects
 ///
 /// A capsule holds its own reference to its object; ``retain()`` and ``release()`` count
 /// capsule holders (`oo_capsule_retain`, `oo_capsule_release`). Every wrapper converts to one
-/// (``CapsuleConvertible/capsule()``) and from one (``CapsuleConvertible/init(capsule:)``).
+/// (`capsule()`) and from one (`init(capsule:)`) through ``CapsuleConvertible``: sharing the
+/// object for the reference-counted types, copying it for the others.
 public struct Capsule: Hashable, Sendable, CustomStringConvertible {
   /// The handle C code sees in `oo_capsule.handle`.
   public let handle: UInt64
