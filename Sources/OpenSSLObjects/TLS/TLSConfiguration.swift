@@ -160,7 +160,9 @@ public struct TLSConfiguration: Sendable {
   public var alpnProtocols: [String] = []
   /// Server: pick a context by the requested server name (SNI). The chosen context's
   /// certificates and its whole verification policy apply; nothing of this context's
-  /// verification settings leaks into it.
+  /// verification settings leaks into it. Protocol versions, cipher lists and options stay this
+  /// context's: OpenSSL copies them into each connection when it is made (`SSL_new`), before the
+  /// name is known, and `SSL_set_SSL_CTX` does not change them.
   public var serverNameHandler: (@Sendable (String?) throws -> SSLContext?)?
   /// Sessions and resumption.
   public var sessions = Sessions()
