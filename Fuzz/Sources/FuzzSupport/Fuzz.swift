@@ -50,6 +50,18 @@ public enum Fuzz {
     }
   }
 
+  /// Parses the DER of an object that parsed (`what` names its kind) and requires it to parse
+  /// and to encode to the same bytes; returns the object read again.
+  @discardableResult
+  public static func requireDERRoundTrip<Object>(
+    _ what: String, _ der: [UInt8], parse: ([UInt8]) throws -> Object, encode: (Object) -> [UInt8]
+  ) -> Object {
+    let again = mustSucceed("the DER of a parsed \(what) does not parse again") { try parse(der) }
+    require(encode(again) == der, "a \(what)'s DER round trip changed it")
+    requireEmptyErrorQueue("the \(what)'s DER round trip")
+    return again
+  }
+
   /// What each target's `LLVMFuzzerInitialize` does: with `OO_FUZZ_WRITE_SEEDS=DIR` in the
   /// environment, writes the target's seeds into DIR and exits; otherwise returns 0 (libFuzzer's
   /// "go on").

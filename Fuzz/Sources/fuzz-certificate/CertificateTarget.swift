@@ -62,12 +62,9 @@ func exercise(_ certificate: X509Certificate) {
   ]
   Fuzz.requireEmptyErrorQueue("the accessors of a certificate")
 
-  let der = certificate.derEncoded
-  let again = Fuzz.mustSucceed("the DER of a parsed certificate does not parse again") {
-    try X509Certificate(derEncoded: der)
-  }
-  Fuzz.require(again == certificate, "a certificate's DER round trip changed it")
-  Fuzz.require(again.derEncoded == der, "a certificate's DER is not stable")
-  Fuzz.requireEmptyErrorQueue("the DER round trip")
+  let again = Fuzz.requireDERRoundTrip(
+    "certificate", certificate.derEncoded, parse: { try X509Certificate(derEncoded: $0) }, encode: \.derEncoded)
+  Fuzz.require(again == certificate, "a certificate read again from its DER compares unequal")
+  Fuzz.requireEmptyErrorQueue("comparing a certificate with its DER round trip")
   _ = sink.count
 }

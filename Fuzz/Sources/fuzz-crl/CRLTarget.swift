@@ -30,10 +30,9 @@ func exercise(_ crl: X509CRL) {
   _ = crl.isSignatureValid(publicKey: FuzzPKI.rootKey)
   Fuzz.requireEmptyErrorQueue("the accessors of a CRL")
 
-  let der = crl.derEncoded
-  let again = Fuzz.mustSucceed("the DER of a parsed CRL does not parse again") { try X509CRL(derEncoded: der) }
-  Fuzz.require(again == crl, "a CRL's DER round trip changed it")
-  Fuzz.requireEmptyErrorQueue("the CRL DER round trip")
+  let again = Fuzz.requireDERRoundTrip(
+    "CRL", crl.derEncoded, parse: { try X509CRL(derEncoded: $0) }, encode: \.derEncoded)
+  Fuzz.require(again == crl, "a CRL read again from its DER compares unequal")
 
   // The CRL in a verification: OpenSSL reads its extensions, issuer and entries there.
   let store = X509Store()
