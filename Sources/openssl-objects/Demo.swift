@@ -327,9 +327,7 @@ private struct DemoToken {
       FileManager.default.createFile(atPath: pinFile, contents: Data(pin.utf8), attributes: [.posixPermissions: 0o600])
     else { throw DemoFailure("cannot write the PIN file") }
     // softhsm2-util takes PINs only as arguments: acceptable for a token that lives for one run.
-    try Self.run(
-      "softhsm2-util",
-      ["--init-token", "--free", "--label", Self.label, "--so-pin", pin + "so", "--pin", pin], environment: environment)
+    try run("softhsm2-util", ["--init-token", "--free", "--label", Self.label, "--so-pin", pin + "so", "--pin", pin])
   }
 
   /// Imports a key through a PKCS#8 file that exists only for the import.
@@ -347,23 +345,35 @@ private struct DemoToken {
       }
       try? FileManager.default.removeItem(atPath: path)
     }
-    try Self.run(
-      "softhsm2-util", ["--import", path, "--token", Self.label, "--label", label, "--id", id, "--pin", pin],
-      environment: environment)
+    try run("softhsm2-util", ["--import", path, "--token", Self.label, "--label", label, "--id", id, "--pin", pin])
   }
 
-  private static func run(_ tool: String, _ arguments: [String], environment: [String: String]) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [tool] + arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let errors = Pipe()
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = errors
-    try process.run()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-      let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+  /// Runs `tool` (looked up on PATH) to its end with `posix_spawnp`, standard output discarded and
+  /// standard error kept in a file of the demo's directory for the failure message. Foundation's
+  /// `Process` is not used: its termination monitoring leaves objects behind that LeakSanitizer
+  /// reports.
+  private func run(_ tool: String, _ arguments: [String]) throws {
+    let errorsFile = directory.file("\(tool).stderr")
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, errorsFile, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let argv = ([tool] + arguments).map { strdup($0) } + [nil]
+    let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { (argv + envp).forEach { free($0) } }
+    var pid = pid_t()
+    let spawned = posix_spawnp(&pid, tool, &actions, nil, argv, envp)
+    guard spawned == 0 else {
+      throw DemoFailure(
+        "cannot run \(tool): \(String(cString: strerror(spawned))) (scripts/setup.sh installs softhsm2)")
+    }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    defer { try? FileManager.default.removeItem(atPath: errorsFile) }
+    guard status == 0 else {
+      let text = (try? String(contentsOfFile: errorsFile, encoding: .utf8)) ?? ""
       throw DemoFailure("\(tool) failed (is softhsm2 installed? scripts/setup.sh installs it): \(text)")
     }
   }
@@ -379,7 +389,9 @@ private final class OCSPResponder: @unchecked Sendable {
   private var key: PrivateKey?
   private var statuses: [SerialNumber: OCSPCertificateStatus] = [:]
   private var certificates: [X509Certificate] = []
-  private var thread: Thread?
+  // Guarded by `lock`. The thread itself is not kept: it captures the responder, and holding it
+  // here would make a cycle that keeps the responder, its key and certificates alive.
+  private var serving = false
   private let finished = DispatchSemaphore(value: 0)
 
   init() throws {
@@ -397,8 +409,9 @@ private final class OCSPResponder: @unchecked Sendable {
       self.key = key
       self.statuses = statuses
       self.certificates = certificates
+      self.serving = true
     }
-    let thread = Thread { [self] in
+    Thread { [self] in
       defer { finished.signal() }
       while true {
         let client = accept(listener, nil, nil)
@@ -409,9 +422,7 @@ private final class OCSPResponder: @unchecked Sendable {
         answer(client)
         close(client)
       }
-    }
-    self.thread = thread
-    thread.start()
+    }.start()
   }
 
   private func answer(_ client: Int32) {
@@ -480,7 +491,7 @@ private final class OCSPResponder: @unchecked Sendable {
   func stop() {
     shutdown(listener, Int32(SHUT_RDWR))
     close(listener)
-    if thread != nil { _ = finished.wait(timeout: .now() + 5) }
+    if lock.withLock({ serving }) { _ = finished.wait(timeout: .now() + 5) }
   }
 }
 
