@@ -68,6 +68,13 @@ enum LastError {
     }
   }
 
+  /// What C gets from a lookup: the object, or NULL with the thread's last error set.
+  static func pointerOrNull(_ lookup: () throws -> OpaquePointer) -> UnsafeMutableRawPointer? {
+    var result: UnsafeMutableRawPointer? = nil
+    _ = guarded { result = UnsafeMutableRawPointer(try lookup()) }
+    return result
+  }
+
   static func status(for error: any Error) -> oo_status {
     switch error {
     case let capsule as CapsuleError: oo_status(rawValue: capsule.status)
@@ -128,13 +135,10 @@ func ooCapsuleGet(
   _ expected: oo_type,
   _ identity: UnsafePointer<oo_libcrypto_identity>?
 ) -> UnsafeMutableRawPointer? {
-  var result: UnsafeMutableRawPointer? = nil
-  _ = LastError.guarded {
-    let object = try CapsuleRegistry.shared.object(
+  LastError.pointerOrNull {
+    try CapsuleRegistry.shared.object(
       capsule.handle, expected: expected.rawValue, identity: LibcryptoIdentity(identity))
-    result = UnsafeMutableRawPointer(object)
   }
-  return result
 }
 
 @_cdecl("oo_capsule_get1_with_identity")
@@ -143,13 +147,10 @@ func ooCapsuleGet1(
   _ expected: oo_type,
   _ identity: UnsafePointer<oo_libcrypto_identity>?
 ) -> UnsafeMutableRawPointer? {
-  var result: UnsafeMutableRawPointer? = nil
-  _ = LastError.guarded {
-    let object = try CapsuleRegistry.shared.newReference(
+  LastError.pointerOrNull {
+    try CapsuleRegistry.shared.newReference(
       capsule.handle, expected: expected.rawValue, identity: LibcryptoIdentity(identity))
-    result = UnsafeMutableRawPointer(object)
   }
-  return result
 }
 
 @_cdecl("oo_capsule_type")
