@@ -54,7 +54,11 @@ fi
 
 echo "==> DocC (warnings are errors)"
 for target in OpenSSLObjects PKCS11Keys OpenSSLObjectsCapsule; do
-  swift package generate-documentation --target "$target" --warnings-as-errors >/dev/null
+  # DocC prints its diagnostics on standard output: shown only when it fails.
+  if ! swift package generate-documentation --target "$target" --warnings-as-errors >"$log" 2>&1; then
+    grep -v "^\[" "$log" >&2
+    exit 1
+  fi
 done
 
 echo "==> benchmarks: build the harness and run one short round of ours against C (no durations asserted)"
