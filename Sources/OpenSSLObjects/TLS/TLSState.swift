@@ -146,17 +146,14 @@ final class TLSConnectionState: @unchecked Sendable {
 
   init(context: TLSContextState) {
     self.context = context
-    verifyCallback = context.verification.verifyCallback
-    pins = context.verification.pins
-    chainPolicy = context.verification.chainPolicy
-    asynchronousChainPolicy = context.asynchronousChainPolicy
-    keyLog = context.keyLog
     verification = VerificationState(callbacks: [], purpose: context.verification.purpose)
     revocation = context.revocation
     stapleCallback = context.stapleCallback
+    adopt(context)
   }
 
-  /// Takes the policy of another context (after an SNI switch).
+  /// Takes the policy of a context: when the connection is made, and again after an SNI switch
+  /// (a server's switch leaves the client-side revocation settings alone).
   func adopt(_ context: TLSContextState) {
     self.context = context
     verifyCallback = context.verification.verifyCallback
