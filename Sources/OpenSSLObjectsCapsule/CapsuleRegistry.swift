@@ -2,44 +2,40 @@ import COpenSSLFull
 import COpenSSLObjectsABI
 import OpenSSLObjects
 
-/// The kinds of object a capsule can hold, with how OpenSSL frees, retains and copies each.
+/// The kinds of object a capsule can hold, with how OpenSSL frees, retains and copies each (its
+/// wrapper's row of the shared ``CObjectType`` table).
 struct CapsuleKind: Sendable {
   let type: UInt32
   let name: String
-  let free: @Sendable (OpaquePointer) -> Void
-  let upRef: (@Sendable (OpaquePointer) -> Bool)?
-  let duplicate: (@Sendable (OpaquePointer) -> OpaquePointer?)?
-  /// Lent only (X509_STORE_CTX): never freed by the capsule.
-  let lentOnly: Bool
+  /// The C type's operations; `nil` for the lent-only kind (X509_STORE_CTX), never freed by a capsule.
+  let cType: CObjectType?
 
-  /// A kind freed and retained as a reference-counted wrapper does it.
-  init<Object: OpenSSLReferenceCounted & SendableMetatype>(_ type: oo_type, _ object: Object.Type) {
+  /// A kind freed, retained or copied as its wrapper's C type row says.
+  init<Object: OpenSSLObject & SendableMetatype>(_ type: oo_type, _ object: Object.Type) {
     self.type = type.rawValue
-    name = Object.openSSLTypeName
-    free = { Object._free($0) }
-    upRef = { Object._upRef($0) }
-    duplicate = nil
-    lentOnly = false
-  }
-
-  /// A kind freed and copied as a wrapper of a type OpenSSL does not reference-count does it.
-  init<Object: OpenSSLCopyable & SendableMetatype>(_ type: oo_type, _ object: Object.Type) {
-    self.type = type.rawValue
-    name = Object.openSSLTypeName
-    free = { Object._free($0) }
-    upRef = nil
-    duplicate = { Object._duplicate($0) }
-    lentOnly = false
+    cType = Object.cType
+    name = Object.cType.name
   }
 
   /// The lent-only kind.
   private init(lent type: oo_type, name: String) {
     self.type = type.rawValue
     self.name = name
-    free = { _ in }
-    upRef = nil
-    duplicate = nil
-    lentOnly = true
+    cType = nil
+  }
+
+  var lentOnly: Bool { cType == nil }
+
+  func free(_ object: OpaquePointer) { cType?.free(object) }
+
+  var upRef: ((OpaquePointer) -> Bool)? {
+    guard let upRef = cType?.upRef else { return nil }
+    return { upRef($0) == 1 }
+  }
+
+  var duplicate: ((OpaquePointer) -> OpaquePointer?)? {
+    guard let duplicate = cType?.duplicate else { return nil }
+    return { duplicate($0) }
   }
 
   static let all: [UInt32: CapsuleKind] = Dictionary(

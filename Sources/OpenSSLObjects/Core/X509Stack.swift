@@ -11,7 +11,7 @@ enum X509Stack {
   ) throws(Failure) -> Result {
     let stack = oo_sk_X509_new_null()!
     defer { oo_sk_X509_free(stack) }
-    for member in certificates { _ = oo_sk_X509_push(stack, member._pointer) }
+    for member in certificates { _ = oo_sk_X509_push(stack, member.pointer) }
     return try withExtendedLifetime(certificates) { () throws(Failure) in try body(stack) }
   }
 

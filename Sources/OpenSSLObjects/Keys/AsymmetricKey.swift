@@ -40,27 +40,18 @@ public struct KeyAlgorithm: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension AsymmetricKey {
-  /// The C type's name: both key types wrap `EVP_PKEY`.
-  public static var openSSLTypeName: String { "EVP_PKEY" }
-
-  /// Frees one reference with `EVP_PKEY_free` (the shared ownership mechanism).
-  public static func _free(_ pointer: OpaquePointer) { EVP_PKEY_free(pointer) }
-
-  /// Adds one reference with `EVP_PKEY_up_ref` (the shared ownership mechanism).
-  public static func _upRef(_ pointer: OpaquePointer) -> Bool { EVP_PKEY_up_ref(pointer) == 1 }
-
   /// The key's algorithm (`EVP_PKEY_get0_type_name`, falling back to the base NID's short name).
   public var algorithm: KeyAlgorithm {
-    if let name = EVP_PKEY_get0_type_name(_pointer) { return KeyAlgorithm(name: String(cString: name).uppercased()) }
-    let nid = EVP_PKEY_get_base_id(_pointer)
+    if let name = EVP_PKEY_get0_type_name(pointer) { return KeyAlgorithm(name: String(cString: name).uppercased()) }
+    let nid = EVP_PKEY_get_base_id(pointer)
     return KeyAlgorithm(name: OBJ_nid2sn(nid).map { String(cString: $0).uppercased() } ?? "UNKNOWN")
   }
 
   /// The key size in bits (`EVP_PKEY_get_bits`): the modulus for RSA, the field for EC.
-  public var bits: Int { Int(EVP_PKEY_get_bits(_pointer)) }
+  public var bits: Int { Int(EVP_PKEY_get_bits(pointer)) }
 
   /// The key's strength in security bits (`EVP_PKEY_get_security_bits`), as security levels use it.
-  public var securityBits: Int { Int(EVP_PKEY_get_security_bits(_pointer)) }
+  public var securityBits: Int { Int(EVP_PKEY_get_security_bits(pointer)) }
 
   /// The curve of an EC key (`OSSL_PKEY_PARAM_GROUP_NAME`), for example `"prime256v1"`; `nil`
   /// for other keys.
@@ -68,7 +59,7 @@ extension AsymmetricKey {
     var buffer = [CChar](repeating: 0, count: 80)
     var length = 0
     let ok = ErrorQueue.isolated { _ in
-      EVP_PKEY_get_utf8_string_param(_pointer, OSSL_PKEY_PARAM_GROUP_NAME, &buffer, buffer.count, &length)
+      EVP_PKEY_get_utf8_string_param(pointer, OSSL_PKEY_PARAM_GROUP_NAME, &buffer, buffer.count, &length)
     }
     guard ok == 1 else { return nil }
     return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
@@ -76,7 +67,7 @@ extension AsymmetricKey {
 
   /// The DER SubjectPublicKeyInfo of the public half (`i2d_PUBKEY`).
   public var subjectPublicKeyInfo: [UInt8] {
-    get throws(OpenSSLError) { try DER.encode("i2d_PUBKEY") { i2d_PUBKEY(_pointer, $0) } }
+    get throws(OpenSSLError) { try DER.encode("i2d_PUBKEY") { i2d_PUBKEY(pointer, $0) } }
   }
 
   /// The SPKI pin of the public half: `sha256/` and the base64 of SHA-256 over the DER
@@ -87,12 +78,12 @@ extension AsymmetricKey {
 
   /// The public half in PEM (`PEM_write_bio_PUBKEY`), labelled `PUBLIC KEY`.
   public var publicKeyPEM: String {
-    get throws(OpenSSLError) { try PEM.write("PEM_write_bio_PUBKEY") { PEM_write_bio_PUBKEY($0, _pointer) } }
+    get throws(OpenSSLError) { try PEM.write("PEM_write_bio_PUBKEY") { PEM_write_bio_PUBKEY($0, pointer) } }
   }
 
   /// Whether both keys have the same public half (`EVP_PKEY_eq`).
   public func hasSamePublicKey(as other: some AsymmetricKey) -> Bool {
-    ErrorQueue.isolated { _ in EVP_PKEY_eq(_pointer, other._pointer) == 1 }
+    ErrorQueue.isolated { _ in EVP_PKEY_eq(pointer, other.pointer) == 1 }
   }
 
   /// Verifies a signature over `data` with the public half (`EVP_DigestVerifyInit`,
@@ -114,7 +105,7 @@ extension AsymmetricKey {
     try withContiguousBytes(signature) { (signatureBytes: UnsafeRawBufferPointer) throws(InputError) in
       try withContiguousBytes(data) { (dataBytes: UnsafeRawBufferPointer) throws(InputError) in
         try SignatureOperation.verify(
-          key: _pointer, algorithm: algorithm, signature: signatureBytes, data: dataBytes, digest: digest,
+          key: pointer, algorithm: algorithm, signature: signatureBytes, data: dataBytes, digest: digest,
           padding: padding)
       }
     }

@@ -57,7 +57,7 @@ public struct PKCS12Bundle: Sendable {
         try ErrorQueue.isolated { scope throws(InputError) -> [UInt8] in
           guard
             let pkcs12 = PKCS12_create_ex(
-              pass, friendlyName, privateKey?._pointer, certificate?._pointer, stack, 0, 0, 0, 0, 0, nil, nil)
+              pass, friendlyName, privateKey?.pointer, certificate?.pointer, stack, 0, 0, 0, 0, 0, nil, nil)
           else {
             throw InputError(
               .invalidArgument, object: object, source: "the bundle",

@@ -15,16 +15,8 @@ import COpenSSLFull
 /// Keys load from memory or files, PEM or DER, PKCS#8 or traditional, encrypted or not; the
 /// content is detected (`OSSL_DECODER`). A passphrase is asked for only when the key is encrypted,
 /// through a closure, and never on a terminal.
-public final class PrivateKey: AsymmetricKey, @unchecked Sendable {
-  /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
-  public let _pointer: OpaquePointer
-
-  /// Adopts an `EVP_PKEY` reference the caller owns; it is freed with `EVP_PKEY_free`.
-  public init(takingOwnershipOf pointer: OpenSSLPointer<PrivateKey>) {
-    _pointer = pointer.raw
-  }
-
-  deinit { Self._free(_pointer) }
+public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Sendable {
+  override package class var cType: CObjectType { .evpPKey }
 
   // MARK: - Loading
 
@@ -193,7 +185,7 @@ public final class PrivateKey: AsymmetricKey, @unchecked Sendable {
 
   /// Whether this key is the private half of the certificate's public key (`X509_check_private_key`).
   public func matches(_ certificate: X509Certificate) -> Bool {
-    ErrorQueue.isolated { _ in X509_check_private_key(certificate._pointer, _pointer) == 1 }
+    ErrorQueue.isolated { _ in X509_check_private_key(certificate.pointer, pointer) == 1 }
   }
 
   // MARK: - Signing
@@ -212,7 +204,7 @@ public final class PrivateKey: AsymmetricKey, @unchecked Sendable {
     padding: RSAPadding = .pkcs1v15
   ) throws(InputError) -> [UInt8] {
     try withContiguousBytes(data) { (bytes: UnsafeRawBufferPointer) throws(InputError) in
-      try SignatureOperation.sign(key: _pointer, algorithm: algorithm, data: bytes, digest: digest, padding: padding)
+      try SignatureOperation.sign(key: pointer, algorithm: algorithm, data: bytes, digest: digest, padding: padding)
     }
   }
 
@@ -244,7 +236,7 @@ public final class PrivateKey: AsymmetricKey, @unchecked Sendable {
   /// The traditional PEM form (`RSA PRIVATE KEY`, `EC PRIVATE KEY`; `PEM_write_bio_PrivateKey_traditional`).
   public func traditionalPEMEncoded() throws(OpenSSLError) -> SecretBytes {
     try Self.secureOutput("PEM_write_bio_PrivateKey_traditional") {
-      PEM_write_bio_PrivateKey_traditional($0, _pointer, nil, nil, 0, nil, nil)
+      PEM_write_bio_PrivateKey_traditional($0, pointer, nil, nil, 0, nil, nil)
     }
   }
 
@@ -276,7 +268,7 @@ public final class PrivateKey: AsymmetricKey, @unchecked Sendable {
   private func withPKCS8<Result: ~Copyable>(
     _ body: (OpaquePointer) throws(OpenSSLError) -> Result
   ) throws(OpenSSLError) -> Result {
-    let info = try ErrorQueue.call("EVP_PKEY2PKCS8") { EVP_PKEY2PKCS8(_pointer) }
+    let info = try ErrorQueue.call("EVP_PKEY2PKCS8") { EVP_PKEY2PKCS8(pointer) }
     defer { PKCS8_PRIV_KEY_INFO_free(info) }
     return try body(info)
   }

@@ -11,16 +11,8 @@ import COpenSSLFull
 /// Owns exactly one `EVP_PKEY` reference, dropped with `EVP_PKEY_free`. Doors: adopt
 /// (``init(takingOwnershipOf:)``), borrow, retain (`EVP_PKEY_up_ref`) and hand over. Immutable,
 /// hence `Sendable`.
-public final class PublicKey: AsymmetricKey, @unchecked Sendable {
-  /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
-  public let _pointer: OpaquePointer
-
-  /// Adopts an `EVP_PKEY` reference the caller owns; it is freed with `EVP_PKEY_free`.
-  public init(takingOwnershipOf pointer: OpenSSLPointer<PublicKey>) {
-    _pointer = pointer.raw
-  }
-
-  deinit { Self._free(_pointer) }
+public final class PublicKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Sendable {
+  override package class var cType: CObjectType { .evpPKey }
 
   /// Reads a public key from PEM (`PUBLIC KEY`, `RSA PUBLIC KEY`) or DER SubjectPublicKeyInfo,
   /// detected from the content unless `encoding` says which (`OSSL_DECODER`).

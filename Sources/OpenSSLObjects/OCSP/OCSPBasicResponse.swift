@@ -145,24 +145,8 @@ public enum OCSPNonceCheck: Int32, Sendable, Hashable {
 /// (`OCSP_BASICRESP_free`) and offers adopt, borrow and copy (`ASN1_item_dup` with
 /// `OCSP_BASICRESP_it`). Immutable once made, hence `Sendable` (OpenSSL's verification only reads
 /// it).
-public final class OCSPBasicResponse: OpenSSLCopyable, @unchecked Sendable {
-  /// The C type's name as OpenSSL spells it.
-  public static let openSSLTypeName = "OCSP_BASICRESP"
-  /// Frees the response with `OCSP_BASICRESP_free` (the shared ownership mechanism).
-  public static func _free(_ pointer: OpaquePointer) { OCSP_BASICRESP_free(pointer) }
-  /// Copies with `ASN1_item_dup(OCSP_BASICRESP_it(), ...)` (the shared ownership mechanism).
-  public static func _duplicate(_ pointer: OpaquePointer) -> OpaquePointer? {
-    ASN1_item_dup(OCSP_BASICRESP_it(), UnsafeRawPointer(pointer)).map { OpaquePointer($0) }
-  }
-  /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
-  public let _pointer: OpaquePointer
-
-  /// Adopts an `OCSP_BASICRESP` the caller owns; it is freed with `OCSP_BASICRESP_free`.
-  public init(takingOwnershipOf pointer: OpenSSLPointer<OCSPBasicResponse>) {
-    _pointer = pointer.raw
-  }
-
-  deinit { Self._free(_pointer) }
+public final class OCSPBasicResponse: OpenSSLObjectBase, OpenSSLCopyable, @unchecked Sendable {
+  override package class var cType: CObjectType { .ocspBasicResponse }
 
   // MARK: - Fields
 
@@ -186,25 +170,25 @@ public final class OCSPBasicResponse: OpenSSLCopyable, @unchecked Sendable {
   public var responderID: ResponderID {
     var keyHash: UnsafePointer<ASN1_OCTET_STRING>? = nil
     var name: OpaquePointer? = nil
-    _ = OCSP_resp_get0_id(_pointer, &keyHash, &name)
+    _ = OCSP_resp_get0_id(pointer, &keyHash, &name)
     if let name { return .name(X509Name(copyingBorrowed: name).rfc2253) }
     return .keyHash(ASN1.bytes(keyHash))
   }
 
   /// When the responder signed it (`OCSP_resp_get0_produced_at`).
   public var producedAt: Date {
-    ASN1.date(OCSP_resp_get0_produced_at(_pointer)) ?? Date(timeIntervalSince1970: 0)
+    ASN1.date(OCSP_resp_get0_produced_at(pointer)) ?? Date(timeIntervalSince1970: 0)
   }
 
   /// The certificates the responder included (`OCSP_resp_get0_certs`), each retained. Untrusted:
   /// they only help find and chain the signer.
-  public var certificates: [X509Certificate] { X509Stack.certificates(OCSP_resp_get0_certs(_pointer)) }
+  public var certificates: [X509Certificate] { X509Stack.certificates(OCSP_resp_get0_certs(pointer)) }
 
   /// The single responses, in order (`OCSP_resp_get0`, `OCSP_SINGLERESP_get0_id`,
   /// `OCSP_single_get0_status`).
   public var singleResponses: [OCSPSingleResponse] {
-    (0..<OCSP_resp_count(_pointer)).compactMap { index in
-      guard let single = OCSP_resp_get0(_pointer, index), let id = OCSP_SINGLERESP_get0_id(single),
+    (0..<OCSP_resp_count(pointer)).compactMap { index in
+      guard let single = OCSP_resp_get0(pointer, index), let id = OCSP_SINGLERESP_get0_id(single),
         let copy = try? OCSPCertID(copying: OpenSSLPointer(id))
       else { return nil }
       var reason: Int32 = 0
@@ -229,8 +213,8 @@ public final class OCSPBasicResponse: OpenSSLCopyable, @unchecked Sendable {
 
   /// The nonce's bytes, if the response carries one (`OCSP_BASICRESP_get_ext_by_NID`).
   public var nonce: [UInt8]? {
-    let index = OCSP_BASICRESP_get_ext_by_NID(_pointer, NID_id_pkix_OCSP_Nonce, -1)
-    guard index >= 0, let ext = OCSP_BASICRESP_get_ext(_pointer, index) else { return nil }
+    let index = OCSP_BASICRESP_get_ext_by_NID(pointer, NID_id_pkix_OCSP_Nonce, -1)
+    guard index >= 0, let ext = OCSP_BASICRESP_get_ext(pointer, index) else { return nil }
     return OCSPNonceExtension.value(ext)
   }
 
@@ -255,7 +239,7 @@ public final class OCSPBasicResponse: OpenSSLCopyable, @unchecked Sendable {
     store.freeze()
     let failure = X509Stack.withStack(untrusted) { stack in
       ErrorQueue.isolated { scope -> OpenSSLError? in
-        OCSP_basic_verify(_pointer, stack, store._pointer, 0) == 1 ? nil : scope.failure("OCSP_basic_verify")
+        OCSP_basic_verify(pointer, stack, store.pointer, 0) == 1 ? nil : scope.failure("OCSP_basic_verify")
       }
     }
     if let failure { throw OCSPError.basicVerifyFailure(failure) }
@@ -263,7 +247,7 @@ public final class OCSPBasicResponse: OpenSSLCopyable, @unchecked Sendable {
 
   /// Compares the request's nonce with this response's (`OCSP_check_nonce`).
   public func checkNonce(against request: OCSPRequest) -> OCSPNonceCheck {
-    OCSPNonceCheck(rawValue: OCSP_check_nonce(request._pointer, _pointer)) ?? .mismatch
+    OCSPNonceCheck(rawValue: OCSP_check_nonce(request.pointer, pointer)) ?? .mismatch
   }
 
   /// The single response for `id`, matched with each single response's own hash algorithm (see

@@ -10,26 +10,19 @@ import COpenSSLFull
 /// Made from a certificate and its issuer, it remembers both, so that a single response hashed with
 /// another algorithm can still be matched (``matches(_:)`` rehashes with the other identifier's
 /// algorithm). The issuer should come from the verified chain, never from what a peer merely sent.
-public final class OCSPCertID: OpenSSLCopyable, @unchecked Sendable {
-  /// The C type's name as OpenSSL spells it.
-  public static let openSSLTypeName = "OCSP_CERTID"
-  /// Frees the identifier with `OCSP_CERTID_free` (the shared ownership mechanism).
-  public static func _free(_ pointer: OpaquePointer) { OCSP_CERTID_free(pointer) }
-  /// Copies with `OCSP_CERTID_dup` (the shared ownership mechanism).
-  public static func _duplicate(_ pointer: OpaquePointer) -> OpaquePointer? { OCSP_CERTID_dup(pointer) }
-  /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
-  public let _pointer: OpaquePointer
+public final class OCSPCertID: OpenSSLObjectBase, OpenSSLCopyable, @unchecked Sendable {
+  override package class var cType: CObjectType { .ocspCertID }
 
   /// The certificate and issuer it was made from, when it was made from them.
   public let certificate: X509Certificate?
   /// The issuer it was made from.
   public let issuerCertificate: X509Certificate?
 
-  /// Adopts an `OCSP_CERTID` the caller owns; it is freed with `OCSP_CERTID_free`.
-  public init(takingOwnershipOf pointer: OpenSSLPointer<OCSPCertID>) {
-    _pointer = pointer.raw
+  /// Adopts an `OCSP_CERTID` (the shared mechanism behind ``OpenSSLObject/init(takingOwnershipOf:)``).
+  package required init(adopting pointer: OpaquePointer) {
     certificate = nil
     issuerCertificate = nil
+    super.init(adopting: pointer)
   }
 
   /// The identifier of `certificate`, issued by `issuer`, hashed with `digest` (`OCSP_cert_to_id`).
@@ -42,22 +35,21 @@ public final class OCSPCertID: OpenSSLCopyable, @unchecked Sendable {
   /// - Throws: ``InputError`` if the digest is not available or OpenSSL cannot make the identifier.
   public init(certificate: X509Certificate, issuer: X509Certificate, digest: Digest = .sha1) throws(InputError) {
     let md = try digest.algorithm(for: "OCSP certificate ID")
-    _pointer = try InputError.converting("OCSP certificate ID", reason: .invalidArgument, source: "OCSP_cert_to_id") {
+    let made = try InputError.converting("OCSP certificate ID", reason: .invalidArgument, source: "OCSP_cert_to_id") {
       () throws(OpenSSLError) in
-      try ErrorQueue.call("OCSP_cert_to_id") { OCSP_cert_to_id(md, certificate._pointer, issuer._pointer) }
+      try ErrorQueue.call("OCSP_cert_to_id") { OCSP_cert_to_id(md, certificate.pointer, issuer.pointer) }
     }
     self.certificate = certificate
     issuerCertificate = issuer
+    super.init(adopting: made)
   }
-
-  deinit { Self._free(_pointer) }
 
   private var info: (name: [UInt8], algorithm: OID, key: [UInt8], serial: SerialNumber) {
     var nameHash: UnsafeMutablePointer<ASN1_OCTET_STRING>? = nil
     var algorithm: OpaquePointer? = nil
     var keyHash: UnsafeMutablePointer<ASN1_OCTET_STRING>? = nil
     var serial: UnsafeMutablePointer<ASN1_INTEGER>? = nil
-    _ = OCSP_id_get0_info(&nameHash, &algorithm, &keyHash, &serial, _pointer)
+    _ = OCSP_id_get0_info(&nameHash, &algorithm, &keyHash, &serial, pointer)
     return (
       ASN1.bytes(nameHash), algorithm.map { OID(object: $0) } ?? OID("0.0"), ASN1.bytes(keyHash),
       serial.map { SerialNumber(integer: $0) } ?? SerialNumber(magnitude: [])
@@ -81,7 +73,7 @@ public final class OCSPCertID: OpenSSLCopyable, @unchecked Sendable {
   /// Whether both identify the same certificate of the same issuer with the same hash algorithm
   /// (`OCSP_id_cmp`).
   public func isIdentical(to other: OCSPCertID) -> Bool {
-    OCSP_id_cmp(_pointer, other._pointer) == 0
+    OCSP_id_cmp(pointer, other.pointer) == 0
   }
 
   /// Whether `other` (typically from a single response) identifies the same certificate: when

@@ -6,24 +6,8 @@ import COpenSSLFull
 /// OpenSSL 3.0 does not reference-count `OCSP_REQUEST`: this type owns its own (`OCSP_REQUEST_free`)
 /// and offers adopt, borrow and copy (`ASN1_item_dup` with `OCSP_REQUEST_it`). Immutable once made,
 /// hence `Sendable`.
-public final class OCSPRequest: OpenSSLCopyable, PEMDERDecodable, @unchecked Sendable {
-  /// The C type's name as OpenSSL spells it.
-  public static let openSSLTypeName = "OCSP_REQUEST"
-  /// Frees the request with `OCSP_REQUEST_free` (the shared ownership mechanism).
-  public static func _free(_ pointer: OpaquePointer) { OCSP_REQUEST_free(pointer) }
-  /// Copies with `ASN1_item_dup(OCSP_REQUEST_it(), ...)` (the shared ownership mechanism).
-  public static func _duplicate(_ pointer: OpaquePointer) -> OpaquePointer? {
-    ASN1_item_dup(OCSP_REQUEST_it(), UnsafeRawPointer(pointer)).map { OpaquePointer($0) }
-  }
-  /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
-  public let _pointer: OpaquePointer
-
-  /// Adopts an `OCSP_REQUEST` the caller owns; it is freed with `OCSP_REQUEST_free`.
-  public init(takingOwnershipOf pointer: OpenSSLPointer<OCSPRequest>) {
-    _pointer = pointer.raw
-  }
-
-  deinit { Self._free(_pointer) }
+public final class OCSPRequest: OpenSSLObjectBase, OpenSSLCopyable, PEMDERDecodable, @unchecked Sendable {
+  override package class var cType: CObjectType { .ocspRequest }
 
   /// Whether and how a request carries a nonce (`OCSP_request_add1_nonce`).
   public enum Nonce: Sendable, Hashable {
@@ -46,7 +30,7 @@ public final class OCSPRequest: OpenSSLCopyable, PEMDERDecodable, @unchecked Sen
         .invalidArgument, object: "OCSP request", source: "the identifiers", detail: "a request needs at least one")
     }
     self.init(takingOwnershipOf: OpenSSLPointer(OCSP_REQUEST_new()!))
-    let request = _pointer
+    let request = pointer
     try Self.building { () throws(OpenSSLError) in
       for id in ids {
         let copy = try id.copiedPointer()
@@ -68,7 +52,7 @@ public final class OCSPRequest: OpenSSLCopyable, PEMDERDecodable, @unchecked Sen
         try X509Stack.withStack(signer.chain) { stack throws(OpenSSLError) in
           try ErrorQueue.check("OCSP_request_sign") {
             OCSP_request_sign(
-              request, signer.certificate._pointer, signer.privateKey._pointer, nil, stack,
+              request, signer.certificate.pointer, signer.privateKey.pointer, nil, stack,
               signer.chain.isEmpty ? UInt(OCSP_NOCERTS) : 0)
           }
         }
@@ -97,7 +81,7 @@ public final class OCSPRequest: OpenSSLCopyable, PEMDERDecodable, @unchecked Sen
 
   /// The DER encoding (`i2d_OCSP_REQUEST`).
   public var derEncoded: [UInt8] {
-    (try? DER.encode("i2d_OCSP_REQUEST") { i2d_OCSP_REQUEST(_pointer, $0) }) ?? []
+    (try? DER.encode("i2d_OCSP_REQUEST") { i2d_OCSP_REQUEST(pointer, $0) }) ?? []
   }
 
   /// The PEM encoding (`PEM_write_bio` with the label `OCSP REQUEST`).
@@ -108,8 +92,8 @@ public final class OCSPRequest: OpenSSLCopyable, PEMDERDecodable, @unchecked Sen
   /// The identifiers asked about, in order (`OCSP_request_onereq_get0`, `OCSP_onereq_get0_id`),
   /// each a copy.
   public var ids: [OCSPCertID] {
-    (0..<OCSP_request_onereq_count(_pointer)).compactMap { index in
-      guard let one = OCSP_request_onereq_get0(_pointer, index), let id = OCSP_onereq_get0_id(one) else { return nil }
+    (0..<OCSP_request_onereq_count(pointer)).compactMap { index in
+      guard let one = OCSP_request_onereq_get0(pointer, index), let id = OCSP_onereq_get0_id(one) else { return nil }
       return try? OCSPCertID(copying: OpenSSLPointer(id))
     }
   }
@@ -117,13 +101,13 @@ public final class OCSPRequest: OpenSSLCopyable, PEMDERDecodable, @unchecked Sen
   /// The nonce's bytes, if the request carries one (the `id-pkix-ocsp-nonce` extension,
   /// `OCSP_REQUEST_get_ext_by_NID`).
   public var nonce: [UInt8]? {
-    let index = OCSP_REQUEST_get_ext_by_NID(_pointer, NID_id_pkix_OCSP_Nonce, -1)
-    guard index >= 0, let ext = OCSP_REQUEST_get_ext(_pointer, index) else { return nil }
+    let index = OCSP_REQUEST_get_ext_by_NID(pointer, NID_id_pkix_OCSP_Nonce, -1)
+    guard index >= 0, let ext = OCSP_REQUEST_get_ext(pointer, index) else { return nil }
     return OCSPNonceExtension.value(ext)
   }
 
   /// Whether the request is signed (`OCSP_request_is_signed`).
-  public var isSigned: Bool { OCSP_request_is_signed(_pointer) == 1 }
+  public var isSigned: Bool { OCSP_request_is_signed(pointer) == 1 }
 }
 
 /// The nonce extension's value: an OCTET STRING inside the extension's OCTET STRING, as

@@ -5,24 +5,8 @@ import COpenSSLFull
 /// OpenSSL 3.0 does not reference-count `OCSP_RESPONSE`: this type owns its own
 /// (`OCSP_RESPONSE_free`) and offers adopt, borrow and copy (`ASN1_item_dup` with
 /// `OCSP_RESPONSE_it`). Immutable once made, hence `Sendable`.
-public final class OCSPResponse: OpenSSLCopyable, PEMDERDecodable, @unchecked Sendable {
-  /// The C type's name as OpenSSL spells it.
-  public static let openSSLTypeName = "OCSP_RESPONSE"
-  /// Frees the response with `OCSP_RESPONSE_free` (the shared ownership mechanism).
-  public static func _free(_ pointer: OpaquePointer) { OCSP_RESPONSE_free(pointer) }
-  /// Copies with `ASN1_item_dup(OCSP_RESPONSE_it(), ...)` (the shared ownership mechanism).
-  public static func _duplicate(_ pointer: OpaquePointer) -> OpaquePointer? {
-    ASN1_item_dup(OCSP_RESPONSE_it(), UnsafeRawPointer(pointer)).map { OpaquePointer($0) }
-  }
-  /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
-  public let _pointer: OpaquePointer
-
-  /// Adopts an `OCSP_RESPONSE` the caller owns; it is freed with `OCSP_RESPONSE_free`.
-  public init(takingOwnershipOf pointer: OpenSSLPointer<OCSPResponse>) {
-    _pointer = pointer.raw
-  }
-
-  deinit { Self._free(_pointer) }
+public final class OCSPResponse: OpenSSLObjectBase, OpenSSLCopyable, PEMDERDecodable, @unchecked Sendable {
+  override package class var cType: CObjectType { .ocspResponse }
 
   /// The response status (RFC 6960 `OCSPResponseStatus`, `OCSP_response_status`).
   public enum Status: Int32, Sendable, Hashable, CaseIterable, CustomStringConvertible {
@@ -61,7 +45,7 @@ public final class OCSPResponse: OpenSSLCopyable, PEMDERDecodable, @unchecked Se
     let pointer = try InputError.converting("OCSP response", reason: .invalidArgument, source: "OCSP_response_create") {
       () throws(OpenSSLError) in
       try ErrorQueue.call("OCSP_response_create") {
-        withExtendedLifetime(basic) { OCSP_response_create(status.rawValue, basic?._pointer) }
+        withExtendedLifetime(basic) { OCSP_response_create(status.rawValue, basic?.pointer) }
       }
     }
     self.init(takingOwnershipOf: OpenSSLPointer(pointer))
@@ -77,7 +61,7 @@ public final class OCSPResponse: OpenSSLCopyable, PEMDERDecodable, @unchecked Se
 
   /// The DER encoding (`i2d_OCSP_RESPONSE`): what a responder sends and a server staples.
   public var derEncoded: [UInt8] {
-    (try? DER.encode("i2d_OCSP_RESPONSE") { i2d_OCSP_RESPONSE(_pointer, $0) }) ?? []
+    (try? DER.encode("i2d_OCSP_RESPONSE") { i2d_OCSP_RESPONSE(pointer, $0) }) ?? []
   }
 
   /// The PEM encoding (`PEM_write_bio` with the label `OCSP RESPONSE`).
@@ -86,10 +70,10 @@ public final class OCSPResponse: OpenSSLCopyable, PEMDERDecodable, @unchecked Se
   // MARK: - Fields
 
   /// The response status (`OCSP_response_status`); `nil` for a value RFC 6960 does not define.
-  public var status: Status? { Status(rawValue: OCSP_response_status(_pointer)) }
+  public var status: Status? { Status(rawValue: OCSP_response_status(pointer)) }
 
   /// The raw response status number (`OCSP_response_status`).
-  public var statusCode: Int { Int(OCSP_response_status(_pointer)) }
+  public var statusCode: Int { Int(OCSP_response_status(pointer)) }
 
   /// The basic response (`OCSP_response_get1_basic`, a copy this response does not own).
   ///
@@ -104,7 +88,7 @@ public final class OCSPResponse: OpenSSLCopyable, PEMDERDecodable, @unchecked Se
         responseStatus: status)
     }
     let basic = ErrorQueue.isolated { scope -> Result<OpaquePointer, OpenSSLError> in
-      if let pointer = OCSP_response_get1_basic(_pointer) { return .success(pointer) }
+      if let pointer = OCSP_response_get1_basic(pointer) { return .success(pointer) }
       return .failure(scope.failure("OCSP_response_get1_basic"))
     }
     switch basic {

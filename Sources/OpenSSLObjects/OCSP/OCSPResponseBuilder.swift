@@ -72,7 +72,7 @@ public struct OCSPResponseBuilder: Sendable {
   ///   not match the certificate, `OCSP_R_PRIVATE_KEY_DOES_NOT_MATCH_CERTIFICATE`).
   public func sign(with key: PrivateKey, signer: X509Certificate) throws -> OCSPResponse {
     let basic = OCSPBasicResponse(takingOwnershipOf: OpenSSLPointer(OCSP_BASICRESP_new()!))
-    let pointer = basic._pointer
+    let pointer = basic.pointer
     for entry in entries {
       try add(entry, to: pointer)
     }
@@ -85,13 +85,13 @@ public struct OCSPResponseBuilder: Sendable {
     if !includeSignerCertificate { flags |= UInt(OCSP_NOCERTS) }
     try X509Stack.withStack(extraCertificates) { stack throws(InputError) in
       try Self.check("OCSP_basic_sign") {
-        OCSP_basic_sign(pointer, signer._pointer, key._pointer, md, stack, flags)
+        OCSP_basic_sign(pointer, signer.pointer, key.pointer, md, stack, flags)
       }
     }
     if !includeSignerCertificate {
       // OCSP_NOCERTS leaves out the extra certificates too; add them on their own.
       for certificate in extraCertificates {
-        try Self.check("OCSP_basic_add1_cert") { OCSP_basic_add1_cert(pointer, certificate._pointer) }
+        try Self.check("OCSP_basic_add1_cert") { OCSP_basic_add1_cert(pointer, certificate.pointer) }
       }
     }
     return try OCSPResponse(status: .successful, basic: basic)
@@ -119,7 +119,7 @@ public struct OCSPResponseBuilder: Sendable {
     defer { times.forEach { ASN1_TIME_free($0) } }
     try Self.check("OCSP_basic_add1_status") {
       withExtendedLifetime(entry.id) {
-        OCSP_basic_add1_status(basic, entry.id._pointer, status, reason, times[2], times[0], times[1]) == nil ? 0 : 1
+        OCSP_basic_add1_status(basic, entry.id.pointer, status, reason, times[2], times[0], times[1]) == nil ? 0 : 1
       }
     }
   }

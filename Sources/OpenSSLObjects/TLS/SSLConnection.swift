@@ -26,15 +26,8 @@ import COpenSSLFull
 ///
 /// A connection belongs to one task at a time. Owns exactly one `SSL` reference (`SSL_free`).
 /// Doors: adopt, borrow, retain (`SSL_up_ref`) and hand over.
-public final class SSLConnection: OpenSSLReferenceCounted {
-  /// The C type's name as OpenSSL spells it.
-  public static let openSSLTypeName = "SSL"
-  /// Frees one reference with `SSL_free` (the shared ownership mechanism).
-  public static func _free(_ pointer: OpaquePointer) { SSL_free(pointer) }
-  /// Adds one reference with `SSL_up_ref` (the shared ownership mechanism).
-  public static func _upRef(_ pointer: OpaquePointer) -> Bool { SSL_up_ref(pointer) == 1 }
-  /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
-  public let _pointer: OpaquePointer
+public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
+  override package class var cType: CObjectType { .ssl }
 
   /// How bytes reach the network.
   public enum Transport: Sendable, Hashable {
@@ -81,20 +74,21 @@ public final class SSLConnection: OpenSSLReferenceCounted {
   private var timedSocket: (descriptor: Int32, timeout: Duration)?
 
   /// The memory BIO OpenSSL reads from, if the transport is memory (`SSL_get_rbio`).
-  private var readBIO: OpaquePointer? { memoryBIO(SSL_get_rbio(_pointer)) }
+  private var readBIO: OpaquePointer? { memoryBIO(SSL_get_rbio(pointer)) }
   /// The memory BIO OpenSSL writes to, if the transport is memory (`SSL_get_wbio`).
-  private var writeBIO: OpaquePointer? { memoryBIO(SSL_get_wbio(_pointer)) }
+  private var writeBIO: OpaquePointer? { memoryBIO(SSL_get_wbio(pointer)) }
 
   private func memoryBIO(_ bio: OpaquePointer?) -> OpaquePointer? {
     guard let bio, BIO_method_type(bio) == BIO_TYPE_MEM else { return nil }
     return bio
   }
 
-  /// Adopts an `SSL` reference the caller owns; it is freed with `SSL_free`.
-  public init(takingOwnershipOf pointer: OpenSSLPointer<SSLConnection>) {
-    _pointer = pointer.raw
+  /// Adopts an `SSL` (the shared mechanism behind ``OpenSSLObject/init(takingOwnershipOf:)``): an
+  /// `SSL` made from one of our contexts gets that context's Swift policy.
+  package required init(adopting pointer: OpaquePointer) {
     context = nil
-    state = TLSConnectionState.find(pointer.raw)
+    state = TLSConnectionState.find(pointer)
+    super.init(adopting: pointer)
   }
 
   init(
@@ -104,36 +98,35 @@ public final class SSLConnection: OpenSSLReferenceCounted {
     port: Int,
     transport: Transport
   ) throws {
-    _pointer = try ErrorQueue.call("SSL_new") { SSL_new(context._pointer) }
+    let ssl = try ErrorQueue.call("SSL_new") { SSL_new(context.pointer) }
     self.context = context
     if let contextState {
       let state = TLSConnectionState(context: contextState)
-      TLSConnectionState.slot.set(_pointer, state)
+      TLSConnectionState.slot.set(ssl, state)
       self.state = state
     }
+    super.init(adopting: ssl)
     switch transport {
     case .memory:
       let incoming = BIO_new(BIO_s_mem())!
       let outgoing = BIO_new(BIO_s_mem())!
       // An empty input buffer means "no data yet", not end of stream.
       _ = oo_BIO_set_mem_eof_return(incoming, -1)
-      SSL_set_bio(_pointer, incoming, outgoing)
+      SSL_set_bio(pointer, incoming, outgoing)
     case .socket(let descriptor, let timeout):
-      try ErrorQueue.check("SSL_set_fd") { SSL_set_fd(_pointer, descriptor) }
+      try ErrorQueue.check("SSL_set_fd") { SSL_set_fd(pointer, descriptor) }
       if let timeout {
         try Self.setTimeout(timeout, on: descriptor)
         timedSocket = (descriptor, timeout)
       }
     }
-    if contextState?.role == .server || SSL_is_server(_pointer) == 1 {
-      SSL_set_accept_state(_pointer)
+    if contextState?.role == .server || SSL_is_server(pointer) == 1 {
+      SSL_set_accept_state(pointer)
     } else {
-      SSL_set_connect_state(_pointer)
+      SSL_set_connect_state(pointer)
       if let serverName { try setServerName(serverName, port: port) }
     }
   }
-
-  deinit { Self._free(_pointer) }
 
   /// Sets a socket's receive and send timeouts (`SO_RCVTIMEO`, `SO_SNDTIMEO`).
   private static func setTimeout(_ timeout: Duration, on descriptor: Int32) throws(InputError) {
@@ -171,7 +164,7 @@ public final class SSLConnection: OpenSSLReferenceCounted {
         detail: "it contains a NUL byte")
     }
     state?.serverName = name
-    let param = SSL_get0_param(_pointer)
+    let param = SSL_get0_param(pointer)
     let isAddress = GeneralName.ipAddress(name) != nil
     try ErrorQueue.isolated { scope throws(InputError) in
       let ok: Bool
@@ -179,8 +172,8 @@ public final class SSLConnection: OpenSSLReferenceCounted {
         ok = X509_VERIFY_PARAM_set1_ip_asc(param, name) == 1
       } else {
         let flags = state?.context.verification.hostFlags ?? [.noPartialWildcards]
-        SSL_set_hostflags(_pointer, flags.rawValue)
-        ok = oo_SSL_set_tlsext_host_name(_pointer, name) == 1 && SSL_set1_host(_pointer, name) == 1
+        SSL_set_hostflags(pointer, flags.rawValue)
+        ok = oo_SSL_set_tlsext_host_name(pointer, name) == 1 && SSL_set1_host(pointer, name) == 1
       }
       guard ok else {
         throw InputError(
@@ -194,7 +187,7 @@ public final class SSLConnection: OpenSSLReferenceCounted {
     let key = state.sessionKey(name: name, port: String(port))
     state.sessionKey = key
     if let session = cache.session(for: key) {
-      _ = ErrorQueue.isolated { _ in SSL_set_session(_pointer, session._pointer) }
+      _ = ErrorQueue.isolated { _ in SSL_set_session(pointer, session.pointer) }
     }
   }
 
@@ -237,7 +230,7 @@ public final class SSLConnection: OpenSSLReferenceCounted {
   ///   the error a callback threw.
   @discardableResult
   public func handshake() throws -> Progress {
-    let progress = try perform("SSL_do_handshake") { SSL_do_handshake(_pointer) }.progress
+    let progress = try perform("SSL_do_handshake") { SSL_do_handshake(pointer) }.progress
     if progress == .complete, state?.policyChangedDuringHandshake == true, isSessionReused {
       throw UsageError(
         "the connection's verification policy changed after its handshake had begun, and the server resumed the "
@@ -254,7 +247,7 @@ public final class SSLConnection: OpenSSLReferenceCounted {
     // bytes it reports are kept.
     let buffer = try [UInt8](unsafeUninitializedCapacity: maximumCount) { storage, initialized in
       var count = 0
-      outcome = try perform("SSL_read_ex") { SSL_read_ex(_pointer, storage.baseAddress, storage.count, &count) }
+      outcome = try perform("SSL_read_ex") { SSL_read_ex(pointer, storage.baseAddress, storage.count, &count) }
       initialized = outcome.progress == .complete && !outcome.closed ? count : 0
     }
     if outcome.closed { return .closed }
@@ -270,7 +263,7 @@ public final class SSLConnection: OpenSSLReferenceCounted {
     // this generic function needs no run-time metadata look-up per call.
     try bytes.withUnsafeBytes { buffer throws -> Progress in
       var written = 0
-      return try perform("SSL_write_ex") { SSL_write_ex(_pointer, buffer.baseAddress, buffer.count, &written) }.progress
+      return try perform("SSL_write_ex") { SSL_write_ex(pointer, buffer.baseAddress, buffer.count, &written) }.progress
     }
   }
 
@@ -280,10 +273,10 @@ public final class SSLConnection: OpenSSLReferenceCounted {
   /// A connection freed without a clean shutdown loses its session: OpenSSL will not resume it.
   @discardableResult
   public func shutdown() throws -> Progress {
-    let status = ErrorQueue.isolated { _ in SSL_shutdown(_pointer) }
+    let status = ErrorQueue.isolated { _ in SSL_shutdown(pointer) }
     if status == 1 { return .complete }
     if status == 0 { return .wantRead }
-    return try perform("SSL_shutdown") { SSL_shutdown(_pointer) }.progress
+    return try perform("SSL_shutdown") { SSL_shutdown(pointer) }.progress
   }
 
   /// Waits for an asynchronous verification the handshake is paused for (see
@@ -303,7 +296,7 @@ public final class SSLConnection: OpenSSLReferenceCounted {
       let status = call()
       guard status <= 0 else { return (status, SSL_ERROR_NONE, nil) }
       // SSL_get_error reads the queue; when the caller's own errors are on it, read the state.
-      let code = scope.callerHadErrors ? Self.errorCodeFromState(_pointer) : SSL_get_error(_pointer, status)
+      let code = scope.callerHadErrors ? Self.errorCodeFromState(pointer) : SSL_get_error(pointer, status)
       let failure: OpenSSLError? = code == SSL_ERROR_SSL || code == SSL_ERROR_SYSCALL ? scope.failure(operation) : nil
       return (status, code, failure)
     }
@@ -382,13 +375,13 @@ public final class SSLConnection: OpenSSLReferenceCounted {
     }
     state.revocation = policy
     _ = oo_SSL_set_tlsext_status_type(
-      _pointer, policy.isEnabled || state.stapleCallback != nil ? TLSEXT_STATUSTYPE_ocsp : -1)
+      pointer, policy.isEnabled || state.stapleCallback != nil ? TLSEXT_STATUSTYPE_ocsp : -1)
     changedPolicy()
   }
 
   private func forcePeerVerification() {
-    if SSL_get_verify_mode(_pointer) == SSL_VERIFY_NONE {
-      SSL_set_verify(_pointer, SSL_VERIFY_PEER, verifyTrampoline)
+    if SSL_get_verify_mode(pointer) == SSL_VERIFY_NONE {
+      SSL_set_verify(pointer, SSL_VERIFY_PEER, verifyTrampoline)
     }
   }
 
@@ -398,9 +391,9 @@ public final class SSLConnection: OpenSSLReferenceCounted {
     if let name = state.serverName, state.sessionKey != nil {
       state.sessionKey = state.sessionKey(name: name, port: String(state.port))
     }
-    if SSL_in_before(_pointer) == 1 {
+    if SSL_in_before(pointer) == 1 {
       // A session chosen under the context's policy is not offered under this one.
-      _ = ErrorQueue.isolated { _ in SSL_set_session(_pointer, nil) }
+      _ = ErrorQueue.isolated { _ in SSL_set_session(pointer, nil) }
     } else {
       // The handshake has begun: its session is in use (SSL_set_session would free it under
       // OpenSSL's feet), and one offered for resumption cannot be taken back. If the server
@@ -412,50 +405,50 @@ public final class SSLConnection: OpenSSLReferenceCounted {
   // MARK: - After the handshake
 
   /// The negotiated protocol version (`SSL_version`).
-  public var version: TLSVersion? { TLSVersion(rawValue: SSL_version(_pointer)) }
+  public var version: TLSVersion? { TLSVersion(rawValue: SSL_version(pointer)) }
 
   /// The cipher's standard name (`SSL_CIPHER_standard_name`), for example `"TLS_AES_128_GCM_SHA256"`.
   public var cipher: String? {
-    SSL_get_current_cipher(_pointer).flatMap { SSL_CIPHER_standard_name($0) }.map { String(cString: $0) }
+    SSL_get_current_cipher(pointer).flatMap { SSL_CIPHER_standard_name($0) }.map { String(cString: $0) }
   }
 
   /// The cipher's OpenSSL name (`SSL_CIPHER_get_name`), for example `"ECDHE-ECDSA-AES128-GCM-SHA256"`.
   public var cipherName: String? {
-    SSL_get_current_cipher(_pointer).flatMap { SSL_CIPHER_get_name($0) }.map { String(cString: $0) }
+    SSL_get_current_cipher(pointer).flatMap { SSL_CIPHER_get_name($0) }.map { String(cString: $0) }
   }
 
   /// The ALPN protocol agreed on (`SSL_get0_alpn_selected`), if any.
   public var alpnProtocol: String? {
     var data: UnsafePointer<UInt8>? = nil
     var length: UInt32 = 0
-    SSL_get0_alpn_selected(_pointer, &data, &length)
+    SSL_get0_alpn_selected(pointer, &data, &length)
     guard let data, length > 0 else { return nil }
     return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
   }
 
   /// The server name (SNI) of the connection (`SSL_get_servername`).
   public var serverName: String? {
-    SSL_get_servername(_pointer, TLSEXT_NAMETYPE_host_name).map { String(cString: $0) } ?? state?.serverName
+    SSL_get_servername(pointer, TLSEXT_NAMETYPE_host_name).map { String(cString: $0) } ?? state?.serverName
   }
 
   /// The key exchange group (`SSL_get_negotiated_group`, `SSL_group_to_name`), for example `"X25519"`.
   public var group: String? {
-    let id = oo_SSL_get_negotiated_group(_pointer)
-    guard id > 0, let name = SSL_group_to_name(_pointer, id) else { return nil }
+    let id = oo_SSL_get_negotiated_group(pointer)
+    guard id > 0, let name = SSL_group_to_name(pointer, id) else { return nil }
     return String(cString: name)
   }
 
   /// Whether the handshake resumed a session (`SSL_session_reused`).
-  public var isSessionReused: Bool { SSL_session_reused(_pointer) == 1 }
+  public var isSessionReused: Bool { SSL_session_reused(pointer) == 1 }
 
   /// The session, to store and offer again (`SSL_get1_session`).
   public var session: SSLSession? {
-    SSL_get1_session(_pointer).map { SSLSession(takingOwnershipOf: OpenSSLPointer($0)) }
+    SSL_get1_session(pointer).map { SSLSession(takingOwnershipOf: OpenSSLPointer($0)) }
   }
 
   /// Offers a stored session for resumption (`SSL_set_session`), before the handshake.
   public func setSession(_ session: SSLSession) throws(OpenSSLError) {
-    try ErrorQueue.check("SSL_set_session") { SSL_set_session(_pointer, session._pointer) }
+    try ErrorQueue.check("SSL_set_session") { SSL_set_session(pointer, session.pointer) }
   }
 
   /// Exported keying material (RFC 5705 / RFC 8446 7.5; `SSL_export_keying_material`).
@@ -469,7 +462,7 @@ public final class SSLConnection: OpenSSLReferenceCounted {
       labelBytes.withUnsafeBufferPointer { labelBuffer in
         labelBuffer.withMemoryRebound(to: CChar.self) { label in
           SSL_export_keying_material(
-            _pointer, &output, count, label.baseAddress, label.count, context ?? [], context?.count ?? 0,
+            pointer, &output, count, label.baseAddress, label.count, context ?? [], context?.count ?? 0,
             context == nil ? 0 : 1)
         }
       }
@@ -479,27 +472,27 @@ public final class SSLConnection: OpenSSLReferenceCounted {
 
   /// The peer's certificate (`SSL_get1_peer_certificate`), readable even when verification is off.
   public var peerCertificate: X509Certificate? {
-    SSL_get1_peer_certificate(_pointer).map { X509Certificate(takingOwnershipOf: OpenSSLPointer($0)) }
+    SSL_get1_peer_certificate(pointer).map { X509Certificate(takingOwnershipOf: OpenSSLPointer($0)) }
   }
 
   /// The peer's chain as sent (`SSL_get_peer_cert_chain`; on a server it omits the leaf, as
   /// OpenSSL keeps it), each member retained. Not verified: see ``verifiedChain``.
-  public var peerChain: [X509Certificate] { X509Stack.certificates(SSL_get_peer_cert_chain(_pointer)) }
+  public var peerChain: [X509Certificate] { X509Stack.certificates(SSL_get_peer_cert_chain(pointer)) }
 
   /// The chain OpenSSL verified, leaf first (`SSL_get0_verified_chain`), each member retained;
   /// empty when verification did not succeed.
-  public var verifiedChain: [X509Certificate] { X509Stack.certificates(SSL_get0_verified_chain(_pointer)) }
+  public var verifiedChain: [X509Certificate] { X509Stack.certificates(SSL_get0_verified_chain(pointer)) }
 
   /// The verification's failure, explained, or `nil` when it succeeded (or did not run).
   /// Under `SSL_VERIFY_NONE` the handshake goes on and this tells what verification found.
   public var verificationError: VerificationError? {
-    if SSL_get_verify_result(_pointer) == X509_V_OK { return nil }
+    if SSL_get_verify_result(pointer) == X509_V_OK { return nil }
     return verificationFailure
   }
 
   private var verificationFailure: VerificationError? {
     if let failure = state?.verification.failure { return failure }
-    let result = SSL_get_verify_result(_pointer)
+    let result = SSL_get_verify_result(pointer)
     guard result != X509_V_OK else { return nil }
     return VerificationError(code: VerificationError.Code(Int32(result)), chain: peerChain)
   }
@@ -512,7 +505,7 @@ public final class SSLConnection: OpenSSLReferenceCounted {
   }
 
   /// The stapled bytes as received (`SSL_get_tlsext_status_ocsp_resp`).
-  public var ocspStapleBytes: [UInt8]? { stapledBytes(_pointer) }
+  public var ocspStapleBytes: [UInt8]? { stapledBytes(pointer) }
 
   /// What the client's revocation check found during the handshake, `nil` when it did not run
   /// (a server, a resumed session, a policy that is off).

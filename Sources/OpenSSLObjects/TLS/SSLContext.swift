@@ -10,27 +10,12 @@ import COpenSSLFull
 /// Owns exactly one `SSL_CTX` reference (`SSL_CTX_free`). Doors: adopt, borrow, retain
 /// (`SSL_CTX_up_ref`) and hand over. The Swift closures live in the `SSL_CTX`'s ex_data, so a
 /// context handed to C code keeps working after this object is released.
-public final class SSLContext: OpenSSLReferenceCounted, @unchecked Sendable {
-  /// The C type's name as OpenSSL spells it.
-  public static let openSSLTypeName = "SSL_CTX"
-  /// Frees one reference with `SSL_CTX_free` (the shared ownership mechanism).
-  public static func _free(_ pointer: OpaquePointer) { SSL_CTX_free(pointer) }
-  /// Adds one reference with `SSL_CTX_up_ref` (the shared ownership mechanism).
-  public static func _upRef(_ pointer: OpaquePointer) -> Bool { SSL_CTX_up_ref(pointer) == 1 }
-  /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
-  public let _pointer: OpaquePointer
+public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unchecked Sendable {
+  override package class var cType: CObjectType { .sslContext }
 
   private let lock = CryptoLock()
   // Guarded by `lock`.
   private var inUse = false
-
-  /// Adopts an `SSL_CTX` reference the caller owns; it is freed with `SSL_CTX_free`. To put our
-  /// verification on a context a C library made, use ``installVerification(_:)``.
-  public init(takingOwnershipOf pointer: OpenSSLPointer<SSLContext>) {
-    _pointer = pointer.raw
-  }
-
-  deinit { Self._free(_pointer) }
 
   /// Builds a context from a configuration (`SSL_CTX_new` and the setters it implies).
   ///
@@ -46,7 +31,7 @@ public final class SSLContext: OpenSSLReferenceCounted, @unchecked Sendable {
   // MARK: - Configuration
 
   private func apply(_ configuration: TLSConfiguration) throws {
-    let context = _pointer
+    let context = pointer
     try check("SSL_CTX_set_min_proto_version", configuration.minimumVersion.description) {
       oo_SSL_CTX_set_min_proto_version(context, configuration.minimumVersion.rawValue)
     }
@@ -70,7 +55,7 @@ public final class SSLContext: OpenSSLReferenceCounted, @unchecked Sendable {
     for chain in configuration.certificateChains {
       try X509Stack.withStack(chain.chain) { stack throws(InputError) in
         try check("SSL_CTX_use_cert_and_key", chain.certificate.subject.rfc2253) {
-          SSL_CTX_use_cert_and_key(context, chain.certificate._pointer, chain.privateKey._pointer, stack, 1)
+          SSL_CTX_use_cert_and_key(context, chain.certificate.pointer, chain.privateKey.pointer, stack, 1)
         }
       }
     }
@@ -128,16 +113,16 @@ public final class SSLContext: OpenSSLReferenceCounted, @unchecked Sendable {
       for anchor in anchors { try store.add(anchor) }
     }
     store.freeze()
-    SSL_CTX_set1_cert_store(_pointer, store._pointer)
+    SSL_CTX_set1_cert_store(pointer, store.pointer)
     if configuration.role == .server, configuration.peerVerification != .none {
       // Name the acceptable issuers in the certificate request; not the whole system store.
       if case .system = configuration.trust {
       } else {
         let names = oo_sk_X509_NAME_new_null()!
         for anchor in store.certificates {
-          if let name = X509_NAME_dup(X509_get_subject_name(anchor._pointer)) { _ = oo_sk_X509_NAME_push(names, name) }
+          if let name = X509_NAME_dup(X509_get_subject_name(anchor.pointer)) { _ = oo_sk_X509_NAME_push(names, name) }
         }
-        SSL_CTX_set_client_CA_list(_pointer, names)
+        SSL_CTX_set_client_CA_list(pointer, names)
       }
     }
 
@@ -148,20 +133,20 @@ public final class SSLContext: OpenSSLReferenceCounted, @unchecked Sendable {
     case .none: mode = configuration.needsVerification ? SSL_VERIFY_PEER : SSL_VERIFY_NONE
     }
     if configuration.role == .client { mode &= ~SSL_VERIFY_FAIL_IF_NO_PEER_CERT }
-    SSL_CTX_set_verify(_pointer, mode, verifyTrampoline)
-    SSL_CTX_set_cert_verify_callback(_pointer, certVerifyTrampoline, nil)
+    SSL_CTX_set_verify(pointer, mode, verifyTrampoline)
+    SSL_CTX_set_cert_verify_callback(pointer, certVerifyTrampoline, nil)
     var policy = configuration.verification
     policy.host = nil
     policy.ipAddress = nil
     policy.email = nil
-    try policy.apply(to: SSL_CTX_get0_param(_pointer))
+    try policy.apply(to: SSL_CTX_get0_param(pointer))
     let state = TLSContextState(
       configuration: configuration, verifyMode: mode, asynchronousChainPolicy: configuration.asynchronousChainPolicy)
-    TLSContextState.slot.set(_pointer, state)
+    TLSContextState.slot.set(pointer, state)
     // A client's staple policy goes with its verification (also onto contexts C code made).
     if state.requestsStatus {
-      _ = oo_SSL_CTX_set_tlsext_status_cb(_pointer, statusTrampoline)
-      _ = oo_SSL_CTX_set_tlsext_status_type(_pointer, TLSEXT_STATUSTYPE_ocsp)
+      _ = oo_SSL_CTX_set_tlsext_status_cb(pointer, statusTrampoline)
+      _ = oo_SSL_CTX_set_tlsext_status_type(pointer, TLSEXT_STATUSTYPE_ocsp)
     }
     return state
   }
@@ -170,16 +155,16 @@ public final class SSLContext: OpenSSLReferenceCounted, @unchecked Sendable {
     let sessions = configuration.sessions
     if configuration.role == .client {
       _ = oo_SSL_CTX_set_session_cache_mode(
-        _pointer,
+        pointer,
         sessions.resumption ? Int(SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE) : Int(SSL_SESS_CACHE_OFF))
-      if sessions.resumption { SSL_CTX_sess_set_new_cb(_pointer, newSessionTrampoline) }
+      if sessions.resumption { SSL_CTX_sess_set_new_cb(pointer, newSessionTrampoline) }
       return
     }
     _ = oo_SSL_CTX_set_session_cache_mode(
-      _pointer, sessions.resumption ? Int(SSL_SESS_CACHE_SERVER) : Int(SSL_SESS_CACHE_OFF))
-    _ = oo_SSL_CTX_sess_set_cache_size(_pointer, sessions.cacheSize)
-    _ = SSL_CTX_set_num_tickets(_pointer, sessions.resumption ? sessions.ticketCount : 0)
-    if !sessions.resumption || !sessions.statelessTickets { _ = SSL_CTX_set_options(_pointer, oo_SSL_OP_NO_TICKET()) }
+      pointer, sessions.resumption ? Int(SSL_SESS_CACHE_SERVER) : Int(SSL_SESS_CACHE_OFF))
+    _ = oo_SSL_CTX_sess_set_cache_size(pointer, sessions.cacheSize)
+    _ = SSL_CTX_set_num_tickets(pointer, sessions.resumption ? sessions.ticketCount : 0)
+    if !sessions.resumption || !sessions.statelessTickets { _ = SSL_CTX_set_options(pointer, oo_SSL_OP_NO_TICKET()) }
     // A session id context per verification policy: a session made under one client
     // authentication policy is not resumed under another.
     let policy = [
@@ -188,7 +173,7 @@ public final class SSLContext: OpenSSLReferenceCounted, @unchecked Sendable {
     ].joined(separator: "|")
     let digest = SPKIPin.sha256(Array(policy.utf8))
     try check("SSL_CTX_set_session_id_context", "session id context") {
-      SSL_CTX_set_session_id_context(_pointer, digest, UInt32(min(digest.count, Int(SSL_MAX_SID_CTX_LENGTH))))
+      SSL_CTX_set_session_id_context(pointer, digest, UInt32(min(digest.count, Int(SSL_MAX_SID_CTX_LENGTH))))
     }
   }
 
@@ -228,7 +213,7 @@ public final class SSLContext: OpenSSLReferenceCounted, @unchecked Sendable {
     port: Int = 443,
     transport: SSLConnection.Transport = .memory
   ) throws -> SSLConnection {
-    let contextState = TLSContextState.slot.get(_pointer)
+    let contextState = TLSContextState.slot.get(pointer)
     if let contextState, contextState.role == .client, contextState.hostNameRequirement == .required,
       contextState.verifyMode != SSL_VERIFY_NONE, serverName == nil
     {
@@ -243,11 +228,11 @@ public final class SSLContext: OpenSSLReferenceCounted, @unchecked Sendable {
 
   /// The verification policy the context carries (from its configuration or the last
   /// ``installVerification(_:)``), if any: what another layer merges its changes into.
-  package var verificationPolicy: VerificationPolicy? { TLSContextState.slot.get(_pointer)?.verification }
+  package var verificationPolicy: VerificationPolicy? { TLSContextState.slot.get(pointer)?.verification }
 
   /// The revocation policy the context carries, if any.
-  package var revocationPolicy: RevocationPolicy? { TLSContextState.slot.get(_pointer)?.revocation }
+  package var revocationPolicy: RevocationPolicy? { TLSContextState.slot.get(pointer)?.revocation }
 
   /// The number of client sessions kept for resumption.
-  public var cachedSessionCount: Int { TLSContextState.slot.get(_pointer)?.sessionCache?.count ?? 0 }
+  public var cachedSessionCount: Int { TLSContextState.slot.get(pointer)?.sessionCache?.count ?? 0 }
 }

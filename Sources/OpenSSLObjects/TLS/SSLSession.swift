@@ -4,22 +4,8 @@ import COpenSSLFull
 ///
 /// Owns exactly one `SSL_SESSION` reference (`SSL_SESSION_free`). Doors: adopt, borrow, retain
 /// (`SSL_SESSION_up_ref`) and hand over. Immutable once made, hence `Sendable`.
-public final class SSLSession: OpenSSLReferenceCounted, @unchecked Sendable {
-  /// The C type's name as OpenSSL spells it.
-  public static let openSSLTypeName = "SSL_SESSION"
-  /// Frees one reference with `SSL_SESSION_free` (the shared ownership mechanism).
-  public static func _free(_ pointer: OpaquePointer) { SSL_SESSION_free(pointer) }
-  /// Adds one reference with `SSL_SESSION_up_ref` (the shared ownership mechanism).
-  public static func _upRef(_ pointer: OpaquePointer) -> Bool { SSL_SESSION_up_ref(pointer) == 1 }
-  /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
-  public let _pointer: OpaquePointer
-
-  /// Adopts an `SSL_SESSION` reference the caller owns; it is freed with `SSL_SESSION_free`.
-  public init(takingOwnershipOf pointer: OpenSSLPointer<SSLSession>) {
-    _pointer = pointer.raw
-  }
-
-  deinit { Self._free(_pointer) }
+public final class SSLSession: OpenSSLObjectBase, OpenSSLReferenceCounted, @unchecked Sendable {
+  override package class var cType: CObjectType { .sslSession }
 
   /// Reads a session stored with ``derEncoded()`` (`d2i_SSL_SESSION`). Stored sessions hold
   /// secrets: keep them as carefully as keys.
@@ -36,22 +22,22 @@ public final class SSLSession: OpenSSLReferenceCounted, @unchecked Sendable {
 
   /// The DER encoding (`i2d_SSL_SESSION`), to store the session. It holds the session's secrets.
   public func derEncoded() throws(OpenSSLError) -> SecretBytes {
-    var bytes = try DER.encode("i2d_SSL_SESSION") { i2d_SSL_SESSION(_pointer, $0) }
+    var bytes = try DER.encode("i2d_SSL_SESSION") { i2d_SSL_SESSION(pointer, $0) }
     defer { OPENSSL_cleanse(&bytes, bytes.count) }
     return SecretBytes(bytes)
   }
 
   /// Whether the session can still be offered (`SSL_SESSION_is_resumable`).
-  public var isResumable: Bool { SSL_SESSION_is_resumable(_pointer) == 1 }
+  public var isResumable: Bool { SSL_SESSION_is_resumable(pointer) == 1 }
 
   /// The protocol version it was made with (`SSL_SESSION_get_protocol_version`).
-  public var version: TLSVersion? { TLSVersion(rawValue: SSL_SESSION_get_protocol_version(_pointer)) }
+  public var version: TLSVersion? { TLSVersion(rawValue: SSL_SESSION_get_protocol_version(pointer)) }
 
   /// Its lifetime in seconds (`SSL_SESSION_get_timeout`).
-  public var timeout: Int { Int(SSL_SESSION_get_timeout(_pointer)) }
+  public var timeout: Int { Int(SSL_SESSION_get_timeout(pointer)) }
 
   /// The peer's certificate, if the session has one (`SSL_SESSION_get0_peer`), retained.
   public var peerCertificate: X509Certificate? {
-    SSL_SESSION_get0_peer(_pointer).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
+    SSL_SESSION_get0_peer(pointer).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
   }
 }

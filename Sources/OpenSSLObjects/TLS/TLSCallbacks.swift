@@ -97,7 +97,7 @@ let certificateTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPoint
     }
     let installed = X509Stack.withStack(chain.chain) { stack in
       ErrorQueue.isolated { _ in
-        SSL_use_cert_and_key(ssl, chain.certificate._pointer, chain.privateKey._pointer, stack, 1)
+        SSL_use_cert_and_key(ssl, chain.certificate.pointer, chain.privateKey.pointer, stack, 1)
       }
     }
     guard installed == 1 else {
@@ -127,16 +127,16 @@ let clientHelloTrampoline:
     let name = requestedServerName(ssl)
     state.serverName = name
     do {
-      guard let chosen = try handler(name), chosen._pointer != SSL_get_SSL_CTX(ssl),
-        let chosenState = TLSContextState.slot.get(chosen._pointer)
+      guard let chosen = try handler(name), chosen.pointer != SSL_get_SSL_CTX(ssl),
+        let chosenState = TLSContextState.slot.get(chosen.pointer)
       else { return 1 }
       chosen.markInUse()
-      guard SSL_set_SSL_CTX(ssl, chosen._pointer) != nil else { return 0 }
+      guard SSL_set_SSL_CTX(ssl, chosen.pointer) != nil else { return 0 }
       SSL_set_verify(ssl, chosenState.verifyMode, verifyTrampoline)
       let param = SSL_get0_param(ssl)
       let saved = X509_VERIFY_PARAM_get_inh_flags(param)
       _ = X509_VERIFY_PARAM_set_inh_flags(param, UInt32(X509_VP_FLAG_OVERWRITE | X509_VP_FLAG_RESET_FLAGS))
-      _ = X509_VERIFY_PARAM_inherit(param, SSL_CTX_get0_param(chosen._pointer))
+      _ = X509_VERIFY_PARAM_inherit(param, SSL_CTX_get0_param(chosen.pointer))
       _ = X509_VERIFY_PARAM_set_inh_flags(param, saved)
       state.adopt(chosenState)
       return 1

@@ -294,7 +294,7 @@ extension VerificationError {
       case .certificateRevoked:
         if let certificate, let crl = X509_STORE_CTX_get0_current_crl(context) {
           var entry: OpaquePointer? = nil
-          if X509_CRL_get0_by_cert(crl, &entry, certificate._pointer) == 1, let entry,
+          if X509_CRL_get0_by_cert(crl, &entry, certificate.pointer) == 1, let entry,
             let revoked = (try? X509CRL(retaining: OpenSSLPointer(crl)))?.revocation(of: certificate.serialNumber)
           {
             _ = entry

@@ -25,36 +25,27 @@ import COpenSSLFull
 /// Owns exactly one `X509_STORE` reference (`X509_STORE_free`). Doors: adopt, borrow, retain
 /// (`X509_STORE_up_ref`) and hand over. Changes and freezing are serialised by a lock, hence
 /// `Sendable`.
-public final class X509Store: OpenSSLReferenceCounted, @unchecked Sendable {
-  /// The C type's name as OpenSSL spells it.
-  public static let openSSLTypeName = "X509_STORE"
-  /// Frees one reference with `X509_STORE_free` (the shared ownership mechanism).
-  public static func _free(_ pointer: OpaquePointer) { X509_STORE_free(pointer) }
-  /// Adds one reference with `X509_STORE_up_ref` (the shared ownership mechanism).
-  public static func _upRef(_ pointer: OpaquePointer) -> Bool { X509_STORE_up_ref(pointer) == 1 }
-  /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
-  public let _pointer: OpaquePointer
+public final class X509Store: OpenSSLObjectBase, OpenSSLReferenceCounted, @unchecked Sendable {
+  override package class var cType: CObjectType { .x509Store }
 
   private let lock = CryptoLock()
   // Guarded by `lock`.
   private var frozen = false
 
-  /// Adopts an `X509_STORE` reference the caller owns; it is freed with `X509_STORE_free`.
+  /// Adopts an `X509_STORE` (the shared mechanism behind ``OpenSSLObject/init(takingOwnershipOf:)``).
   ///
   /// A store that came from elsewhere may be shared by C code: it starts frozen, since changing
   /// it behind the C code's back is not ours to do.
-  public init(takingOwnershipOf pointer: OpenSSLPointer<X509Store>) {
-    _pointer = pointer.raw
+  package required init(adopting pointer: OpaquePointer) {
     frozen = true
+    super.init(adopting: pointer)
   }
 
   /// An empty store (`X509_STORE_new`) that trusts nothing until certificates are added.
   public init() {
-    _pointer = X509_STORE_new()!
-    X509Store.installTrampoline(_pointer)
+    super.init(adopting: X509_STORE_new()!)
+    X509Store.installTrampoline(pointer)
   }
-
-  deinit { Self._free(_pointer) }
 
   // MARK: - The operating system's trust store
 
@@ -83,14 +74,14 @@ public final class X509Store: OpenSSLReferenceCounted, @unchecked Sendable {
   ///
   /// - Throws: ``UsageError`` if the store is in use.
   public func add(_ certificate: X509Certificate) throws {
-    try mutate("X509_STORE_add_cert") { X509_STORE_add_cert(_pointer, certificate._pointer) }
+    try mutate("X509_STORE_add_cert") { X509_STORE_add_cert(pointer, certificate.pointer) }
   }
 
   /// Adds a CRL (`X509_STORE_add_crl`, which takes its own reference).
   ///
   /// - Throws: ``UsageError`` if the store is in use.
   public func add(_ crl: X509CRL) throws {
-    try mutate("X509_STORE_add_crl") { X509_STORE_add_crl(_pointer, crl._pointer) }
+    try mutate("X509_STORE_add_crl") { X509_STORE_add_crl(pointer, crl.pointer) }
   }
 
   /// Loads the certificates and CRLs of a PEM file (`X509_STORE_load_file`).
@@ -98,7 +89,7 @@ public final class X509Store: OpenSSLReferenceCounted, @unchecked Sendable {
   /// - Throws: ``InputError`` if the file cannot be read, ``UsageError`` if the store is in use.
   public func load(file path: String) throws {
     try checkReadable(path, directory: false)
-    try mutate("X509_STORE_load_file", input: path) { X509_STORE_load_file(_pointer, path) }
+    try mutate("X509_STORE_load_file", input: path) { X509_STORE_load_file(pointer, path) }
   }
 
   /// Adds a hashed directory (`X509_STORE_load_path`; files named by `X509_NAME_hash`, as
@@ -107,14 +98,14 @@ public final class X509Store: OpenSSLReferenceCounted, @unchecked Sendable {
   /// - Throws: ``InputError`` if the directory does not exist, ``UsageError`` if the store is in use.
   public func load(directory path: String) throws {
     try checkReadable(path, directory: true)
-    try mutate("X509_STORE_load_path", input: path) { X509_STORE_load_path(_pointer, path) }
+    try mutate("X509_STORE_load_path", input: path) { X509_STORE_load_path(pointer, path) }
   }
 
   /// Adds OpenSSL's default trust locations (`X509_STORE_set_default_paths`): the operating
   /// system's trust store, or `SSL_CERT_FILE` and `SSL_CERT_DIR` when they are set.
   public func loadSystemTrust() throws(InputError) {
     do {
-      try mutate("X509_STORE_set_default_paths") { X509_STORE_set_default_paths(_pointer) }
+      try mutate("X509_STORE_set_default_paths") { X509_STORE_set_default_paths(pointer) }
     } catch let error as InputError {
       throw error
     } catch {
@@ -126,23 +117,23 @@ public final class X509Store: OpenSSLReferenceCounted, @unchecked Sendable {
 
   /// Adds verification flags (`X509_STORE_set_flags`).
   public func setFlags(_ flags: VerificationFlags) throws {
-    try mutate("X509_STORE_set_flags") { X509_STORE_set_flags(_pointer, flags.rawValue) }
+    try mutate("X509_STORE_set_flags") { X509_STORE_set_flags(pointer, flags.rawValue) }
   }
 
   /// Sets the purpose (`X509_STORE_set_purpose`).
   public func setPurpose(_ purpose: VerificationPurpose) throws {
-    try mutate("X509_STORE_set_purpose") { X509_STORE_set_purpose(_pointer, purpose.rawValue) }
+    try mutate("X509_STORE_set_purpose") { X509_STORE_set_purpose(pointer, purpose.rawValue) }
   }
 
   /// Sets the maximum chain depth (`X509_STORE_set_depth`).
   public func setMaximumDepth(_ depth: Int) throws {
-    try mutate("X509_STORE_set_depth") { X509_STORE_set_depth(_pointer, Int32(clamping: depth)) }
+    try mutate("X509_STORE_set_depth") { X509_STORE_set_depth(pointer, Int32(clamping: depth)) }
   }
 
   /// Sets the verification time (`X509_VERIFY_PARAM_set_time` on the store's parameters).
   public func setTime(_ time: Date) throws {
     try mutate("X509_VERIFY_PARAM_set_time") {
-      X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(_pointer), time_t(time.timeIntervalSince1970.rounded(.down)))
+      X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(pointer), time_t(time.timeIntervalSince1970.rounded(.down)))
       return 1
     }
   }
@@ -150,7 +141,7 @@ public final class X509Store: OpenSSLReferenceCounted, @unchecked Sendable {
   /// Sets the authentication (security) level (`X509_VERIFY_PARAM_set_auth_level`).
   public func setAuthenticationLevel(_ level: Int) throws {
     try mutate("X509_VERIFY_PARAM_set_auth_level") {
-      X509_VERIFY_PARAM_set_auth_level(X509_STORE_get0_param(_pointer), Int32(clamping: level))
+      X509_VERIFY_PARAM_set_auth_level(X509_STORE_get0_param(pointer), Int32(clamping: level))
       return 1
     }
   }
@@ -161,7 +152,7 @@ public final class X509Store: OpenSSLReferenceCounted, @unchecked Sendable {
   /// or connection (see ``VerifyCallback``).
   public func setVerifyCallback(_ callback: VerifyCallback?) throws {
     try mutate("X509_STORE_set_ex_data") {
-      VerificationState.storeCallbacks.set(_pointer, callback.map { ExDataBox($0) }) ? 1 : 0
+      VerificationState.storeCallbacks.set(pointer, callback.map { ExDataBox($0) }) ? 1 : 0
     }
   }
 
@@ -182,9 +173,9 @@ public final class X509Store: OpenSSLReferenceCounted, @unchecked Sendable {
   public var isFrozen: Bool { lock.withLock { frozen } }
 
   private func objects(certificates: Bool) -> [OpaquePointer] {
-    _ = X509_STORE_lock(_pointer)
-    defer { _ = X509_STORE_unlock(_pointer) }
-    guard let objects = X509_STORE_get0_objects(_pointer) else { return [] }
+    _ = X509_STORE_lock(pointer)
+    defer { _ = X509_STORE_unlock(pointer) }
+    guard let objects = X509_STORE_get0_objects(pointer) else { return [] }
     return (0..<oo_sk_X509_OBJECT_num(objects)).compactMap { index in
       guard let object = oo_sk_X509_OBJECT_value(objects, index) else { return nil }
       return certificates ? X509_OBJECT_get0_X509(object) : X509_OBJECT_get0_X509_CRL(object)

@@ -15,13 +15,8 @@ import COpenSSLFull
 ///
 /// Inside a callback, OpenSSL lends its own context: callbacks see an ``X509StoreContextView``
 /// instead, which cannot outlive the callback.
-public final class X509StoreContext: OpenSSLObject {
-  /// The C type's name as OpenSSL spells it.
-  public static let openSSLTypeName = "X509_STORE_CTX"
-  /// Frees the context with `X509_STORE_CTX_free` (the shared ownership mechanism).
-  public static func _free(_ pointer: OpaquePointer) { X509_STORE_CTX_free(pointer) }
-  /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
-  public let _pointer: OpaquePointer
+public final class X509StoreContext: OpenSSLObjectBase, OpenSSLObject {
+  override package class var cType: CObjectType { .x509StoreContext }
 
   // What X509_STORE_CTX_init borrows, kept alive here.
   private var store: X509Store?
@@ -31,12 +26,6 @@ public final class X509StoreContext: OpenSSLObject {
   private var verified = false
   private var chainPolicy: ChainPolicy?
   private var pins: PinSet?
-
-  /// Adopts an `X509_STORE_CTX` the caller owns; it is freed with `X509_STORE_CTX_free`. The
-  /// caller keeps what it initialized the context with alive.
-  public init(takingOwnershipOf pointer: OpenSSLPointer<X509StoreContext>) {
-    _pointer = pointer.raw
-  }
 
   /// Prepares the verification of `certificate` against `store`, with `untrusted` certificates
   /// to build the chain from (`X509_STORE_CTX_new`, `X509_STORE_CTX_init`), under `policy`.
@@ -49,34 +38,43 @@ public final class X509StoreContext: OpenSSLObject {
     untrusted: [X509Certificate] = [],
     policy: VerificationPolicy = VerificationPolicy()
   ) throws {
-    _pointer = X509_STORE_CTX_new()!
     store.freeze()
     self.store = store
     self.leaf = certificate
     let stack = oo_sk_X509_new_null()!
     untrustedStack = stack
+    super.init(adopting: X509_STORE_CTX_new()!)
     for member in untrusted {
       _ = oo_sk_X509_push(stack, try member.retainedPointer().raw)
     }
     try ErrorQueue.isolated { scope throws(InputError) in
-      guard X509_STORE_CTX_init(_pointer, store._pointer, certificate._pointer, stack) == 1 else {
+      guard X509_STORE_CTX_init(pointer, store.pointer, certificate.pointer, stack) == 1 else {
         throw InputError(
           .invalidArgument, object: "verification", source: "X509_STORE_CTX_init",
           detail: "OpenSSL could not set up the verification", openSSLError: scope.failure("X509_STORE_CTX_init"))
       }
     }
-    try policy.apply(to: X509_STORE_CTX_get0_param(_pointer))
+    try policy.apply(to: X509_STORE_CTX_get0_param(pointer))
     let state = VerificationState(callbacks: policy.verifyCallback.map { [$0] } ?? [], purpose: policy.purpose)
-    VerificationState.contextSlot.set(_pointer, state)
+    VerificationState.contextSlot.set(pointer, state)
     self.state = state
-    X509_STORE_CTX_set_verify_cb(_pointer, verifyTrampoline)
+    X509_STORE_CTX_set_verify_cb(pointer, verifyTrampoline)
     chainPolicy = policy.chainPolicy
     pins = policy.pins
   }
 
+  /// Adopts an `X509_STORE_CTX` (the shared mechanism behind ``OpenSSLObject/init(takingOwnershipOf:)``).
+  /// The caller keeps what it initialized the context with alive.
+  package required init(adopting pointer: OpaquePointer) {
+    super.init(adopting: pointer)
+  }
+
   deinit {
-    Self._free(_pointer)
-    if let untrustedStack { oo_sk_X509_pop_free(untrustedStack) }
+    // The context borrows the untrusted stack: it lets go of it (X509_STORE_CTX_cleanup) before the
+    // stack goes; the base class frees the context itself.
+    guard let untrustedStack else { return }
+    X509_STORE_CTX_cleanup(pointer)
+    oo_sk_X509_pop_free(untrustedStack)
   }
 
   /// Runs OpenSSL's verification (`X509_verify_cert`), then the pins and the chain policy.
@@ -88,10 +86,10 @@ public final class X509StoreContext: OpenSSLObject {
   public func verify() throws -> VerifiedChain {
     guard !verified else { throw UsageError("an X509_STORE_CTX verifies once; make a new X509StoreContext") }
     verified = true
-    let status = ErrorQueue.isolated { _ in X509_verify_cert(_pointer) }
+    let status = ErrorQueue.isolated { _ in X509_verify_cert(pointer) }
     if let thrown = state?.thrown { throw thrown }
-    guard status == 1, X509_STORE_CTX_get_error(_pointer) == X509_V_OK else {
-      throw state?.failure ?? VerificationError(context: _pointer)
+    guard status == 1, X509_STORE_CTX_get_error(pointer) == X509_V_OK else {
+      throw state?.failure ?? VerificationError(context: pointer)
     }
     let chain = self.chain
     if let pins, !pins.isSatisfied(by: chain) {
@@ -104,25 +102,25 @@ public final class X509StoreContext: OpenSSLObject {
   }
 
   /// The verification's error code (`X509_STORE_CTX_get_error`).
-  public var errorCode: VerificationError.Code { VerificationError.Code(X509_STORE_CTX_get_error(_pointer)) }
+  public var errorCode: VerificationError.Code { VerificationError.Code(X509_STORE_CTX_get_error(pointer)) }
 
   /// The depth of the error (`X509_STORE_CTX_get_error_depth`).
-  public var errorDepth: Int { Int(X509_STORE_CTX_get_error_depth(_pointer)) }
+  public var errorDepth: Int { Int(X509_STORE_CTX_get_error_depth(pointer)) }
 
   /// The certificate being checked when the error happened (`X509_STORE_CTX_get_current_cert`),
   /// retained; absent for errors about the chain as a whole.
   public var currentCertificate: X509Certificate? {
-    X509_STORE_CTX_get_current_cert(_pointer).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
+    X509_STORE_CTX_get_current_cert(pointer).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
   }
 
   /// The issuer of the current certificate (`X509_STORE_CTX_get0_current_issuer`), retained.
   public var currentIssuer: X509Certificate? {
-    X509_STORE_CTX_get0_current_issuer(_pointer).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
+    X509_STORE_CTX_get0_current_issuer(pointer).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
   }
 
   /// The chain OpenSSL built, leaf first (`X509_STORE_CTX_get0_chain`), each member retained:
   /// the verified chain after success, the chain as far as it was built after a failure.
-  public var chain: [X509Certificate] { X509StoreContextView.chain(of: _pointer) }
+  public var chain: [X509Certificate] { X509StoreContextView.chain(of: pointer) }
 }
 
 /// The result of a successful verification.

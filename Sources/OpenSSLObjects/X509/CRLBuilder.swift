@@ -33,10 +33,10 @@ public struct CRLBuilder: Sendable {
   /// - Throws: ``InputError`` if a value cannot be encoded or OpenSSL cannot sign.
   public func sign(with key: PrivateKey, issuerCertificate: X509Certificate) throws -> X509CRL {
     let crl = X509CRL(takingOwnershipOf: OpenSSLPointer(X509_CRL_new()!))
-    let pointer = crl._pointer
+    let pointer = crl.pointer
     try CertificateBuilder.check("X509_CRL_set_version") { X509_CRL_set_version(pointer, 1) }
     let issuer = issuerCertificate.subject
-    try CertificateBuilder.check("X509_CRL_set_issuer_name") { X509_CRL_set_issuer_name(pointer, issuer._pointer) }
+    try CertificateBuilder.check("X509_CRL_set_issuer_name") { X509_CRL_set_issuer_name(pointer, issuer.pointer) }
     try CertificateBuilder.setTime(thisUpdate, "lastUpdate") { X509_CRL_set1_lastUpdate(pointer, $0) }
     if let nextUpdate {
       try CertificateBuilder.setTime(nextUpdate, "nextUpdate") { X509_CRL_set1_nextUpdate(pointer, $0) }
@@ -56,7 +56,7 @@ public struct CRLBuilder: Sendable {
     }
     if includeAuthorityKeyIdentifier {
       let identifier =
-        try issuerCertificate.subjectKeyIdentifier ?? CertificateBuilder.keyHash(issuerCertificate._pointer)
+        try issuerCertificate.subjectKeyIdentifier ?? CertificateBuilder.keyHash(issuerCertificate.pointer)
       let ext = try ExtensionEncoder.authorityKeyIdentifier(
         AuthorityKeyIdentifier(keyIdentifier: identifier), critical: false)
       defer { X509_EXTENSION_free(ext) }
@@ -68,7 +68,7 @@ public struct CRLBuilder: Sendable {
       try CertificateBuilder.check("X509_CRL_add_ext") { X509_CRL_add_ext(pointer, ext, -1) }
     }
     let md = try SignatureOperation.digestAlgorithm(digest, for: key.algorithm, object: "CRL signature")
-    try CertificateBuilder.check("X509_CRL_sign") { X509_CRL_sign(pointer, key._pointer, md) > 0 ? 1 : 0 }
+    try CertificateBuilder.check("X509_CRL_sign") { X509_CRL_sign(pointer, key.pointer, md) > 0 ? 1 : 0 }
     return crl
   }
 

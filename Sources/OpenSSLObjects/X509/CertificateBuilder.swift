@@ -107,18 +107,18 @@ public struct CertificateBuilder: Sendable {
   /// - Throws: ``InputError`` if a value cannot be encoded or OpenSSL cannot sign.
   public func sign(with key: PrivateKey, issuerCertificate: X509Certificate? = nil) throws -> X509Certificate {
     let certificate = X509Certificate(takingOwnershipOf: OpenSSLPointer(X509_new()!))
-    let x509 = certificate._pointer
+    let x509 = certificate.pointer
     let subjectKey = try publicKey ?? key.publicKey
     try Self.check("X509_set_version") { X509_set_version(x509, Int(version - 1)) }
     guard let serial = serialNumber.makeInteger() else { throw Self.invalid("serial number", "cannot encode") }
     defer { ASN1_INTEGER_free(serial) }
     try Self.check("X509_set_serialNumber") { X509_set_serialNumber(x509, serial) }
-    try Self.check("X509_set_subject_name") { X509_set_subject_name(x509, subject._pointer) }
+    try Self.check("X509_set_subject_name") { X509_set_subject_name(x509, subject.pointer) }
     let issuerName = issuer ?? issuerCertificate?.subject ?? subject
-    try Self.check("X509_set_issuer_name") { X509_set_issuer_name(x509, issuerName._pointer) }
+    try Self.check("X509_set_issuer_name") { X509_set_issuer_name(x509, issuerName.pointer) }
     try Self.setTime(notBefore, "notBefore") { X509_set1_notBefore(x509, $0) }
     try Self.setTime(notAfter, "notAfter") { X509_set1_notAfter(x509, $0) }
-    try Self.check("X509_set_pubkey") { X509_set_pubkey(x509, subjectKey._pointer) }
+    try Self.check("X509_set_pubkey") { X509_set_pubkey(x509, subjectKey.pointer) }
 
     for ext in try extensions(certificate: x509, issuerCertificate: issuerCertificate) {
       defer { X509_EXTENSION_free(ext) }
@@ -127,7 +127,7 @@ public struct CertificateBuilder: Sendable {
 
     let md = try SignatureOperation.digestAlgorithm(digest, for: key.algorithm, object: "certificate signature")
     try ErrorQueue.isolated { scope throws(InputError) in
-      guard X509_sign(x509, key._pointer, md) > 0 else {
+      guard X509_sign(x509, key.pointer, md) > 0 else {
         let error = scope.failure("X509_sign")
         throw InputError(
           .invalidArgument, object: "certificate signature", source: "the builder",
@@ -190,7 +190,7 @@ public struct CertificateBuilder: Sendable {
       case .fromIssuer:
         let identifier: [UInt8]
         if let issuerCertificate {
-          identifier = try issuerCertificate.subjectKeyIdentifier ?? Self.keyHash(issuerCertificate._pointer)
+          identifier = try issuerCertificate.subjectKeyIdentifier ?? Self.keyHash(issuerCertificate.pointer)
         } else if case .explicit(let bytes) = subjectKeyIdentifier {
           identifier = bytes
         } else {

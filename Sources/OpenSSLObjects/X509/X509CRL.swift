@@ -57,22 +57,8 @@ public struct RevokedCertificate: Hashable, Sendable {
 ///
 /// Owns exactly one `X509_CRL` reference (`X509_CRL_free`). Doors: adopt, borrow, retain
 /// (`X509_CRL_up_ref`) and hand over. Immutable, hence `Sendable`.
-public final class X509CRL: OpenSSLReferenceCounted, PEMDERDecodable, @unchecked Sendable {
-  /// The C type's name as OpenSSL spells it.
-  public static let openSSLTypeName = "X509_CRL"
-  /// Frees one reference with `X509_CRL_free` (the shared ownership mechanism).
-  public static func _free(_ pointer: OpaquePointer) { X509_CRL_free(pointer) }
-  /// Adds one reference with `X509_CRL_up_ref` (the shared ownership mechanism).
-  public static func _upRef(_ pointer: OpaquePointer) -> Bool { X509_CRL_up_ref(pointer) == 1 }
-  /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
-  public let _pointer: OpaquePointer
-
-  /// Adopts an `X509_CRL` reference the caller owns; it is freed with `X509_CRL_free`.
-  public init(takingOwnershipOf pointer: OpenSSLPointer<X509CRL>) {
-    _pointer = pointer.raw
-  }
-
-  deinit { Self._free(_pointer) }
+public final class X509CRL: OpenSSLObjectBase, OpenSSLReferenceCounted, PEMDERDecodable, @unchecked Sendable {
+  override package class var cType: CObjectType { .x509CRL }
 
   // MARK: - Loading
 
@@ -85,24 +71,24 @@ public final class X509CRL: OpenSSLReferenceCounted, PEMDERDecodable, @unchecked
 
   /// The DER encoding (`i2d_X509_CRL`).
   public var derEncoded: [UInt8] {
-    (try? DER.encode("i2d_X509_CRL") { i2d_X509_CRL(_pointer, $0) }) ?? []
+    (try? DER.encode("i2d_X509_CRL") { i2d_X509_CRL(pointer, $0) }) ?? []
   }
 
   /// The PEM encoding (`PEM_write_bio_X509_CRL`), labelled `X509 CRL`.
   public var pemEncoded: String {
-    (try? PEM.write("PEM_write_bio_X509_CRL") { PEM_write_bio_X509_CRL($0, _pointer) }) ?? ""
+    (try? PEM.write("PEM_write_bio_X509_CRL") { PEM_write_bio_X509_CRL($0, pointer) }) ?? ""
   }
 
   // MARK: - Fields
 
   /// The issuer (`X509_CRL_get_issuer`), a copy.
-  public var issuer: X509Name { X509Name(copyingBorrowed: X509_CRL_get_issuer(_pointer)) }
+  public var issuer: X509Name { X509Name(copyingBorrowed: X509_CRL_get_issuer(pointer)) }
 
   /// When this CRL was issued (`X509_CRL_get0_lastUpdate`, RFC 5280's thisUpdate).
-  public var thisUpdate: Date { ASN1.date(X509_CRL_get0_lastUpdate(_pointer)) ?? Date(timeIntervalSince1970: 0) }
+  public var thisUpdate: Date { ASN1.date(X509_CRL_get0_lastUpdate(pointer)) ?? Date(timeIntervalSince1970: 0) }
 
   /// When the next CRL is due (`X509_CRL_get0_nextUpdate`), if the CRL says.
-  public var nextUpdate: Date? { ASN1.date(X509_CRL_get0_nextUpdate(_pointer)) }
+  public var nextUpdate: Date? { ASN1.date(X509_CRL_get0_nextUpdate(pointer)) }
 
   /// The CRL number extension, if present.
   public var crlNumber: SerialNumber? {
@@ -117,12 +103,12 @@ public final class X509CRL: OpenSSLReferenceCounted, PEMDERDecodable, @unchecked
 
   /// Every extension as stored (`X509_CRL_get_ext`).
   public var extensions: [X509Extension] {
-    (0..<X509_CRL_get_ext_count(_pointer)).compactMap { X509_CRL_get_ext(_pointer, $0).map(X509Extension.init) }
+    (0..<X509_CRL_get_ext_count(pointer)).compactMap { X509_CRL_get_ext(pointer, $0).map(X509Extension.init) }
   }
 
   /// The revoked certificates, in order (`X509_CRL_get_REVOKED`).
   public var revokedCertificates: [RevokedCertificate] {
-    guard let stack = X509_CRL_get_REVOKED(_pointer) else { return [] }
+    guard let stack = X509_CRL_get_REVOKED(pointer) else { return [] }
     return (0..<oo_sk_X509_REVOKED_num(stack)).compactMap { index in
       oo_sk_X509_REVOKED_value(stack, index).map(Self.revoked)
     }
@@ -133,19 +119,19 @@ public final class X509CRL: OpenSSLReferenceCounted, PEMDERDecodable, @unchecked
     guard let integer = serialNumber.makeInteger() else { return nil }
     defer { ASN1_INTEGER_free(integer) }
     var entry: OpaquePointer? = nil
-    let found = ErrorQueue.isolated { _ in X509_CRL_get0_by_serial(_pointer, &entry, integer) }
+    let found = ErrorQueue.isolated { _ in X509_CRL_get0_by_serial(pointer, &entry, integer) }
     guard found == 1, let entry else { return nil }
     return Self.revoked(entry)
   }
 
   /// Whether the CRL's signature verifies with `key` (`X509_CRL_verify`).
   public func isSignatureValid(publicKey key: some AsymmetricKey) -> Bool {
-    ErrorQueue.isolated { _ in X509_CRL_verify(_pointer, key._pointer) == 1 }
+    ErrorQueue.isolated { _ in X509_CRL_verify(pointer, key.pointer) == 1 }
   }
 
   var extensionDecoder: ExtensionDecoder {
     ExtensionDecoder(
-      object: _pointer,
+      object: pointer,
       getD2I: { crl, nid, critical in X509_CRL_get_ext_d2i(crl, nid, critical, nil) },
       owner: { crl in "CRL \(X509Name(copyingBorrowed: X509_CRL_get_issuer(crl)).rfc2253)" })
   }
@@ -168,7 +154,7 @@ public final class X509CRL: OpenSSLReferenceCounted, PEMDERDecodable, @unchecked
 extension X509CRL: Equatable, CustomStringConvertible {
   /// CRLs are equal when OpenSSL says so (`X509_CRL_cmp` compares issuers; the encodings decide).
   public static func == (lhs: X509CRL, rhs: X509CRL) -> Bool {
-    lhs._pointer == rhs._pointer || lhs.derEncoded == rhs.derEncoded
+    lhs.pointer == rhs.pointer || lhs.derEncoded == rhs.derEncoded
   }
 
   /// A readable description, without secret material.

@@ -15,22 +15,8 @@ import COpenSSLFull
 ///
 /// A certificate is immutable once made (changing trust settings makes a new one), so it is
 /// `Sendable`: OpenSSL's own lazy caches inside `X509` are lock-protected.
-public final class X509Certificate: OpenSSLReferenceCounted, PEMDERDecodable, @unchecked Sendable {
-  /// The C type's name as OpenSSL spells it.
-  public static let openSSLTypeName = "X509"
-  /// Frees one reference with `X509_free` (the shared ownership mechanism).
-  public static func _free(_ pointer: OpaquePointer) { X509_free(pointer) }
-  /// Adds one reference with `X509_up_ref` (the shared ownership mechanism).
-  public static func _upRef(_ pointer: OpaquePointer) -> Bool { X509_up_ref(pointer) == 1 }
-  /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
-  public let _pointer: OpaquePointer
-
-  /// Adopts an `X509` reference the caller owns; it is freed with `X509_free`.
-  public init(takingOwnershipOf pointer: OpenSSLPointer<X509Certificate>) {
-    _pointer = pointer.raw
-  }
-
-  deinit { Self._free(_pointer) }
+public final class X509Certificate: OpenSSLObjectBase, OpenSSLReferenceCounted, PEMDERDecodable, @unchecked Sendable {
+  override package class var cType: CObjectType { .x509 }
 
   // MARK: - Loading
 
@@ -50,43 +36,43 @@ public final class X509Certificate: OpenSSLReferenceCounted, PEMDERDecodable, @u
   /// The DER encoding (`i2d_X509`), without trust settings.
   public var derEncoded: [UInt8] {
     // i2d_X509 cannot fail for a certificate that was decoded or signed.
-    (try? DER.encode("i2d_X509") { i2d_X509(_pointer, $0) }) ?? []
+    (try? DER.encode("i2d_X509") { i2d_X509(pointer, $0) }) ?? []
   }
 
   /// The PEM encoding (`PEM_write_bio_X509`), labelled `CERTIFICATE`.
   public var pemEncoded: String {
-    (try? PEM.write("PEM_write_bio_X509") { PEM_write_bio_X509($0, _pointer) }) ?? ""
+    (try? PEM.write("PEM_write_bio_X509") { PEM_write_bio_X509($0, pointer) }) ?? ""
   }
 
   /// The PEM encoding with trust settings (`PEM_write_bio_X509_AUX`), labelled `TRUSTED CERTIFICATE`.
   public var trustedPEMEncoded: String {
-    (try? PEM.write("PEM_write_bio_X509_AUX") { PEM_write_bio_X509_AUX($0, _pointer) }) ?? ""
+    (try? PEM.write("PEM_write_bio_X509_AUX") { PEM_write_bio_X509_AUX($0, pointer) }) ?? ""
   }
 
   // MARK: - Fields
 
   /// The X.509 version: 1, 2 or 3 (`X509_get_version` + 1).
-  public var version: Int { Int(X509_get_version(_pointer)) + 1 }
+  public var version: Int { Int(X509_get_version(pointer)) + 1 }
 
   /// The serial number (`X509_get0_serialNumber`).
-  public var serialNumber: SerialNumber { SerialNumber(integer: X509_get0_serialNumber(_pointer)) }
+  public var serialNumber: SerialNumber { SerialNumber(integer: X509_get0_serialNumber(pointer)) }
 
   /// The subject name, a copy this certificate does not own (`X509_get_subject_name`, `X509_NAME_dup`).
-  public var subject: X509Name { X509Name(copyingBorrowed: X509_get_subject_name(_pointer)) }
+  public var subject: X509Name { X509Name(copyingBorrowed: X509_get_subject_name(pointer)) }
 
   /// The issuer name, a copy (`X509_get_issuer_name`, `X509_NAME_dup`).
-  public var issuer: X509Name { X509Name(copyingBorrowed: X509_get_issuer_name(_pointer)) }
+  public var issuer: X509Name { X509Name(copyingBorrowed: X509_get_issuer_name(pointer)) }
 
   /// The start of the validity period (`X509_get0_notBefore`).
-  public var notBefore: Date { ASN1.date(X509_get0_notBefore(_pointer)) ?? Date(timeIntervalSince1970: 0) }
+  public var notBefore: Date { ASN1.date(X509_get0_notBefore(pointer)) ?? Date(timeIntervalSince1970: 0) }
 
   /// The end of the validity period (`X509_get0_notAfter`).
-  public var notAfter: Date { ASN1.date(X509_get0_notAfter(_pointer)) ?? Date(timeIntervalSince1970: 0) }
+  public var notAfter: Date { ASN1.date(X509_get0_notAfter(pointer)) ?? Date(timeIntervalSince1970: 0) }
 
   /// The signature algorithm (`X509_get0_signature`), for example `sha256WithRSAEncryption`.
   public var signatureAlgorithm: OID {
     var algorithm: UnsafePointer<X509_ALGOR>? = nil
-    X509_get0_signature(nil, &algorithm, _pointer)
+    X509_get0_signature(nil, &algorithm, pointer)
     var object: OpaquePointer? = nil
     X509_ALGOR_get0(&object, nil, nil, algorithm)
     return object.map { OID(object: $0) } ?? OID("0.0")
@@ -108,7 +94,7 @@ public final class X509Certificate: OpenSSLReferenceCounted, PEMDERDecodable, @u
     var pkNID: Int32 = 0
     var securityBits: Int32 = 0
     var flags: UInt32 = 0
-    _ = ErrorQueue.isolated { _ in X509_get_signature_info(_pointer, &mdNID, &pkNID, &securityBits, &flags) }
+    _ = ErrorQueue.isolated { _ in X509_get_signature_info(pointer, &mdNID, &pkNID, &securityBits, &flags) }
     func name(_ nid: Int32) -> String? {
       guard nid != NID_undef, let text = OBJ_nid2sn(nid) else { return nil }
       return String(cString: text)
@@ -119,26 +105,26 @@ public final class X509Certificate: OpenSSLReferenceCounted, PEMDERDecodable, @u
   /// The subject's public key (`X509_get_pubkey`, which returns a new reference).
   public var publicKey: PublicKey {
     get throws(OpenSSLError) {
-      PublicKey(takingOwnershipOf: OpenSSLPointer(try ErrorQueue.call("X509_get_pubkey") { X509_get_pubkey(_pointer) }))
+      PublicKey(takingOwnershipOf: OpenSSLPointer(try ErrorQueue.call("X509_get_pubkey") { X509_get_pubkey(pointer) }))
     }
   }
 
   /// Whether the certificate is self-issued: its issuer is its subject and, when both key
   /// identifiers are present, they match (`X509_check_issued` on itself).
   public var isSelfIssued: Bool {
-    ErrorQueue.isolated { _ in X509_check_issued(_pointer, _pointer) == X509_V_OK }
+    ErrorQueue.isolated { _ in X509_check_issued(pointer, pointer) == X509_V_OK }
   }
 
   // MARK: - Extensions
 
   /// Every extension as stored, in order (`X509_get_ext`).
   public var extensions: [X509Extension] {
-    (0..<X509_get_ext_count(_pointer)).compactMap { index in X509_get_ext(_pointer, index).map(X509Extension.init) }
+    (0..<X509_get_ext_count(pointer)).compactMap { index in X509_get_ext(pointer, index).map(X509Extension.init) }
   }
 
   var extensionDecoder: ExtensionDecoder {
     ExtensionDecoder(
-      object: _pointer,
+      object: pointer,
       getD2I: { x509, nid, critical in X509_get_ext_d2i(x509, nid, critical, nil) },
       owner: { x509 in "certificate \(X509Name(copyingBorrowed: X509_get_subject_name(x509)).rfc2253)" })
   }
@@ -261,7 +247,7 @@ public final class X509Certificate: OpenSSLReferenceCounted, PEMDERDecodable, @u
     let md = try digest.algorithm(for: "fingerprint")
     var output = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
     var length: UInt32 = 0
-    let ok = ErrorQueue.isolated { _ in X509_digest(_pointer, md, &output, &length) }
+    let ok = ErrorQueue.isolated { _ in X509_digest(pointer, md, &output, &length) }
     guard ok == 1 else {
       throw InputError(
         .unsupported, object: "fingerprint", source: "certificate", detail: "X509_digest failed with \(digest)")
@@ -274,7 +260,7 @@ public final class X509Certificate: OpenSSLReferenceCounted, PEMDERDecodable, @u
 
   /// The DER SubjectPublicKeyInfo (`i2d_X509_PUBKEY` of `X509_get_X509_PUBKEY`).
   public var subjectPublicKeyInfo: [UInt8] {
-    (try? DER.encode("i2d_X509_PUBKEY") { i2d_X509_PUBKEY(X509_get_X509_PUBKEY(_pointer), $0) }) ?? []
+    (try? DER.encode("i2d_X509_PUBKEY") { i2d_X509_PUBKEY(X509_get_X509_PUBKEY(pointer), $0) }) ?? []
   }
 
   /// The SPKI pin: `sha256/` and the base64 of SHA-256 over the DER SubjectPublicKeyInfo
@@ -316,7 +302,7 @@ public final class X509Certificate: OpenSSLReferenceCounted, PEMDERDecodable, @u
     return try identityCheck("host name", host) {
       bytes.withUnsafeBufferPointer { buffer in
         buffer.withMemoryRebound(to: CChar.self) {
-          X509_check_host(_pointer, $0.baseAddress, $0.count, flags.rawValue, nil)
+          X509_check_host(pointer, $0.baseAddress, $0.count, flags.rawValue, nil)
         }
       }
     }
@@ -324,7 +310,7 @@ public final class X509Certificate: OpenSSLReferenceCounted, PEMDERDecodable, @u
 
   /// Whether the certificate is valid for the IP address `address` in text (`X509_check_ip_asc`).
   public func matchesIPAddress(_ address: String, flags: CheckFlags = .default) throws(InputError) -> Bool {
-    try identityCheck("IP address", address) { X509_check_ip_asc(_pointer, address, flags.rawValue) }
+    try identityCheck("IP address", address) { X509_check_ip_asc(pointer, address, flags.rawValue) }
   }
 
   /// Whether the certificate is valid for the e-mail address `address` (`X509_check_email`).
@@ -333,7 +319,7 @@ public final class X509Certificate: OpenSSLReferenceCounted, PEMDERDecodable, @u
     return try identityCheck("e-mail address", address) {
       bytes.withUnsafeBufferPointer { buffer in
         buffer.withMemoryRebound(to: CChar.self) {
-          X509_check_email(_pointer, $0.baseAddress, $0.count, flags.rawValue)
+          X509_check_email(pointer, $0.baseAddress, $0.count, flags.rawValue)
         }
       }
     }
@@ -386,11 +372,11 @@ public final class X509Certificate: OpenSSLReferenceCounted, PEMDERDecodable, @u
       return (0..<oo_sk_ASN1_OBJECT_num(stack)).map { OID(object: oo_sk_ASN1_OBJECT_value(stack, $0)) }
     }
     var length: Int32 = 0
-    let alias = X509_alias_get0(_pointer, &length).map {
+    let alias = X509_alias_get0(pointer, &length).map {
       String(decoding: UnsafeBufferPointer(start: $0, count: Int(length)), as: UTF8.self)
     }
     return TrustSettings(
-      trusted: list(X509_get0_trust_objects(_pointer)), rejected: list(X509_get0_reject_objects(_pointer)), alias: alias
+      trusted: list(X509_get0_trust_objects(pointer)), rejected: list(X509_get0_reject_objects(pointer)), alias: alias
     )
   }
 
@@ -400,7 +386,7 @@ public final class X509Certificate: OpenSSLReferenceCounted, PEMDERDecodable, @u
   public func withTrustSettings(_ settings: TrustSettings) throws(InputError) -> X509Certificate {
     // X509_dup does not copy the auxiliary trust data, so copy through the AUX encoding.
     let aux = try InputError.converting("certificate") { () throws(OpenSSLError) in
-      try DER.encode("i2d_X509_AUX") { i2d_X509_AUX(_pointer, $0) }
+      try DER.encode("i2d_X509_AUX") { i2d_X509_AUX(pointer, $0) }
     }
     let copy = try withContiguousBytes(aux) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
       try DER.decode(
@@ -432,7 +418,7 @@ extension X509Certificate: Equatable, Hashable, CustomStringConvertible {
   public static func == (lhs: X509Certificate, rhs: X509Certificate) -> Bool {
     // X509_cmp first caches each certificate's extensions, which queues an error for one whose
     // extensions do not decode: that error is not the caller's to see.
-    lhs._pointer == rhs._pointer || ErrorQueue.isolated { _ in X509_cmp(lhs._pointer, rhs._pointer) } == 0
+    lhs.pointer == rhs.pointer || ErrorQueue.isolated { _ in X509_cmp(lhs.pointer, rhs.pointer) } == 0
   }
 
   /// Hashes the SHA-1 fingerprint OpenSSL caches inside the certificate.

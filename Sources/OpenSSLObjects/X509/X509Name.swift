@@ -5,23 +5,9 @@ import COpenSSLFull
 /// OpenSSL 3.0 does not reference-count `X509_NAME`, so this type offers adopt, borrow and explicit
 /// copies (`X509_NAME_dup`). Names read from a certificate are copies the `X509Name` owns: they
 /// never dangle when the certificate goes away. Immutable once made, hence `Sendable`.
-public final class X509Name: OpenSSLCopyable, @unchecked Sendable {
+public final class X509Name: OpenSSLObjectBase, OpenSSLCopyable, @unchecked Sendable {
+  override package class var cType: CObjectType { .x509Name }
   // Never mutated after initialization: all access is read-only.
-  /// The C type's name as OpenSSL spells it.
-  public static let openSSLTypeName = "X509_NAME"
-  /// Frees one reference with `X509_NAME_free` (the shared ownership mechanism).
-  public static func _free(_ pointer: OpaquePointer) { X509_NAME_free(pointer) }
-  /// Copies with `X509_NAME_dup` (the shared ownership mechanism).
-  public static func _duplicate(_ pointer: OpaquePointer) -> OpaquePointer? { X509_NAME_dup(pointer) }
-  /// The owned C pointer (the shared ownership mechanism); use `withUnsafePointer(_:)`.
-  public let _pointer: OpaquePointer
-
-  /// Adopts an `X509_NAME` the caller owns; it is freed with `X509_NAME_free` when this object goes away.
-  public init(takingOwnershipOf pointer: OpenSSLPointer<X509Name>) {
-    _pointer = pointer.raw
-  }
-
-  deinit { Self._free(_pointer) }
 
   /// One attribute of a name (`X509_NAME_ENTRY`).
   public struct Entry: Hashable, Sendable, CustomStringConvertible {
@@ -86,8 +72,8 @@ public final class X509Name: OpenSSLCopyable, @unchecked Sendable {
 
   /// The entries in order, most significant first as stored (`X509_NAME_get_entry`).
   public var entries: [Entry] {
-    (0..<X509_NAME_entry_count(_pointer)).map { index in
-      let entry = X509_NAME_get_entry(_pointer, index)
+    (0..<X509_NAME_entry_count(pointer)).map { index in
+      let entry = X509_NAME_get_entry(pointer, index)
       let object = X509_NAME_ENTRY_get_object(entry)!
       return Entry(oid: OID(object: object), value: ASN1.utf8(X509_NAME_ENTRY_get_data(entry)))
     }
@@ -112,18 +98,18 @@ public final class X509Name: OpenSSLCopyable, @unchecked Sendable {
 
   /// The DER encoding (`i2d_X509_NAME`).
   public var derEncoded: [UInt8] {
-    (try? DER.encode("i2d_X509_NAME") { i2d_X509_NAME(_pointer, $0) }) ?? []
+    (try? DER.encode("i2d_X509_NAME") { i2d_X509_NAME(pointer, $0) }) ?? []
   }
 
   /// OpenSSL's hash of the canonical name (`X509_NAME_hash_ex`), the file name stem of hashed
   /// certificate directories.
   public var hashValueForDirectory: UInt {
-    ErrorQueue.isolated { _ in X509_NAME_hash_ex(_pointer, nil, nil, nil) }
+    ErrorQueue.isolated { _ in X509_NAME_hash_ex(pointer, nil, nil, nil) }
   }
 
   private func printed(flags: UInt) -> String {
     let bytes = MemoryBIO.writing { bio in
-      _ = ErrorQueue.isolated { _ in X509_NAME_print_ex(bio, _pointer, 0, flags) }
+      _ = ErrorQueue.isolated { _ in X509_NAME_print_ex(bio, pointer, 0, flags) }
     }
     return String(decoding: bytes, as: UTF8.self)
   }
@@ -132,7 +118,7 @@ public final class X509Name: OpenSSLCopyable, @unchecked Sendable {
 extension X509Name: Equatable, Hashable, CustomStringConvertible {
   /// Names compare as OpenSSL compares them (`X509_NAME_cmp` on the canonical encoding).
   public static func == (lhs: X509Name, rhs: X509Name) -> Bool {
-    X509_NAME_cmp(lhs._pointer, rhs._pointer) == 0
+    X509_NAME_cmp(lhs.pointer, rhs.pointer) == 0
   }
 
   /// Hashes consistently with `==`.
