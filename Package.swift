@@ -6,6 +6,10 @@ let strictSettings: [SwiftSetting] = [
   .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+// The libraries and the command line also check memory safety strictly (SE-0458): every use of an
+// unsafe construct is marked `unsafe`, and the doors that can break memory safety are `@unsafe`.
+let safeSettings: [SwiftSetting] = strictSettings + [.strictMemorySafety()]
+
 let package = Package(
   name: "OpenSSLObjects",
   platforms: [.macOS(.v14)],
@@ -39,22 +43,27 @@ let package = Package(
     .target(
       name: "OpenSSLObjects",
       dependencies: ["COpenSSLFull"],
-      swiftSettings: strictSettings
+      swiftSettings: safeSettings
     ),
     .target(
       name: "PKCS11Keys",
       dependencies: ["OpenSSLObjects", "CLibP11", "COpenSSLFull"],
-      swiftSettings: strictSettings
+      swiftSettings: safeSettings
     ),
     // include/openssl_objects.h for the Swift side of the C ABI.
     .systemLibrary(name: "COpenSSLObjectsABI"),
+    // Keeps the shared library loaded once loaded (what -z nodelete did, without an unsafe
+    // linker flag, which no versioned dependency may carry): OpenSSL keeps pointers to its callbacks.
+    .target(
+      name: "CResidentLibrary",
+      linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]
+    ),
     // The Swift side of the C ABI: capsules and the API table (@_cdecl exports), above both
-    // libraries. Linked with -z nodelete: OpenSSL keeps pointers to its callbacks.
+    // libraries.
     .target(
       name: "OpenSSLObjectsCapsule",
-      dependencies: ["OpenSSLObjects", "PKCS11Keys", "COpenSSLFull", "COpenSSLObjectsABI"],
-      swiftSettings: strictSettings,
-      linkerSettings: [.unsafeFlags(["-Xlinker", "-z", "-Xlinker", "nodelete"])]
+      dependencies: ["OpenSSLObjects", "PKCS11Keys", "COpenSSLFull", "COpenSSLObjectsABI", "CResidentLibrary"],
+      swiftSettings: safeSettings
     ),
     // The C side of `openssl-objects demo`: plain C code that takes a Swift-configured SSL_CTX
     // through a capsule (include/openssl_objects.h) and connects with it.
@@ -73,7 +82,7 @@ let package = Package(
         "CapsuleDemoClient",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
-      swiftSettings: strictSettings
+      swiftSettings: safeSettings
     ),
     // Child-process scenarios for the tests: allocation counting, environment-dependent loading.
     .executableTarget(

@@ -10,8 +10,9 @@
  *            -Wl,-rpath,$(repo)/.build/debug:/opt/swift/usr/lib/swift/linux
  * or:     pkg-config --cflags --libs openssl-objects   (see the README)
  *
- * The library is linked with -z nodelete: OpenSSL keeps pointers to its callbacks in the objects
- * it hands out, so it is never unloaded while a process runs.
+ * The library pins itself when it is loaded (RTLD_NODELETE, as -z nodelete would): OpenSSL keeps
+ * pointers to its callbacks in the objects it hands out, so it is never unloaded while a process
+ * runs, even after dlclose.
  *
  * ## Capsules
  * A capsule is a handle into the library's table (an index and a generation, scrambled with a

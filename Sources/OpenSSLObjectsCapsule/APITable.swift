@@ -9,7 +9,7 @@ enum APITable {
   // Written once, then only read.
   nonisolated(unsafe) static let table: UnsafePointer<oo_api> = {
     let table = UnsafeMutablePointer<oo_api>.allocate(capacity: 1)
-    table.initialize(
+    unsafe table.initialize(
       to: oo_api(
         version: UInt32(OO_API_VERSION),
         size: UInt32(MemoryLayout<oo_api>.size),
@@ -22,7 +22,7 @@ enum APITable {
         install_staple_policy: installStaplePolicy,
         new_client_context: newClientContext,
         sign: sign))
-    return UnsafePointer(table)
+    return unsafe UnsafePointer(table)
   }()
 }
 
@@ -36,17 +36,19 @@ private func loadPrivateKey(
   _ out: UnsafeMutablePointer<oo_capsule>?
 ) -> oo_status {
   LastError.guarded {
-    guard let data, let out else { throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "data and out must not be NULL") }
-    out.pointee = oo_capsule(handle: 0)
-    let bytes = Array(UnsafeBufferPointer(start: data, count: length))
+    guard let data = unsafe data, let out = unsafe out else {
+      throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "data and out must not be NULL")
+    }
+    unsafe out.pointee = oo_capsule(handle: 0)
+    let bytes = unsafe Array(UnsafeBufferPointer(start: data, count: length))
     let key: PrivateKey
-    if let passphrase {
-      let secret = SecretBytes(copying: UnsafeRawBufferPointer(start: passphrase, count: passphraseLength))
+    if let passphrase = unsafe passphrase {
+      let secret = unsafe SecretBytes(copying: UnsafeRawBufferPointer(start: passphrase, count: passphraseLength))
       key = try PrivateKey(bytes: bytes, passphrase: secret)
     } else {
       key = try PrivateKey(bytes: bytes)
     }
-    out.pointee = oo_capsule(handle: try key.capsule().handle)
+    unsafe out.pointee = oo_capsule(handle: try key.capsule().handle)
   }
 }
 
@@ -57,12 +59,14 @@ private func loadPKCS11PrivateKey(
   _ out: UnsafeMutablePointer<oo_capsule>?
 ) -> oo_status {
   LastError.guarded {
-    guard let uri, let out else { throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "uri and out must not be NULL") }
-    out.pointee = oo_capsule(handle: 0)
-    let allowed = strings(allowedModules, allowedCount)
-    let key = try PrivateKey(
+    guard let uri = unsafe uri, let out = unsafe out else {
+      throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "uri and out must not be NULL")
+    }
+    unsafe out.pointee = oo_capsule(handle: 0)
+    let allowed = unsafe strings(allowedModules, allowedCount)
+    let key = unsafe try PrivateKey(
       pkcs11: String(cString: uri), options: PKCS11LoadOptions(modulePolicy: .allowList(allowed)))
-    out.pointee = oo_capsule(handle: try key.capsule().handle)
+    unsafe out.pointee = oo_capsule(handle: try key.capsule().handle)
   }
 }
 
@@ -74,19 +78,19 @@ private func sign(
   _ signatureLength: UnsafeMutablePointer<Int>?
 ) -> oo_status {
   LastError.guarded {
-    guard let signature, let signatureLength else {
+    guard let signature = unsafe signature, let signatureLength = unsafe signatureLength else {
       throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "signature and signature_length must not be NULL")
     }
     let privateKey = try PrivateKey(capsule: Capsule(handle: key.handle))
-    let message = data.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
+    let message = unsafe data.map { unsafe Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
     let digest: Digest? = privateKey.algorithm == .ed25519 || privateKey.algorithm == .ed448 ? nil : .sha256
     let bytes = try privateKey.signature(for: message, digest: digest)
-    guard bytes.count <= signatureLength.pointee else {
-      signatureLength.pointee = bytes.count
+    guard unsafe bytes.count <= signatureLength.pointee else {
+      unsafe signatureLength.pointee = bytes.count
       throw CapsuleError(OO_ERR_BUFFER_TOO_SMALL, "the signature needs \(bytes.count) bytes")
     }
-    bytes.withUnsafeBufferPointer { signature.update(from: $0.baseAddress!, count: bytes.count) }
-    signatureLength.pointee = bytes.count
+    unsafe bytes.withUnsafeBufferPointer { unsafe signature.update(from: $0.baseAddress!, count: bytes.count) }
+    unsafe signatureLength.pointee = bytes.count
   }
 }
 
@@ -101,7 +105,7 @@ private func spkiPin(_ object: oo_capsule, _ buffer: UnsafeMutablePointer<CChar>
     case .evpPKey: pin = try PublicKey(capsule: capsule).spkiPin
     default: throw CapsuleError(OO_ERR_WRONG_TYPE, "a pin needs an X509 or EVP_PKEY capsule")
     }
-    try copy(pin, to: buffer, size: size)
+    unsafe try copy(pin, to: buffer, size: size)
   }
 }
 
@@ -109,9 +113,9 @@ private func verificationError(
   _ storeContext: oo_capsule, _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int
 ) -> oo_status {
   LastError.guarded {
-    let context = try Capsule(handle: storeContext.handle).object(.x509StoreContext)
-    let error = VerificationError(explaining: OpenSSLPointer(context))
-    try copy(error.description, to: buffer, size: size)
+    let context = unsafe try Capsule(handle: storeContext.handle).object(.x509StoreContext)
+    let error = unsafe VerificationError(explaining: OpenSSLPointer(context))
+    unsafe try copy(error.description, to: buffer, size: size)
   }
 }
 
@@ -129,15 +133,16 @@ final class InstalledPolicy: Sendable {
     self.requireStaple = requireStaple
   }
 
-  static let slot = ExDataSlot<InstalledPolicy>(
-    classIndex: CRYPTO_EX_INDEX_SSL_CTX, get: { SSL_CTX_get_ex_data($0, $1) }, set: { SSL_CTX_set_ex_data($0, $1, $2) })
+  static let slot = unsafe ExDataSlot<InstalledPolicy>(
+    classIndex: CRYPTO_EX_INDEX_SSL_CTX, get: { unsafe SSL_CTX_get_ex_data($0, $1) },
+    set: { unsafe SSL_CTX_set_ex_data($0, $1, $2) })
 
   /// Installs the policy on `context`, keeping the store it has.
   func install(on context: OpaquePointer) throws {
-    let wrapped = try SSLContext(retaining: OpenSSLPointer(context))
+    let wrapped = unsafe try SSLContext(retaining: OpenSSLPointer(context))
     var configuration = TLSConfiguration(role: .client)
-    if let existing = SSL_CTX_get_cert_store(context) {
-      configuration.trust = .store(try X509Store(retaining: OpenSSLPointer(existing)))
+    if let existing = unsafe SSL_CTX_get_cert_store(context) {
+      configuration.trust = unsafe .store(try X509Store(retaining: OpenSSLPointer(existing)))
     }
     // Start from what the context carries (a context the library built), then apply C's changes.
     configuration.verification = wrapped.verificationPolicy ?? VerificationPolicy()
@@ -157,7 +162,7 @@ final class InstalledPolicy: Sendable {
       configuration.revocation = existing
     }
     try wrapped.installVerification(configuration)
-    InstalledPolicy.slot.set(context, self)
+    unsafe InstalledPolicy.slot.set(context, self)
   }
 }
 
@@ -170,18 +175,18 @@ struct CVerifyPolicy: Sendable {
   let callback: VerifyCallback?
 
   init(_ policy: oo_verify_policy) {
-    flags = policy.flags
-    purpose = policy.purpose
-    depth = Int(policy.depth)
-    authenticationLevel = Int(policy.auth_level)
-    guard let function = policy.callback else {
+    flags = unsafe policy.flags
+    purpose = unsafe policy.purpose
+    depth = unsafe Int(policy.depth)
+    authenticationLevel = unsafe Int(policy.auth_level)
+    guard let function = unsafe policy.callback else {
       callback = nil
       return
     }
-    let user = UserData(policy.user_data)
+    let user = unsafe UserData(policy.user_data)
     callback = { view in
       let decision = try view.withCapsule { capsule in
-        function(view.ok ? 1 : 0, oo_capsule(handle: capsule.handle), user.pointer)
+        unsafe function(view.ok ? 1 : 0, oo_capsule(handle: capsule.handle), user.pointer)
       }
       switch decision {
       case OO_VERIFY_ACCEPT: return .accept
@@ -193,16 +198,17 @@ struct CVerifyPolicy: Sendable {
 }
 
 /// A C `void *` the C caller promised outlives its use.
+@safe
 private struct UserData: @unchecked Sendable {
   let pointer: UnsafeMutableRawPointer?
-  init(_ pointer: UnsafeMutableRawPointer?) { self.pointer = pointer }
+  init(_ pointer: UnsafeMutableRawPointer?) { unsafe self.pointer = unsafe pointer }
 }
 
 private func updatePolicy(_ context: oo_capsule, _ change: (InstalledPolicy?) -> InstalledPolicy) throws {
   // Our own reference for the change: C code may release the capsule on another thread meanwhile.
   let held = try SSLContext(capsule: Capsule(handle: context.handle))
   try held.withUnsafePointer { pointer in
-    try change(InstalledPolicy.slot.get(pointer.raw)).install(on: pointer.raw)
+    unsafe try change(InstalledPolicy.slot.get(pointer.raw)).install(on: pointer.raw)
   }
 }
 
@@ -210,7 +216,7 @@ private func installPins(
   _ context: oo_capsule, _ pins: UnsafePointer<UnsafePointer<CChar>?>?, _ count: Int
 ) -> oo_status {
   LastError.guarded {
-    let set = try PinSet(strings(pins, count))
+    let set = unsafe try PinSet(strings(pins, count))
     try updatePolicy(context) { old in
       InstalledPolicy(pins: set, verifyPolicy: old?.verifyPolicy, requireStaple: old?.requireStaple)
     }
@@ -219,10 +225,10 @@ private func installPins(
 
 private func installVerifyPolicy(_ context: oo_capsule, _ policy: UnsafePointer<oo_verify_policy>?) -> oo_status {
   LastError.guarded {
-    guard let policy, policy.pointee.size >= UInt32(MemoryLayout<oo_verify_policy>.size) else {
+    guard let policy = unsafe policy, unsafe policy.pointee.size >= UInt32(MemoryLayout<oo_verify_policy>.size) else {
       throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "the policy is NULL or its size is not sizeof(oo_verify_policy)")
     }
-    let converted = CVerifyPolicy(policy.pointee)
+    let converted = unsafe CVerifyPolicy(policy.pointee)
     try updatePolicy(context) { old in
       InstalledPolicy(pins: old?.pins, verifyPolicy: converted, requireStaple: old?.requireStaple)
     }
@@ -241,37 +247,39 @@ private func newClientContext(
   _ options: UnsafePointer<oo_client_options>?, _ out: UnsafeMutablePointer<oo_capsule>?
 ) -> oo_status {
   LastError.guarded {
-    guard let options, let out, options.pointee.size >= UInt32(MemoryLayout<oo_client_options>.size) else {
+    guard let options = unsafe options, let out = unsafe out,
+      unsafe options.pointee.size >= UInt32(MemoryLayout<oo_client_options>.size)
+    else {
       throw CapsuleError(
         OO_ERR_INVALID_ARGUMENT, "options and out must not be NULL, and size must be sizeof(oo_client_options)")
     }
-    out.pointee = oo_capsule(handle: 0)
+    unsafe out.pointee = oo_capsule(handle: 0)
     var configuration = TLSConfiguration.client
-    if let file = options.pointee.trusted_pem_file {
-      configuration.trust = .certificates(try X509Certificate.all(contentsOfFile: String(cString: file)))
+    if let file = unsafe options.pointee.trusted_pem_file {
+      configuration.trust = unsafe .certificates(try X509Certificate.all(contentsOfFile: String(cString: file)))
     }
-    let pins = strings(options.pointee.pins, options.pointee.pin_count)
+    let pins = unsafe strings(options.pointee.pins, options.pointee.pin_count)
     if !pins.isEmpty { configuration.verification.pins = try PinSet(pins) }
-    configuration.alpnProtocols = strings(options.pointee.alpn, options.pointee.alpn_count)
+    configuration.alpnProtocols = unsafe strings(options.pointee.alpn, options.pointee.alpn_count)
     let context = try SSLContext(configuration: configuration)
-    out.pointee = oo_capsule(handle: try context.capsule().handle)
+    unsafe out.pointee = oo_capsule(handle: try context.capsule().handle)
   }
 }
 
 // MARK: - Helpers
 
 private func strings(_ list: UnsafePointer<UnsafePointer<CChar>?>?, _ count: Int) -> [String] {
-  guard let list else { return [] }
-  return (0..<count).compactMap { list[$0].map { String(cString: $0) } }
+  guard let list = unsafe list else { return [] }
+  return (0..<count).compactMap { unsafe list[$0].map { unsafe String(cString: $0) } }
 }
 
 private func copy(_ text: String, to buffer: UnsafeMutablePointer<CChar>?, size: Int) throws(CapsuleError) {
   let bytes = Array(text.utf8)
-  guard let buffer, bytes.count + 1 <= size else {
+  guard let buffer = unsafe buffer, bytes.count + 1 <= size else {
     throw CapsuleError(OO_ERR_BUFFER_TOO_SMALL, "the text needs \(bytes.count + 1) bytes")
   }
-  bytes.withUnsafeBufferPointer { source in
-    source.withMemoryRebound(to: CChar.self) { buffer.update(from: $0.baseAddress!, count: bytes.count) }
+  unsafe bytes.withUnsafeBufferPointer { source in
+    unsafe source.withMemoryRebound(to: CChar.self) { unsafe buffer.update(from: $0.baseAddress!, count: bytes.count) }
   }
-  buffer[bytes.count] = 0
+  unsafe buffer[bytes.count] = 0
 }

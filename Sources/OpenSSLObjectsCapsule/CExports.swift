@@ -16,43 +16,43 @@ import PKCS11Keys
 
 /// The calling thread's last status and message (`oo_last_status`, `oo_last_error`).
 enum LastError {
-  private static let statusKey: pthread_key_t = makeKey(destructor: nil)
-  private static let messageKey: pthread_key_t = makeKey { free($0) }
+  private static let statusKey: pthread_key_t = unsafe makeKey(destructor: nil)
+  private static let messageKey: pthread_key_t = unsafe makeKey { unsafe free($0) }
 
   private static func makeKey(destructor: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?) -> pthread_key_t {
     var key = pthread_key_t()
-    pthread_key_create(&key, destructor)
+    unsafe pthread_key_create(&key, destructor)
     return key
   }
 
   static func set(_ status: oo_status, _ message: String) {
-    pthread_setspecific(statusKey, UnsafeRawPointer(bitPattern: UInt(status.rawValue)))
-    if let old = pthread_getspecific(messageKey) { free(old) }
-    pthread_setspecific(messageKey, strdup(message))
+    unsafe pthread_setspecific(statusKey, UnsafeRawPointer(bitPattern: UInt(status.rawValue)))
+    if let old = unsafe pthread_getspecific(messageKey) { unsafe free(old) }
+    unsafe pthread_setspecific(messageKey, strdup(message))
   }
 
   static func clear() {
     pthread_setspecific(statusKey, nil)
-    if let old = pthread_getspecific(messageKey) {
-      free(old)
+    if let old = unsafe pthread_getspecific(messageKey) {
+      unsafe free(old)
       pthread_setspecific(messageKey, nil)
     }
   }
 
   static var status: oo_status {
-    oo_status(rawValue: UInt32(UInt(bitPattern: pthread_getspecific(statusKey))))
+    unsafe oo_status(rawValue: UInt32(UInt(bitPattern: pthread_getspecific(statusKey))))
   }
 
   static var message: UnsafePointer<CChar> {
-    guard let text = pthread_getspecific(messageKey) else { return emptyText }
-    return UnsafePointer(text.assumingMemoryBound(to: CChar.self))
+    guard let text = unsafe pthread_getspecific(messageKey) else { return unsafe emptyText }
+    return unsafe UnsafePointer(text.assumingMemoryBound(to: CChar.self))
   }
 
   // Written once, then only read.
   nonisolated(unsafe) private static let emptyText: UnsafePointer<CChar> = {
     let text = UnsafeMutablePointer<CChar>.allocate(capacity: 1)
-    text.pointee = 0
-    return UnsafePointer(text)
+    unsafe text.pointee = 0
+    return unsafe UnsafePointer(text)
   }()
 
   /// Runs `body`, recording its failure; returns its status.
@@ -71,8 +71,8 @@ enum LastError {
   /// What C gets from a lookup: the object, or NULL with the thread's last error set.
   static func pointerOrNull(_ lookup: () throws -> OpaquePointer) -> UnsafeMutableRawPointer? {
     var result: UnsafeMutableRawPointer? = nil
-    _ = guarded { result = UnsafeMutableRawPointer(try lookup()) }
-    return result
+    _ = guarded { unsafe result = unsafe UnsafeMutableRawPointer(try lookup()) }
+    return unsafe result
   }
 
   static func status(for error: any Error) -> oo_status {
@@ -109,7 +109,7 @@ func ooABICheck(_ major: UInt32, _ minor: UInt32) -> oo_status {
 func ooLastStatus() -> oo_status { LastError.status }
 
 @_cdecl("oo_last_error")
-func ooLastError() -> UnsafePointer<CChar> { LastError.message }
+func ooLastError() -> UnsafePointer<CChar> { unsafe LastError.message }
 
 @_cdecl("oo_capsule_make_with_identity")
 func ooCapsuleMake(
@@ -120,12 +120,14 @@ func ooCapsuleMake(
   _ out: UnsafeMutablePointer<oo_capsule>?
 ) -> oo_status {
   LastError.guarded {
-    guard let object, let out else { throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "object and out must not be NULL") }
-    out.pointee = oo_capsule(handle: 0)
-    let handle = try CapsuleRegistry.shared.make(
+    guard let object = unsafe object, let out = unsafe out else {
+      throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "object and out must not be NULL")
+    }
+    unsafe out.pointee = oo_capsule(handle: 0)
+    let handle = unsafe try CapsuleRegistry.shared.make(
       type: type.rawValue, object: OpaquePointer(object), ownership: ownership.rawValue,
       identity: LibcryptoIdentity(identity))
-    out.pointee = oo_capsule(handle: handle)
+    unsafe out.pointee = oo_capsule(handle: handle)
   }
 }
 
@@ -135,8 +137,8 @@ func ooCapsuleGet(
   _ expected: oo_type,
   _ identity: UnsafePointer<oo_libcrypto_identity>?
 ) -> UnsafeMutableRawPointer? {
-  LastError.pointerOrNull {
-    try CapsuleRegistry.shared.object(
+  unsafe LastError.pointerOrNull {
+    unsafe try CapsuleRegistry.shared.object(
       capsule.handle, expected: expected.rawValue, identity: LibcryptoIdentity(identity))
   }
 }
@@ -147,8 +149,8 @@ func ooCapsuleGet1(
   _ expected: oo_type,
   _ identity: UnsafePointer<oo_libcrypto_identity>?
 ) -> UnsafeMutableRawPointer? {
-  LastError.pointerOrNull {
-    try CapsuleRegistry.shared.newReference(
+  unsafe LastError.pointerOrNull {
+    unsafe try CapsuleRegistry.shared.newReference(
       capsule.handle, expected: expected.rawValue, identity: LibcryptoIdentity(identity))
   }
 }
@@ -156,8 +158,8 @@ func ooCapsuleGet1(
 @_cdecl("oo_capsule_type")
 func ooCapsuleType(_ capsule: oo_capsule, _ out: UnsafeMutablePointer<oo_type>?) -> oo_status {
   LastError.guarded {
-    guard let out else { throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "out must not be NULL") }
-    out.pointee = oo_type(rawValue: try CapsuleRegistry.shared.type(capsule.handle))
+    guard let out = unsafe out else { throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "out must not be NULL") }
+    unsafe out.pointee = oo_type(rawValue: try CapsuleRegistry.shared.type(capsule.handle))
   }
 }
 
@@ -179,5 +181,5 @@ func ooGetAPI(_ minimumVersion: UInt32) -> UnsafePointer<oo_api>? {
     return nil
   }
   LastError.clear()
-  return APITable.table
+  return unsafe APITable.table
 }

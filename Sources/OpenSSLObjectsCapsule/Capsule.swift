@@ -52,14 +52,14 @@ public struct Capsule: Hashable, Sendable, CustomStringConvertible {
     _ type: CapsuleType, retaining pointer: OpaquePointer, copy: Bool = false
   ) throws(CapsuleError) -> Capsule {
     let ownership = copy ? OO_COPY.rawValue : OO_RETAIN.rawValue
-    return Capsule(
+    return unsafe Capsule(
       handle: try CapsuleRegistry.shared.make(
         type: type.rawValue, object: pointer, ownership: ownership, identity: .ours))
   }
 
   /// The capsule's object, borrowed, checked to be of `type`.
   func object(_ type: CapsuleType) throws(CapsuleError) -> OpaquePointer {
-    try CapsuleRegistry.shared.object(handle, expected: type.rawValue, identity: .ours)
+    unsafe try CapsuleRegistry.shared.object(handle, expected: type.rawValue, identity: .ours)
   }
 }
 
@@ -99,7 +99,9 @@ extension CapsuleConvertible where Self: OpenSSLReferenceCounted {
   ///
   /// - Throws: ``CapsuleError`` if OpenSSL could not add the reference.
   public func capsule() throws(CapsuleError) -> Capsule {
-    try withUnsafePointer { pointer throws(CapsuleError) in try Capsule.make(Self.capsuleType, retaining: pointer.raw) }
+    try withUnsafePointer { pointer throws(CapsuleError) in
+      unsafe try Capsule.make(Self.capsuleType, retaining: pointer.raw)
+    }
   }
 
   /// The object a capsule holds, sharing it (`*_up_ref`): the capsule keeps its own reference.
@@ -108,9 +110,9 @@ extension CapsuleConvertible where Self: OpenSSLReferenceCounted {
   public init(capsule: Capsule) throws {
     // The reference is taken with the capsule table locked, so that C code releasing the capsule
     // on another thread cannot free the object between the lookup and the up_ref.
-    let pointer = try CapsuleRegistry.shared.newReference(
+    let pointer = unsafe try CapsuleRegistry.shared.newReference(
       capsule.handle, expected: Self.capsuleType.rawValue, identity: .ours)
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+    unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }
 }
 
@@ -121,7 +123,7 @@ extension CapsuleConvertible where Self: OpenSSLCopyable {
   /// - Throws: ``CapsuleError`` if OpenSSL could not copy it.
   public func capsule() throws(CapsuleError) -> Capsule {
     try withUnsafePointer { pointer throws(CapsuleError) in
-      try Capsule.make(Self.capsuleType, retaining: pointer.raw, copy: true)
+      unsafe try Capsule.make(Self.capsuleType, retaining: pointer.raw, copy: true)
     }
   }
 
@@ -129,8 +131,8 @@ extension CapsuleConvertible where Self: OpenSSLCopyable {
   ///
   /// - Throws: ``CapsuleError`` for a capsule of another type, released or forged.
   public init(capsule: Capsule) throws {
-    let pointer = try capsule.object(Self.capsuleType)
-    try self.init(copying: OpenSSLPointer(pointer))
+    let pointer = unsafe try capsule.object(Self.capsuleType)
+    unsafe try self.init(copying: OpenSSLPointer(pointer))
   }
 }
 
@@ -189,7 +191,7 @@ extension X509StoreContextView {
   /// ends (the capsule goes stale) when `body` returns.
   public func withCapsule<Result>(_ body: (Capsule) throws -> Result) throws -> Result {
     let capsule = try withUnsafePointer { pointer throws(CapsuleError) in
-      Capsule(
+      unsafe Capsule(
         handle: try CapsuleRegistry.shared.make(
           type: CapsuleType.x509StoreContext.rawValue, object: pointer.raw, ownership: OO_LEND.rawValue, identity: .ours
         ))

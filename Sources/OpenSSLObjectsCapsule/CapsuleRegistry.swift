@@ -26,16 +26,16 @@ struct CapsuleKind: Sendable {
 
   var lentOnly: Bool { cType == nil }
 
-  func free(_ object: OpaquePointer) { cType?.free(object) }
+  func free(_ object: OpaquePointer) { unsafe cType?.free(object) }
 
   var upRef: ((OpaquePointer) -> Bool)? {
-    guard let upRef = cType?.upRef else { return nil }
-    return { upRef($0) == 1 }
+    guard let upRef = unsafe cType?.upRef else { return nil }
+    return { unsafe upRef($0) == 1 }
   }
 
   var duplicate: ((OpaquePointer) -> OpaquePointer?)? {
-    guard let duplicate = cType?.duplicate else { return nil }
-    return { duplicate($0) }
+    guard let duplicate = unsafe cType?.duplicate else { return nil }
+    return { unsafe duplicate($0) }
   }
 
   static let all: [UInt32: CapsuleKind] = Dictionary(
@@ -70,6 +70,7 @@ public struct CapsuleError: Error, Sendable, CustomStringConvertible {
 final class CapsuleRegistry: @unchecked Sendable {
   static let shared = CapsuleRegistry()
 
+  @safe
   private struct Entry {
     var generation: UInt32 = 1
     var live = false
@@ -127,27 +128,27 @@ final class CapsuleRegistry: @unchecked Sendable {
     let held: OpaquePointer
     switch (ownership, kind.lentOnly) {
     case (OO_LEND.rawValue, true):
-      held = object
+      unsafe held = unsafe object
     case (_, true):
       throw CapsuleError(OO_ERR_UNSUPPORTED, "an X509_STORE_CTX can only be lent (OO_LEND), during a callback")
     case (OO_ADOPT.rawValue, false):
-      held = object
+      unsafe held = unsafe object
     case (OO_RETAIN.rawValue, false):
-      guard let upRef = kind.upRef else {
+      guard let upRef = unsafe kind.upRef else {
         throw CapsuleError(OO_ERR_UNSUPPORTED, "OpenSSL 3.0 does not reference-count \(kind.name): adopt or copy it")
       }
-      guard upRef(object) else { throw CapsuleError(OO_ERR_OPENSSL, "\(kind.name)_up_ref failed") }
-      held = object
+      guard unsafe upRef(object) else { throw CapsuleError(OO_ERR_OPENSSL, "\(kind.name)_up_ref failed") }
+      unsafe held = unsafe object
     case (OO_LEND.rawValue, false):
       throw CapsuleError(OO_ERR_UNSUPPORTED, "only an X509_STORE_CTX is lent; adopt or retain \(kind.name.withArticle)")
     case (OO_COPY.rawValue, false):
-      guard let duplicate = kind.duplicate else {
+      guard let duplicate = unsafe kind.duplicate else {
         throw CapsuleError(OO_ERR_UNSUPPORTED, "\(kind.name) is reference-counted: adopt or retain it")
       }
-      guard let copy = ErrorQueue.isolated({ _ in duplicate(object) }) else {
+      guard let copy = unsafe ErrorQueue.isolated({ _ in unsafe duplicate(object) }) else {
         throw CapsuleError(OO_ERR_OPENSSL, "\(kind.name)_dup failed")
       }
-      held = copy
+      unsafe held = unsafe copy
     default:
       throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "unknown ownership \(ownership)")
     }
@@ -161,7 +162,7 @@ final class CapsuleRegistry: @unchecked Sendable {
       }
       entries[index].live = true
       entries[index].type = type
-      entries[index].object = held
+      unsafe entries[index].object = unsafe held
       entries[index].count = 1
       entries[index].identity = identity
       return encode(index: index, generation: entries[index].generation)
@@ -170,8 +171,8 @@ final class CapsuleRegistry: @unchecked Sendable {
 
   /// The object of a capsule (borrowed), checking the type and the caller's libcrypto.
   func object(_ handle: UInt64, expected: UInt32, identity: LibcryptoIdentity) throws(CapsuleError) -> OpaquePointer {
-    try lock.withLock { () throws(CapsuleError) -> OpaquePointer in
-      try checkedObject(handle, expected: expected, identity: identity)
+    unsafe try lock.withLock { () throws(CapsuleError) -> OpaquePointer in
+      unsafe try checkedObject(handle, expected: expected, identity: identity)
     }
   }
 
@@ -189,7 +190,7 @@ final class CapsuleRegistry: @unchecked Sendable {
     guard identity == entry.identity else {
       throw CapsuleError(OO_ERR_FOREIGN_LIBCRYPTO, "the capsule was made with another libcrypto than the caller's")
     }
-    return entry.object!
+    return unsafe entry.object!
   }
 
   /// A new reference (or copy) of a capsule's object, for C code to free.
@@ -202,15 +203,16 @@ final class CapsuleRegistry: @unchecked Sendable {
   ) throws(CapsuleError)
     -> OpaquePointer
   {
-    try lock.withLock { () throws(CapsuleError) -> OpaquePointer in
-      let object = try checkedObject(handle, expected: expected, identity: identity)
+    unsafe try lock.withLock { () throws(CapsuleError) -> OpaquePointer in
+      let object = unsafe try checkedObject(handle, expected: expected, identity: identity)
       let kind = CapsuleKind.all[expected]!
-      if let upRef = kind.upRef {
-        guard upRef(object) else { throw CapsuleError(OO_ERR_OPENSSL, "\(kind.name)_up_ref failed") }
-        return object
+      if let upRef = unsafe kind.upRef {
+        guard unsafe upRef(object) else { throw CapsuleError(OO_ERR_OPENSSL, "\(kind.name)_up_ref failed") }
+        return unsafe object
       }
-      if let duplicate = kind.duplicate, let copy = ErrorQueue.isolated({ _ in duplicate(object) }) {
-        return copy
+      if let duplicate = unsafe kind.duplicate, let copy = unsafe ErrorQueue.isolated({ _ in unsafe duplicate(object) })
+      {
+        return unsafe copy
       }
       throw CapsuleError(OO_ERR_UNSUPPORTED, "\(kind.name) cannot be handed out beyond its loan")
     }
@@ -229,22 +231,22 @@ final class CapsuleRegistry: @unchecked Sendable {
   }
 
   func release(_ handle: UInt64) throws(CapsuleError) {
-    let freed = try lock.withLock { () throws(CapsuleError) -> (OpaquePointer, UInt32)? in
+    let freed = unsafe try lock.withLock { () throws(CapsuleError) -> (OpaquePointer, UInt32)? in
       let index = try index(of: handle)
       entries[index].count -= 1
       guard entries[index].count == 0 else { return nil }
-      let object = entries[index].object!
+      let object = unsafe entries[index].object!
       let type = entries[index].type
       entries[index].live = false
-      entries[index].object = nil
+      unsafe entries[index].object = nil
       entries[index].generation &+= 1
       if entries[index].generation == 0 { entries[index].generation = 1 }
       free.append(index)
-      return (object, type)
+      return unsafe (object, type)
     }
     // Free outside the lock: an object's free callbacks may use capsules.
-    if let (object, type) = freed, let kind = CapsuleKind.all[type], !kind.lentOnly {
-      kind.free(object)
+    if let (object, type) = unsafe freed, let kind = CapsuleKind.all[type], !kind.lentOnly {
+      unsafe kind.free(object)
     }
   }
 }
@@ -255,7 +257,7 @@ struct LibcryptoIdentity: Hashable, Sendable {
   let function: UInt
 
   /// This library's libcrypto.
-  static let ours = LibcryptoIdentity(
+  static let ours = unsafe LibcryptoIdentity(
     version: OpenSSL_version_num(),
     function: UInt(bitPattern: unsafeBitCast(OpenSSL_version_num as @convention(c) () -> UInt, to: Int.self)))
 
@@ -265,11 +267,11 @@ struct LibcryptoIdentity: Hashable, Sendable {
   }
 
   init(_ identity: UnsafePointer<oo_libcrypto_identity>?) {
-    guard let identity else {
+    guard let identity = unsafe identity else {
       self = LibcryptoIdentity(version: 0, function: 0)
       return
     }
-    version = identity.pointee.version
-    function = UInt(bitPattern: identity.pointee.function)
+    version = unsafe identity.pointee.version
+    function = unsafe UInt(bitPattern: identity.pointee.function)
   }
 }

@@ -123,7 +123,7 @@ extension PKCS11Module {
       for file in ["\(name).so", "lib\(name).so"] {
         let candidate = directory.hasSuffix("/") ? directory + file : directory + "/" + file
         tried.append(candidate)
-        if access(candidate, F_OK) == 0 { return try ModuleFile.canonicalPath(candidate) }
+        if unsafe access(candidate, F_OK) == 0 { return try ModuleFile.canonicalPath(candidate) }
       }
     }
     throw PKCS11Error(
@@ -313,7 +313,7 @@ extension PrivateKey {
     let key = try PKCS11Loader.withToken(uri, options: options, needsLogin: true) { token throws(PKCS11Error) in
       try token.privateKey(matching: uri)
     }
-    self.init(takingOwnershipOf: try key.retainedPointer())
+    unsafe self.init(takingOwnershipOf: try key.retainedPointer())
   }
 
   /// Parses `uri` (``PKCS11URI/init(parsing:)``) and loads the key it names.
@@ -333,7 +333,7 @@ extension X509Certificate {
     let certificate = try PKCS11Loader.withToken(uri, options: options, needsLogin: false) {
       token throws(PKCS11Error) in try token.certificate(matching: uri)
     }
-    self.init(takingOwnershipOf: try certificate.retainedPointer())
+    unsafe self.init(takingOwnershipOf: try certificate.retainedPointer())
   }
 
   /// Parses `uri` and loads the certificate it names.

@@ -44,6 +44,7 @@ public typealias PIN = SecretBytes
 /// `UI_METHOD` for it; this class installs its own (`PKCS11_set_ui_method`) on every context before
 /// anything else, so nothing ever prompts on a terminal: the PIN comes from
 /// ``setContextSpecificPIN(_:)``, or the signature fails (`P11_R_UI_FAILED`).
+@safe
 public final class PKCS11Module: @unchecked Sendable {
   // Immutable after init, apart from the state guarded by `lock`.
 
@@ -99,63 +100,63 @@ public final class PKCS11Module: @unchecked Sendable {
     }
     // dlopen runs the module's constructors: this is where its code first runs. Keep our handle
     // open until the context is gone, so that the file cannot be swapped between check and load.
-    guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
-      let reason = dlerror().map { String(cString: $0) } ?? "dlopen failed"
+    guard let handle = unsafe dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+      let reason = unsafe dlerror().map { unsafe String(cString: $0) } ?? "dlopen failed"
       throw failure(.moduleLoadFailed, "dlopen refused the shared object: \(reason)")
     }
-    guard dlsym(handle, "C_GetFunctionList") != nil else {
-      dlclose(handle)
+    guard unsafe dlsym(handle, "C_GetFunctionList") != nil else {
+      unsafe dlclose(handle)
       throw failure(
         .noFunctionList, "the shared object has no C_GetFunctionList, so it is not a PKCS#11 module")
     }
-    let loaded = ErrorQueue.isolated { scope -> Result<UnsafeMutablePointer<PKCS11_CTX>, PKCS11Error> in
-      guard let context = PKCS11_CTX_new() else {
-        return .failure(failure(.moduleLoadFailed, "PKCS11_CTX_new failed", scope.failure("PKCS11_CTX_new")))
+    let loaded = unsafe ErrorQueue.isolated { scope -> Result<UnsafeMutablePointer<PKCS11_CTX>, PKCS11Error> in
+      guard let context = unsafe PKCS11_CTX_new() else {
+        return unsafe .failure(failure(.moduleLoadFailed, "PKCS11_CTX_new failed", scope.failure("PKCS11_CTX_new")))
       }
       // Before anything else: never let libp11 fall back to a terminal prompt.
-      _ = PKCS11_set_ui_method(context, ContextSpecificLogin.method, nil)
-      if PKCS11_CTX_load(context, path) != 0 {
+      _ = unsafe PKCS11_set_ui_method(context, ContextSpecificLogin.method, nil)
+      if unsafe PKCS11_CTX_load(context, path) != 0 {
         let error = scope.failure("PKCS11_CTX_load")
         // libp11 0.4.12 crashes in PKCS11_CTX_unload after a failed load: free the context only.
-        PKCS11_CTX_free(context)
-        return .failure(
+        unsafe PKCS11_CTX_free(context)
+        return unsafe .failure(
           failure(.moduleLoadFailed, "PKCS11_CTX_load failed (C_GetFunctionList or C_Initialize)", error))
       }
-      return .success(context)
+      return unsafe .success(context)
     }
-    guard case .success(let context) = loaded else {
-      dlclose(handle)
-      if case .failure(let error) = loaded { throw error }
+    guard case .success(let context) = unsafe loaded else {
+      unsafe dlclose(handle)
+      if case .failure(let error) = unsafe loaded { throw error }
       fatalError("unreachable")
     }
     var slots: UnsafeMutablePointer<PKCS11_SLOT>? = nil
     var count: UInt32 = 0
     let enumerated = ErrorQueue.isolated { scope -> OpenSSLError? in
-      PKCS11_enumerate_slots(context, &slots, &count) == 0 ? nil : scope.failure("PKCS11_enumerate_slots")
+      unsafe PKCS11_enumerate_slots(context, &slots, &count) == 0 ? nil : scope.failure("PKCS11_enumerate_slots")
     }
     if let enumerated {
       ErrorQueue.isolated { _ in
-        PKCS11_CTX_unload(context)
-        PKCS11_CTX_free(context)
+        unsafe PKCS11_CTX_unload(context)
+        unsafe PKCS11_CTX_free(context)
       }
-      dlclose(handle)
+      unsafe dlclose(handle)
       throw failure(.moduleLoadFailed, "the module loaded but listing its slots failed", enumerated)
     }
     self.path = path
-    self.context = context
-    self.handle = handle
-    self.slots = slots
+    unsafe self.context = unsafe context
+    unsafe self.handle = unsafe handle
+    unsafe self.slots = unsafe slots
     self.slotCount = Int(count)
-    self.libraryManufacturer = context.pointee.manufacturer.map { String(cString: $0) } ?? ""
-    self.libraryDescription = context.pointee.description.map { String(cString: $0) } ?? ""
+    self.libraryManufacturer = unsafe context.pointee.manufacturer.map { unsafe String(cString: $0) } ?? ""
+    self.libraryDescription = unsafe context.pointee.description.map { unsafe String(cString: $0) } ?? ""
     var salt = [UInt8](repeating: 0, count: 32)
-    _ = ErrorQueue.isolated { _ in RAND_bytes(&salt, Int32(salt.count)) }
+    _ = ErrorQueue.isolated { _ in unsafe RAND_bytes(&salt, Int32(salt.count)) }
     self.salt = salt
     self.registration = registration
     // The UI method's user data is this object, unretained: the UI method only runs while a key
     // signs, and every key holds this module.
     _ = ErrorQueue.isolated { _ in
-      PKCS11_set_ui_method(context, ContextSpecificLogin.method, Unmanaged.passUnretained(self).toOpaque())
+      unsafe PKCS11_set_ui_method(context, ContextSpecificLogin.method, Unmanaged.passUnretained(self).toOpaque())
     }
   }
 
@@ -163,17 +164,17 @@ public final class PKCS11Module: @unchecked Sendable {
   var registrationNumber: UInt64 { registration }
 
   deinit {
-    let context = context
-    let slots = slots
+    let context = unsafe context
+    let slots = unsafe slots
     let slotCount = slotCount
-    let handle = handle
+    let handle = unsafe handle
     ModuleRegistry.shared.unloading(path, registration: registration) {
       ErrorQueue.isolated { _ in
-        if let slots { PKCS11_release_all_slots(context, slots, UInt32(slotCount)) }
-        PKCS11_CTX_unload(context)
-        PKCS11_CTX_free(context)
+        if let slots = unsafe slots { unsafe PKCS11_release_all_slots(context, slots, UInt32(slotCount)) }
+        unsafe PKCS11_CTX_unload(context)
+        unsafe PKCS11_CTX_free(context)
       }
-      dlclose(handle)
+      unsafe dlclose(handle)
     }
   }
 
@@ -182,16 +183,16 @@ public final class PKCS11Module: @unchecked Sendable {
   /// The slots as enumerated when the module was loaded (`PKCS11_enumerate_slots`), with their
   /// tokens' information.
   public var slotInfos: [PKCS11SlotInfo] {
-    lock.withLock { (0..<slotCount).map { PKCS11SlotInfo(slots! + $0) } }
+    lock.withLock { (0..<slotCount).map { unsafe PKCS11SlotInfo(slots! + $0) } }
   }
 
   /// The tokens present in the slots, initialized or not.
   public var tokens: [PKCS11Token] {
     lock.withLock {
       (0..<slotCount).compactMap { index -> PKCS11Token? in
-        let slot = slots! + index
-        guard slot.pointee.token != nil else { return nil }
-        return PKCS11Token(module: self, slot: slot)
+        let slot = unsafe slots! + index
+        guard unsafe slot.pointee.token != nil else { return nil }
+        return unsafe PKCS11Token(module: self, slot: slot)
       }
     }
   }
@@ -224,20 +225,20 @@ public final class PKCS11Module: @unchecked Sendable {
   /// without keeping the PIN itself.
   func fingerprint(of pin: borrowing PIN) -> [UInt8] {
     let salt = salt
-    return pin.withUnsafeBytes { bytes in
+    return unsafe pin.withUnsafeBytes { bytes in
       let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: salt.count + bytes.count, alignment: 1)
       defer {
-        OPENSSL_cleanse(buffer.baseAddress, buffer.count)
-        buffer.deallocate()
+        unsafe OPENSSL_cleanse(buffer.baseAddress, buffer.count)
+        unsafe buffer.deallocate()
       }
-      buffer.copyBytes(from: salt)
+      unsafe buffer.copyBytes(from: salt)
       if bytes.count > 0 {
-        UnsafeMutableRawBufferPointer(rebasing: buffer[salt.count...]).copyMemory(from: bytes)
+        unsafe UnsafeMutableRawBufferPointer(rebasing: buffer[salt.count...]).copyMemory(from: bytes)
       }
       var digest = [UInt8](repeating: 0, count: 32)
       var length: UInt32 = 0
       _ = ErrorQueue.isolated { _ in
-        EVP_Digest(buffer.baseAddress, buffer.count, &digest, &length, EVP_sha256(), nil)
+        unsafe EVP_Digest(buffer.baseAddress, buffer.count, &digest, &length, EVP_sha256(), nil)
       }
       return digest
     }
@@ -265,31 +266,31 @@ enum ModuleFile {
   /// The canonical path (`realpath`) of an existing file.
   static func canonicalPath(_ path: String) throws(PKCS11Error) -> String {
     var info = stat()
-    guard stat(path, &info) == 0 else {
-      let reason = String(cString: strerror(errno))
+    guard unsafe stat(path, &info) == 0 else {
+      let reason = unsafe String(cString: strerror(errno))
       throw PKCS11Error(.moduleNotFound, module: path, detail: "the module file cannot be found: \(reason)")
     }
     if (info.st_mode & S_IFMT) == S_IFDIR {
       throw PKCS11Error(.notASharedObject, module: path, detail: "the module path is a directory")
     }
-    guard let resolved = realpath(path, nil) else {
-      let reason = String(cString: strerror(errno))
+    guard let resolved = unsafe realpath(path, nil) else {
+      let reason = unsafe String(cString: strerror(errno))
       throw PKCS11Error(.moduleNotFound, module: path, detail: "the module path cannot be resolved: \(reason)")
     }
-    defer { free(resolved) }
-    return String(cString: resolved)
+    defer { unsafe free(resolved) }
+    return unsafe String(cString: resolved)
   }
 
   /// Checks the ELF magic number at the start of the file.
   static func checkIsSharedObject(_ path: String) throws(PKCS11Error) {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    let fd = unsafe open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else {
-      let reason = String(cString: strerror(errno))
+      let reason = unsafe String(cString: strerror(errno))
       throw PKCS11Error(.moduleNotFound, module: path, detail: "the module file cannot be opened: \(reason)")
     }
     defer { close(fd) }
     var header = [UInt8](repeating: 0, count: 18)
-    let count = read(fd, &header, header.count)
+    let count = unsafe read(fd, &header, header.count)
     // e_ident starts with 0x7F 'E' 'L' 'F'; e_type (bytes 16-17) is ET_DYN (3) for shared objects.
     let isELF = count >= 18 && header[0] == 0x7F && header[1] == 0x45 && header[2] == 0x4C && header[3] == 0x46
     guard isELF else {
@@ -309,6 +310,7 @@ enum ModuleFile {
 
 /// The modules loaded through this library, by canonical path, with waiting for unloads in
 /// progress (`C_Finalize` acts on the whole process; see ``PKCS11Module``).
+@safe
 final class ModuleRegistry: @unchecked Sendable {
   static let shared = ModuleRegistry()
 
@@ -324,13 +326,13 @@ final class ModuleRegistry: @unchecked Sendable {
   private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
   private init() {
-    pthread_mutex_init(mutex, nil)
-    pthread_cond_init(condition, nil)
+    unsafe pthread_mutex_init(mutex, nil)
+    unsafe pthread_cond_init(condition, nil)
   }
 
   var loadedPaths: [String] {
-    pthread_mutex_lock(mutex)
-    defer { pthread_mutex_unlock(mutex) }
+    unsafe pthread_mutex_lock(mutex)
+    defer { unsafe pthread_mutex_unlock(mutex) }
     return entries.keys.sorted()
   }
 
@@ -338,12 +340,12 @@ final class ModuleRegistry: @unchecked Sendable {
   func module(
     for path: String, load: (_ registration: UInt64) throws(PKCS11Error) -> PKCS11Module
   ) throws(PKCS11Error) -> PKCS11Module {
-    pthread_mutex_lock(mutex)
-    defer { pthread_mutex_unlock(mutex) }
+    unsafe pthread_mutex_lock(mutex)
+    defer { unsafe pthread_mutex_unlock(mutex) }
     while let entry = entries[path] {
       if let module = entry.module { return module }
       // The module is being unloaded on another thread: wait until it is gone.
-      pthread_cond_wait(condition, mutex)
+      unsafe pthread_cond_wait(condition, mutex)
     }
     counter += 1
     let module = try load(counter)
@@ -353,11 +355,11 @@ final class ModuleRegistry: @unchecked Sendable {
 
   /// Runs a module's unload with the registry locked, then forgets the module.
   func unloading(_ path: String, registration: UInt64, _ unload: () -> Void) {
-    pthread_mutex_lock(mutex)
-    defer { pthread_mutex_unlock(mutex) }
+    unsafe pthread_mutex_lock(mutex)
+    defer { unsafe pthread_mutex_unlock(mutex) }
     unload()
     if entries[path]?.registration == registration { entries[path] = nil }
-    pthread_cond_broadcast(condition)
+    unsafe pthread_cond_broadcast(condition)
   }
 }
 
@@ -368,25 +370,25 @@ final class ModuleRegistry: @unchecked Sendable {
 enum ContextSpecificLogin {
   /// Created once for the process (`UI_create_method`, `UI_method_set_reader`) and never freed.
   nonisolated(unsafe) static let method: OpaquePointer? = {
-    let method = UI_create_method("OpenSSLObjects PKCS#11")
-    _ = UI_method_set_reader(method, reader)
-    return method
+    let method = unsafe UI_create_method("OpenSSLObjects PKCS#11")
+    _ = unsafe UI_method_set_reader(method, reader)
+    return unsafe method
   }()
 
   /// Answers one UI string: prompts get the module's PIN; anything else is accepted unanswered.
   private static let reader: @convention(c) (OpaquePointer?, OpaquePointer?) -> Int32 = { ui, string in
-    guard let ui, let string else { return 0 }
-    let type = UI_get_string_type(string)
+    guard let ui = unsafe ui, let string = unsafe string else { return 0 }
+    let type = unsafe UI_get_string_type(string)
     guard type == UIT_PROMPT || type == UIT_VERIFY else { return 1 }
     // No module (a prompt before the context was set up) means no PIN: fail, never prompt.
-    guard let data = UI_get0_user_data(ui) else { return 0 }
-    let module = Unmanaged<PKCS11Module>.fromOpaque(data).takeUnretainedValue()
-    let prompt = UI_get0_output_string(string).map { String(cString: $0) } ?? ""
+    guard let data = unsafe UI_get0_user_data(ui) else { return 0 }
+    let module = unsafe Unmanaged<PKCS11Module>.fromOpaque(data).takeUnretainedValue()
+    let prompt = unsafe UI_get0_output_string(string).map { unsafe String(cString: $0) } ?? ""
     guard let pin = module.contextSpecificPIN(prompt: prompt), !pin.containsNUL else { return 0 }
-    return pin.withUnsafeBytes { bytes in
+    return unsafe pin.withUnsafeBytes { bytes in
       // UI_set_result_ex copies the bytes into the UI's own buffer; it never reads past `count`.
-      guard let start = bytes.baseAddress?.assumingMemoryBound(to: CChar.self) else { return 0 }
-      return UI_set_result_ex(ui, string, start, Int32(bytes.count)) == 0 ? 1 : 0
+      guard let start = unsafe bytes.baseAddress?.assumingMemoryBound(to: CChar.self) else { return 0 }
+      return unsafe UI_set_result_ex(ui, string, start, Int32(bytes.count)) == 0 ? 1 : 0
     }
   }
 }

@@ -15,11 +15,11 @@ public struct PKCS11SlotInfo: Sendable, Hashable {
   public let token: PKCS11TokenInfo?
 
   init(_ slot: UnsafeMutablePointer<PKCS11_SLOT>) {
-    id = UInt(PKCS11_get_slotid_from_slot(slot))
-    manufacturer = slot.pointee.manufacturer.map { String(cString: $0) } ?? ""
-    description = slot.pointee.description.map { String(cString: $0) } ?? ""
-    isRemovable = slot.pointee.removable != 0
-    token = slot.pointee.token.map { PKCS11TokenInfo($0.pointee) }
+    id = unsafe UInt(PKCS11_get_slotid_from_slot(slot))
+    manufacturer = unsafe slot.pointee.manufacturer.map { unsafe String(cString: $0) } ?? ""
+    description = unsafe slot.pointee.description.map { unsafe String(cString: $0) } ?? ""
+    isRemovable = unsafe slot.pointee.removable != 0
+    token = unsafe slot.pointee.token.map { unsafe PKCS11TokenInfo($0.pointee) }
   }
 }
 
@@ -87,12 +87,12 @@ public struct PKCS11TokenInfo: Sendable, Hashable {
   public let flags: Flags
 
   init(_ token: PKCS11_TOKEN) {
-    label = token.label.map { String(cString: $0) } ?? ""
-    manufacturer = token.manufacturer.map { String(cString: $0) } ?? ""
-    model = token.model.map { String(cString: $0) } ?? ""
-    serialNumber = token.serialnr.map { String(cString: $0) } ?? ""
+    label = unsafe token.label.map { unsafe String(cString: $0) } ?? ""
+    manufacturer = unsafe token.manufacturer.map { unsafe String(cString: $0) } ?? ""
+    model = unsafe token.model.map { unsafe String(cString: $0) } ?? ""
+    serialNumber = unsafe token.serialnr.map { unsafe String(cString: $0) } ?? ""
     var flags: Flags = []
-    let pairs: [(UInt8, Flags)] = [
+    let pairs: [(UInt8, Flags)] = unsafe [
       (token.initialized, .initialized), (token.loginRequired, .loginRequired),
       (token.secureLogin, .protectedAuthenticationPath), (token.userPinSet, .userPINInitialized),
       (token.readOnly, .writeProtected), (token.hasRng, .hasRandomNumberGenerator),

@@ -11,6 +11,7 @@ public import OpenSSLObjects
 /// There is no logout: after `C_Logout`, SoftHSM2 (and other modules) invalidate the handles of
 /// private objects, and libp11 0.4.12 never refreshes them, so every key already made from the
 /// token would fail with `CKR_OBJECT_HANDLE_INVALID`. The login lasts as long as the module.
+@safe
 public final class PKCS11Token: @unchecked Sendable {
   /// The module the token belongs to.
   public let module: PKCS11Module
@@ -20,8 +21,8 @@ public final class PKCS11Token: @unchecked Sendable {
 
   init(module: PKCS11Module, slot: UnsafeMutablePointer<PKCS11_SLOT>) {
     self.module = module
-    self.slot = slot
-    self.slotInfo = PKCS11SlotInfo(slot)
+    unsafe self.slot = unsafe slot
+    self.slotInfo = unsafe PKCS11SlotInfo(slot)
   }
 
   /// The token's facts (label, manufacturer, model, serial number, flags).
@@ -29,7 +30,7 @@ public final class PKCS11Token: @unchecked Sendable {
   /// The token's label.
   public var label: String { info.label }
 
-  private var token: UnsafeMutablePointer<PKCS11_TOKEN> { slot.pointee.token! }
+  private var token: UnsafeMutablePointer<PKCS11_TOKEN> { unsafe slot.pointee.token! }
 
   private func error(
     _ code: PKCS11Error.Code, _ detail: String, object: String? = nil, _ openSSL: OpenSSLError? = nil,
@@ -49,7 +50,7 @@ public final class PKCS11Token: @unchecked Sendable {
 
   private func loggedIn() -> Bool {
     var state: Int32 = 0
-    let status = ErrorQueue.isolated { _ in PKCS11_is_logged_in(slot, 0, &state) }
+    let status = ErrorQueue.isolated { _ in unsafe PKCS11_is_logged_in(slot, 0, &state) }
     return status == 0 && state != 0
   }
 
@@ -74,7 +75,8 @@ public final class PKCS11Token: @unchecked Sendable {
     let slotID = slotInfo.id
     try module.lock.withLock { () throws(PKCS11Error) in
       if let accepted = module.verifiedPIN(slotID: slotID) {
-        let same = accepted.count == fingerprint.count && CRYPTO_memcmp(accepted, fingerprint, accepted.count) == 0
+        let same =
+          unsafe accepted.count == fingerprint.count && CRYPTO_memcmp(accepted, fingerprint, accepted.count) == 0
         if same { return }
         throw error(
           .pinMismatch,
@@ -86,17 +88,17 @@ public final class PKCS11Token: @unchecked Sendable {
           .loggedInElsewhere,
           "the token was logged in by other code in this process, so this PIN cannot be checked")
       }
-      let failure = pin.withUnsafeBytes { bytes -> OpenSSLError? in
+      let failure = unsafe pin.withUnsafeBytes { bytes -> OpenSSLError? in
         // A NUL-terminated copy for the C call, wiped afterwards.
         let text = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count + 1, alignment: 1)
         defer {
-          OPENSSL_cleanse(text.baseAddress, text.count)
-          text.deallocate()
+          unsafe OPENSSL_cleanse(text.baseAddress, text.count)
+          unsafe text.deallocate()
         }
-        if bytes.count > 0 { text.copyMemory(from: bytes) }
-        text[bytes.count] = 0
+        if bytes.count > 0 { unsafe text.copyMemory(from: bytes) }
+        unsafe text[bytes.count] = 0
         return ErrorQueue.isolated { scope -> OpenSSLError? in
-          PKCS11_login(slot, 0, text.baseAddress!.assumingMemoryBound(to: CChar.self)) == 0
+          unsafe PKCS11_login(slot, 0, text.baseAddress!.assumingMemoryBound(to: CChar.self)) == 0
             ? nil : scope.failure("PKCS11_login")
         }
       }
@@ -128,9 +130,9 @@ public final class PKCS11Token: @unchecked Sendable {
   /// - Throws: ``PKCS11Error`` with ``PKCS11Error/Code/operationFailed`` if libp11 cannot list.
   public func objects() throws(PKCS11Error) -> [PKCS11ObjectInfo] {
     try module.lock.withLock { () throws(PKCS11Error) in
-      let keys = try enumerateKeys(privateKeys: true).map { describe($0, kind: .privateKey) }
-      let publicKeys = try enumerateKeys(privateKeys: false).map { describe($0, kind: .publicKey) }
-      let certificates = try enumerateCertificates().map(describe)
+      let keys = unsafe try enumerateKeys(privateKeys: true).map { unsafe describe($0, kind: .privateKey) }
+      let publicKeys = unsafe try enumerateKeys(privateKeys: false).map { unsafe describe($0, kind: .publicKey) }
+      let certificates = unsafe try enumerateCertificates().map(describe)
       return keys + publicKeys + certificates
     }
   }
@@ -151,9 +153,12 @@ public final class PKCS11Token: @unchecked Sendable {
     try PKCS11URIMatcher.checkSupported(uri, module: module.path)
     try expect(uri, .privateKey)
     return try module.lock.withLock { () throws(PKCS11Error) -> PrivateKey in
-      let candidates = try enumerateKeys(privateKeys: true).filter { matches(uri, label: $0.pointee.label, $0) }
-      let key = try single(candidates.map { ($0, describe($0, kind: .privateKey)) }, uri: uri, kind: .privateKey)
-      return try makePrivateKey(key.0, info: key.1)
+      let candidates = unsafe try enumerateKeys(privateKeys: true).filter {
+        unsafe matches(uri, label: $0.pointee.label, $0)
+      }
+      let key = unsafe try single(
+        candidates.map { unsafe ($0, describe($0, kind: .privateKey)) }, uri: uri, kind: .privateKey)
+      return unsafe try makePrivateKey(key.0, info: key.1)
     }
   }
 
@@ -166,22 +171,25 @@ public final class PKCS11Token: @unchecked Sendable {
     try PKCS11URIMatcher.checkSupported(uri, module: module.path)
     try expect(uri, .publicKey)
     return try module.lock.withLock { () throws(PKCS11Error) -> PublicKey in
-      let candidates = try enumerateKeys(privateKeys: false).filter { matches(uri, label: $0.pointee.label, $0) }
-      let key = try single(candidates.map { ($0, describe($0, kind: .publicKey)) }, uri: uri, kind: .publicKey)
+      let candidates = unsafe try enumerateKeys(privateKeys: false).filter {
+        unsafe matches(uri, label: $0.pointee.label, $0)
+      }
+      let key = unsafe try single(
+        candidates.map { unsafe ($0, describe($0, kind: .publicKey)) }, uri: uri, kind: .publicKey)
       let der = ErrorQueue.isolated { _ -> [UInt8]? in
-        guard let evp = PKCS11_get_public_key(key.0) else { return nil }
-        defer { EVP_PKEY_free(evp) }
-        let count = i2d_PUBKEY(evp, nil)
+        guard let evp = unsafe PKCS11_get_public_key(key.0) else { return nil }
+        defer { unsafe EVP_PKEY_free(evp) }
+        let count = unsafe i2d_PUBKEY(evp, nil)
         guard count > 0 else { return nil }
         var bytes = [UInt8](repeating: 0, count: Int(count))
-        _ = bytes.withUnsafeMutableBufferPointer { buffer in
+        _ = unsafe bytes.withUnsafeMutableBufferPointer { buffer in
           var cursor: UnsafeMutablePointer<UInt8>? = buffer.baseAddress
-          return i2d_PUBKEY(evp, &cursor)
+          return unsafe i2d_PUBKEY(evp, &cursor)
         }
         return bytes
       }
       guard let der, let publicKey = try? PublicKey(bytes: der, encoding: .der) else {
-        throw error(.operationFailed, "libp11 could not read the public key", object: key.1.description)
+        throw unsafe error(.operationFailed, "libp11 could not read the public key", object: key.1.description)
       }
       return publicKey
     }
@@ -195,21 +203,22 @@ public final class PKCS11Token: @unchecked Sendable {
     try PKCS11URIMatcher.checkSupported(uri, module: module.path)
     try expect(uri, .certificate)
     return try module.lock.withLock { () throws(PKCS11Error) -> X509Certificate in
-      let candidates = try enumerateCertificates().filter { certificate in
-        matches(uri, label: certificate.pointee.label, id: certificate.pointee.id, count: certificate.pointee.id_len)
+      let candidates = unsafe try enumerateCertificates().filter { certificate in
+        unsafe matches(
+          uri, label: certificate.pointee.label, id: certificate.pointee.id, count: certificate.pointee.id_len)
       }
-      let chosen = try single(candidates.map { ($0, describe($0)) }, uri: uri, kind: .certificate)
-      guard let x509 = chosen.0.pointee.x509,
-        let copy = ErrorQueue.isolated({ _ in X509_dup(x509) })
+      let chosen = unsafe try single(candidates.map { unsafe ($0, describe($0)) }, uri: uri, kind: .certificate)
+      guard let x509 = unsafe chosen.0.pointee.x509,
+        let copy = unsafe ErrorQueue.isolated({ _ in unsafe X509_dup(x509) })
       else {
-        throw error(.operationFailed, "libp11 holds no X509 for the certificate", object: chosen.1.description)
+        throw unsafe error(.operationFailed, "libp11 holds no X509 for the certificate", object: chosen.1.description)
       }
-      let link = TokenObjectLink(module: module, origin: origin(chosen.1))
-      guard TokenObjectLink.attach(link, toCertificate: copy) else {
-        X509_free(copy)
-        throw error(.operationFailed, "X509_set_ex_data failed", object: chosen.1.description)
+      let link = unsafe TokenObjectLink(module: module, origin: origin(chosen.1))
+      guard unsafe TokenObjectLink.attach(link, toCertificate: copy) else {
+        unsafe X509_free(copy)
+        throw unsafe error(.operationFailed, "X509_set_ex_data failed", object: chosen.1.description)
       }
-      return X509Certificate(takingOwnershipOf: OpenSSLPointer(copy))
+      return unsafe X509Certificate(takingOwnershipOf: OpenSSLPointer(copy))
     }
   }
 
@@ -226,9 +235,9 @@ public final class PKCS11Token: @unchecked Sendable {
   private func matches(
     _ uri: PKCS11URI, label: UnsafeMutablePointer<CChar>?, id: UnsafeMutablePointer<UInt8>?, count: Int
   ) -> Bool {
-    if let object = uri.object, object != (label.map { String(cString: $0) } ?? "") { return false }
+    if let object = uri.object, unsafe object != (label.map { unsafe String(cString: $0) } ?? "") { return false }
     if let wanted = uri.id {
-      let actual = id.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? []
+      let actual = unsafe id.map { unsafe Array(UnsafeBufferPointer(start: $0, count: count)) } ?? []
       if wanted != actual { return false }
     }
     return true
@@ -239,7 +248,7 @@ public final class PKCS11Token: @unchecked Sendable {
   )
     -> Bool
   {
-    matches(uri, label: label, id: key.pointee.id, count: key.pointee.id_len)
+    unsafe matches(uri, label: label, id: key.pointee.id, count: key.pointee.id_len)
   }
 
   /// The one candidate, or an error listing what the token has. Call with the module's lock held.
@@ -264,9 +273,9 @@ public final class PKCS11Token: @unchecked Sendable {
 
   /// Every object, with the module's lock held.
   private func listAll() throws(PKCS11Error) -> [PKCS11ObjectInfo] {
-    let keys = try enumerateKeys(privateKeys: true).map { describe($0, kind: .privateKey) }
-    let publicKeys = try enumerateKeys(privateKeys: false).map { describe($0, kind: .publicKey) }
-    return keys + publicKeys + (try enumerateCertificates().map(describe))
+    let keys = unsafe try enumerateKeys(privateKeys: true).map { unsafe describe($0, kind: .privateKey) }
+    let publicKeys = unsafe try enumerateKeys(privateKeys: false).map { unsafe describe($0, kind: .publicKey) }
+    return unsafe keys + publicKeys + (try enumerateCertificates().map(describe))
   }
 
   // MARK: - libp11 calls (module lock held)
@@ -277,35 +286,36 @@ public final class PKCS11Token: @unchecked Sendable {
     let operation = privateKeys ? "PKCS11_enumerate_keys" : "PKCS11_enumerate_public_keys"
     let failure = ErrorQueue.isolated { scope -> OpenSSLError? in
       let status =
-        privateKeys ? PKCS11_enumerate_keys(token, &keys, &count) : PKCS11_enumerate_public_keys(token, &keys, &count)
+        unsafe privateKeys
+        ? PKCS11_enumerate_keys(token, &keys, &count) : PKCS11_enumerate_public_keys(token, &keys, &count)
       return status == 0 ? nil : scope.failure(operation)
     }
     if let failure { throw error(.operationFailed, "\(operation) failed", failure) }
-    guard let keys else { return [] }
-    return (0..<Int(count)).map { keys + $0 }
+    guard let keys = unsafe keys else { return unsafe [] }
+    return unsafe (0..<Int(count)).map { unsafe keys + $0 }
   }
 
   private func enumerateCertificates() throws(PKCS11Error) -> [UnsafeMutablePointer<PKCS11_CERT>] {
     var certificates: UnsafeMutablePointer<PKCS11_CERT>? = nil
     var count: UInt32 = 0
     let failure = ErrorQueue.isolated { scope -> OpenSSLError? in
-      PKCS11_enumerate_certs(token, &certificates, &count) == 0 ? nil : scope.failure("PKCS11_enumerate_certs")
+      unsafe PKCS11_enumerate_certs(token, &certificates, &count) == 0 ? nil : scope.failure("PKCS11_enumerate_certs")
     }
     if let failure { throw error(.operationFailed, "PKCS11_enumerate_certs failed", failure) }
-    guard let certificates else { return [] }
-    return (0..<Int(count)).map { certificates + $0 }
+    guard let certificates = unsafe certificates else { return unsafe [] }
+    return unsafe (0..<Int(count)).map { unsafe certificates + $0 }
   }
 
   private func describe(_ key: UnsafeMutablePointer<PKCS11_KEY>, kind: PKCS11ObjectInfo.Kind) -> PKCS11ObjectInfo {
     let (type, bits) = ErrorQueue.isolated { _ -> (String?, Int?) in
-      let evp = kind == .privateKey ? PKCS11_get_private_key(key) : PKCS11_get_public_key(key)
-      guard let evp else { return (nil, nil) }
-      defer { EVP_PKEY_free(evp) }
-      return (Self.typeName(evp), Int(EVP_PKEY_get_bits(evp)))
+      let evp = unsafe kind == .privateKey ? PKCS11_get_private_key(key) : PKCS11_get_public_key(key)
+      guard let evp = unsafe evp else { return (nil, nil) }
+      defer { unsafe EVP_PKEY_free(evp) }
+      return unsafe (Self.typeName(evp), Int(EVP_PKEY_get_bits(evp)))
     }
-    return PKCS11ObjectInfo(
-      kind: kind, label: key.pointee.label.map { String(cString: $0) } ?? "",
-      id: key.pointee.id.map { Array(UnsafeBufferPointer(start: $0, count: key.pointee.id_len)) } ?? [],
+    return unsafe PKCS11ObjectInfo(
+      kind: kind, label: key.pointee.label.map { unsafe String(cString: $0) } ?? "",
+      id: unsafe key.pointee.id.map { unsafe Array(UnsafeBufferPointer(start: $0, count: key.pointee.id_len)) } ?? [],
       keyType: type, keyBits: bits, subject: nil, token: label)
   }
 
@@ -313,25 +323,29 @@ public final class PKCS11Token: @unchecked Sendable {
     var type: String? = nil
     var bits: Int? = nil
     var subject: String? = nil
-    if let x509 = certificate.pointee.x509, let wrapped = try? X509Certificate(retaining: OpenSSLPointer(x509)) {
+    if let x509 = unsafe certificate.pointee.x509,
+      let wrapped = unsafe try? X509Certificate(retaining: OpenSSLPointer(x509))
+    {
       subject = wrapped.subject.rfc2253
       ErrorQueue.isolated { _ in
-        if let key = X509_get0_pubkey(x509) {
-          type = Self.typeName(key)
-          bits = Int(EVP_PKEY_get_bits(key))
+        if let key = unsafe X509_get0_pubkey(x509) {
+          type = unsafe Self.typeName(key)
+          bits = unsafe Int(EVP_PKEY_get_bits(key))
         }
       }
     }
-    return PKCS11ObjectInfo(
-      kind: .certificate, label: certificate.pointee.label.map { String(cString: $0) } ?? "",
-      id: certificate.pointee.id.map { Array(UnsafeBufferPointer(start: $0, count: certificate.pointee.id_len)) }
+    return unsafe PKCS11ObjectInfo(
+      kind: .certificate, label: certificate.pointee.label.map { unsafe String(cString: $0) } ?? "",
+      id: unsafe certificate.pointee.id.map {
+        unsafe Array(UnsafeBufferPointer(start: $0, count: certificate.pointee.id_len))
+      }
         ?? [],
       keyType: type, keyBits: bits, subject: subject, token: label)
   }
 
   private static func typeName(_ key: OpaquePointer) -> String? {
-    if let name = EVP_PKEY_get0_type_name(key) { return String(cString: name).uppercased() }
-    return OBJ_nid2sn(EVP_PKEY_get_base_id(key)).map { String(cString: $0).uppercased() }
+    if let name = unsafe EVP_PKEY_get0_type_name(key) { return unsafe String(cString: name).uppercased() }
+    return unsafe OBJ_nid2sn(EVP_PKEY_get_base_id(key)).map { unsafe String(cString: $0).uppercased() }
   }
 
   private func origin(_ object: PKCS11ObjectInfo) -> PKCS11ObjectOrigin {
@@ -342,56 +356,57 @@ public final class PKCS11Token: @unchecked Sendable {
   private func makePrivateKey(
     _ key: UnsafeMutablePointer<PKCS11_KEY>, info: PKCS11ObjectInfo
   ) throws(PKCS11Error) -> PrivateKey {
-    let made = ErrorQueue.isolated { scope -> Result<OpaquePointer, PKCS11Error> in
+    let made = unsafe ErrorQueue.isolated { scope -> Result<OpaquePointer, PKCS11Error> in
       // libp11 0.4.12 hands out its cached EVP_PKEY (one more reference each time). Its ex_data
       // cannot hold the module: libp11 itself keeps that EVP_PKEY until the module is unloaded,
       // which would then never happen. So the key gets an EVP_PKEY of its own.
-      guard let cached = PKCS11_get_private_key(key) else {
-        return .failure(
+      guard let cached = unsafe PKCS11_get_private_key(key) else {
+        return unsafe .failure(
           error(
             .operationFailed, "PKCS11_get_private_key failed", object: info.description,
             scope.failure("PKCS11_get_private_key")))
       }
-      defer { EVP_PKEY_free(cached) }
-      guard let fresh = EVP_PKEY_new() else {
-        return .failure(error(.operationFailed, "EVP_PKEY_new failed", object: info.description))
+      defer { unsafe EVP_PKEY_free(cached) }
+      guard let fresh = unsafe EVP_PKEY_new() else {
+        return unsafe .failure(error(.operationFailed, "EVP_PKEY_new failed", object: info.description))
       }
       let assigned: Bool
-      switch EVP_PKEY_get_base_id(cached) {
+      switch unsafe EVP_PKEY_get_base_id(cached) {
       case EVP_PKEY_RSA:
-        let rsa = oo_EVP_PKEY_get1_RSA(cached)
-        assigned = rsa != nil && oo_EVP_PKEY_assign_RSA(fresh, rsa) == 1
-        if !assigned, let rsa { oo_RSA_free(rsa) }
+        let rsa = unsafe oo_EVP_PKEY_get1_RSA(cached)
+        assigned = unsafe rsa != nil && oo_EVP_PKEY_assign_RSA(fresh, rsa) == 1
+        if !assigned, let rsa = unsafe rsa { unsafe oo_RSA_free(rsa) }
       case EVP_PKEY_EC:
-        let ec = oo_EVP_PKEY_get1_EC_KEY(cached)
-        assigned = ec != nil && oo_EVP_PKEY_assign_EC_KEY(fresh, ec) == 1
-        if !assigned, let ec { oo_EC_KEY_free(ec) }
+        let ec = unsafe oo_EVP_PKEY_get1_EC_KEY(cached)
+        assigned = unsafe ec != nil && oo_EVP_PKEY_assign_EC_KEY(fresh, ec) == 1
+        if !assigned, let ec = unsafe ec { unsafe oo_EC_KEY_free(ec) }
       default:
-        EVP_PKEY_free(fresh)
-        return .failure(
+        unsafe EVP_PKEY_free(fresh)
+        return unsafe .failure(
           error(
-            .unsupported, "libp11 0.4.12 wraps only RSA and EC keys; this key is \(Self.typeName(cached) ?? "unknown")",
+            .unsupported,
+            unsafe "libp11 0.4.12 wraps only RSA and EC keys; this key is \(Self.typeName(cached) ?? "unknown")",
             object: info.description))
       }
       guard assigned else {
-        EVP_PKEY_free(fresh)
-        return .failure(
+        unsafe EVP_PKEY_free(fresh)
+        return unsafe .failure(
           error(
             .operationFailed, "could not wrap the token key", object: info.description, scope.failure("EVP_PKEY_assign")
           ))
       }
-      return .success(fresh)
+      return unsafe .success(fresh)
     }
     let fresh: OpaquePointer
-    switch made {
-    case .success(let pointer): fresh = pointer
+    switch unsafe made {
+    case .success(let pointer): unsafe fresh = unsafe pointer
     case .failure(let failure): throw failure
     }
-    guard TokenObjectLink.attach(TokenObjectLink(module: module, origin: origin(info)), toKey: fresh) else {
-      EVP_PKEY_free(fresh)
+    guard unsafe TokenObjectLink.attach(TokenObjectLink(module: module, origin: origin(info)), toKey: fresh) else {
+      unsafe EVP_PKEY_free(fresh)
       throw error(.operationFailed, "EVP_PKEY_set_ex_data failed", object: info.description)
     }
-    return PrivateKey(takingOwnershipOf: OpenSSLPointer(fresh))
+    return unsafe PrivateKey(takingOwnershipOf: OpenSSLPointer(fresh))
   }
 }
 

@@ -16,9 +16,9 @@ extension PKCS11URI {
   ///   `.invalidArgument` for a URI with both `pin-value` and `pin-source`.
   public init(parsing text: String) throws(InputError) {
     var bytes = Array(text.utf8)
-    defer { bytes.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) } }
-    let result = bytes.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) -> Result<PKCS11URI, InputError> in
-      var parser = Parser(input: buffer)
+    defer { unsafe bytes.withUnsafeMutableBytes { unsafe OPENSSL_cleanse($0.baseAddress, $0.count) } }
+    let result = unsafe bytes.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) -> Result<PKCS11URI, InputError> in
+      var parser = unsafe Parser(input: buffer)
       return Result { () throws(InputError) in try parser.parse() }
     }
     self = try result.get()
@@ -26,17 +26,18 @@ extension PKCS11URI {
 }
 
 /// RFC 7512's grammar over UTF-8 bytes, with offsets for errors.
+@safe
 private struct Parser {
   let input: UnsafeRawBufferPointer
 
   private func failure(_ offset: Int, _ detail: String, reason: InputError.Reason = .malformed) -> InputError {
     InputError(
-      reason, object: "PKCS#11 URI", source: "a URI of \(input.count) bytes", offset: offset, detail: detail)
+      reason, object: "PKCS#11 URI", source: unsafe "a URI of \(input.count) bytes", offset: offset, detail: detail)
   }
 
   /// A printable rendering of the byte at `offset` for error messages.
   private func character(at offset: Int) -> String {
-    let byte = input[offset]
+    let byte = unsafe input[offset]
     if byte >= 0x21 && byte < 0x7F { return "'\(Character(Unicode.Scalar(byte)))'" }
     if byte == 0x20 { return "a space" }
     return "byte 0x" + String(byte, radix: 16, uppercase: true)
@@ -44,20 +45,20 @@ private struct Parser {
 
   mutating func parse() throws(InputError) -> PKCS11URI {
     let scheme = Array("pkcs11:".utf8)
-    guard input.count >= scheme.count,
-      zip(input.prefix(scheme.count), scheme).allSatisfy({ Self.lowercased($0) == $1 })
+    guard unsafe input.count >= scheme.count,
+      unsafe zip(input.prefix(scheme.count), scheme).allSatisfy({ Self.lowercased($0) == $1 })
     else {
       let mismatch =
-        zip(input, scheme).enumerated().first { Self.lowercased($0.element.0) != $0.element.1 }?.offset
+        unsafe zip(input, scheme).enumerated().first { Self.lowercased($0.element.0) != $0.element.1 }?.offset
         ?? min(input.count, scheme.count)
       throw failure(mismatch, "a PKCS#11 URI starts with \"pkcs11:\"")
     }
     var uri = PKCS11URI()
-    let queryStart = input[scheme.count...].firstIndex(of: UInt8(ascii: "?"))
-    let pathEnd = queryStart ?? input.count
+    let queryStart = unsafe input[scheme.count...].firstIndex(of: UInt8(ascii: "?"))
+    let pathEnd = unsafe queryStart ?? input.count
     try parseComponent(scheme.count, pathEnd, query: false, into: &uri)
     if let queryStart {
-      try parseComponent(queryStart + 1, input.count, query: true, into: &uri)
+      unsafe try parseComponent(queryStart + 1, input.count, query: true, into: &uri)
     }
     return uri
   }
@@ -70,7 +71,7 @@ private struct Parser {
     var seen: [String: Int] = [:]
     var index = start
     while index <= end {
-      if index == end || input[index] == separator {
+      if unsafe index == end || input[index] == separator {
         let attribute = try parseAttribute(attributeStart, index, query: query)
         if seen[attribute.name] != nil {
           throw failure(attributeStart, "the attribute \(attribute.name) appears twice")
@@ -97,17 +98,17 @@ private struct Parser {
     guard start < end else {
       throw failure(start, "an empty attribute in the \(component) (two separators in a row, or one at the end)")
     }
-    guard let equals = input[start..<end].firstIndex(of: UInt8(ascii: "=")) else {
+    guard let equals = unsafe input[start..<end].firstIndex(of: UInt8(ascii: "=")) else {
       // Name the first character that cannot be part of a name, or the end of the attribute.
-      let bad = input[start..<end].firstIndex { !Grammar.isNameCharacter($0) }
+      let bad = unsafe input[start..<end].firstIndex { !Grammar.isNameCharacter($0) }
       if let bad { throw failure(bad, "\(character(at: bad)) cannot appear in an attribute name") }
       throw failure(end, "the attribute has no \"=\" and no value")
     }
     guard equals > start else { throw failure(start, "an attribute with an empty name") }
-    if let bad = input[start..<equals].firstIndex(where: { !Grammar.isNameCharacter($0) }) {
+    if let bad = unsafe input[start..<equals].firstIndex(where: { !Grammar.isNameCharacter($0) }) {
       throw failure(bad, "\(character(at: bad)) cannot appear in an attribute name")
     }
-    let name = String(decoding: UnsafeRawBufferPointer(rebasing: input[start..<equals]), as: UTF8.self)
+    let name = unsafe String(decoding: UnsafeRawBufferPointer(rebasing: input[start..<equals]), as: UTF8.self)
     if query, PKCS11URI.knownPathAttributes.contains(name) {
       throw failure(start, "\(name) is a path attribute; it belongs before the \"?\"")
     }
@@ -121,9 +122,11 @@ private struct Parser {
     var index = valueStart
     var decodedCount = 0
     while index < end {
-      let byte = input[index]
+      let byte = unsafe input[index]
       if byte == UInt8(ascii: "%") {
-        guard index + 2 < end, Self.hexValue(input[index + 1]) != nil, Self.hexValue(input[index + 2]) != nil else {
+        guard index + 2 < end, unsafe Self.hexValue(input[index + 1]) != nil,
+          unsafe Self.hexValue(input[index + 2]) != nil
+        else {
           throw failure(
             index, "\"%\" must be followed by two hex digits (percent-encoding) in the value of \(name)")
         }
@@ -142,19 +145,19 @@ private struct Parser {
     }
 
     if isPIN {
-      let secret = decode(valueStart, end, count: decodedCount) { buffer in SecretBytes(copying: buffer) }
+      let secret = unsafe decode(valueStart, end, count: decodedCount) { buffer in unsafe SecretBytes(copying: buffer) }
       return PKCS11URI.Attribute(name: name, value: .pin(PKCS11URI.PINValue(secret)))
     }
-    let bytes = decode(valueStart, end, count: decodedCount) { Array($0) }
+    let bytes = unsafe decode(valueStart, end, count: decodedCount) { unsafe Array($0) }
     try check(name, bytes, valueStart, end)
     return PKCS11URI.Attribute(name: name, value: .bytes(bytes))
   }
 
   /// Checks the attributes whose values have a grammar of their own, and that text is UTF-8.
   private func check(_ name: String, _ bytes: [UInt8], _ start: Int, _ end: Int) throws(InputError) {
-    let raw = UnsafeRawBufferPointer(rebasing: input[start..<end])
+    let raw = unsafe UnsafeRawBufferPointer(rebasing: input[start..<end])
     func digits(_ slice: Slice<UnsafeRawBufferPointer>) -> Bool {
-      !slice.isEmpty && slice.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+      unsafe !slice.isEmpty && slice.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
     }
     switch name {
     case "type":
@@ -165,19 +168,21 @@ private struct Parser {
           "type must be one of \(PKCS11URI.ObjectType.allCases.map(\.rawValue).joined(separator: ", "))")
       }
     case "slot-id":
-      if let bad = raw.firstIndex(where: { $0 < UInt8(ascii: "0") || $0 > UInt8(ascii: "9") }) {
+      if let bad = unsafe raw.firstIndex(where: { $0 < UInt8(ascii: "0") || $0 > UInt8(ascii: "9") }) {
         throw failure(start + bad, "slot-id is a decimal number; \(character(at: start + bad)) is not a digit")
       }
-      guard !raw.isEmpty else { throw failure(start, "slot-id is empty; it is a decimal number") }
-      guard UInt(String(decoding: raw, as: UTF8.self)) != nil else {
+      guard unsafe !raw.isEmpty else { throw failure(start, "slot-id is empty; it is a decimal number") }
+      guard unsafe UInt(String(decoding: raw, as: UTF8.self)) != nil else {
         throw failure(start, "slot-id is too large for a CK_SLOT_ID")
       }
     case "library-version":
-      let dot = raw.firstIndex(of: UInt8(ascii: "."))
-      let majorOK = digits(raw[..<(dot ?? raw.count)])
-      let minorOK = dot.map { digits(raw[($0 + 1)...]) } ?? true
-      guard majorOK, minorOK, PKCS11URI.parseVersion(String(decoding: raw, as: UTF8.self)) != nil else {
-        let bad = raw.firstIndex { !($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) && $0 != UInt8(ascii: ".") }
+      let dot = unsafe raw.firstIndex(of: UInt8(ascii: "."))
+      let majorOK = unsafe digits(raw[..<(dot ?? raw.count)])
+      let minorOK = dot.map { unsafe digits(raw[($0 + 1)...]) } ?? true
+      guard majorOK, minorOK, unsafe PKCS11URI.parseVersion(String(decoding: raw, as: UTF8.self)) != nil else {
+        let bad = unsafe raw.firstIndex {
+          !($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) && $0 != UInt8(ascii: ".")
+        }
         throw failure(start + (bad ?? 0), "library-version is MAJOR or MAJOR.MINOR in decimal digits")
       }
     case "id":
@@ -197,22 +202,22 @@ private struct Parser {
   ) -> Result {
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 1)
     defer {
-      OPENSSL_cleanse(buffer.baseAddress, buffer.count)
-      buffer.deallocate()
+      unsafe OPENSSL_cleanse(buffer.baseAddress, buffer.count)
+      unsafe buffer.deallocate()
     }
     var index = start
     var written = 0
     while index < end {
-      if input[index] == UInt8(ascii: "%") {
-        buffer[written] = Self.hexValue(input[index + 1])! << 4 | Self.hexValue(input[index + 2])!
+      if unsafe input[index] == UInt8(ascii: "%") {
+        unsafe buffer[written] = unsafe Self.hexValue(input[index + 1])! << 4 | Self.hexValue(input[index + 2])!
         index += 3
       } else {
-        buffer[written] = input[index]
+        unsafe buffer[written] = unsafe input[index]
         index += 1
       }
       written += 1
     }
-    return body(UnsafeRawBufferPointer(rebasing: buffer[0..<written]))
+    return unsafe body(UnsafeRawBufferPointer(rebasing: buffer[0..<written]))
   }
 
   /// ASCII letters in lower case, every other byte unchanged.

@@ -87,14 +87,14 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
 
     /// Lends the PIN's bytes for the duration of `body`.
     public func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
-      try secret.withUnsafeBytes { bytes in try body(bytes) }
+      unsafe try secret.withUnsafeBytes { bytes in unsafe try body(bytes) }
     }
 
     /// Compares in constant time (`CRYPTO_memcmp`) for equal lengths.
     public static func == (lhs: PINValue, rhs: PINValue) -> Bool {
-      lhs.secret.withUnsafeBytes { left in
-        rhs.secret.withUnsafeBytes { right in
-          left.count == right.count
+      unsafe lhs.secret.withUnsafeBytes { left in
+        unsafe rhs.secret.withUnsafeBytes { right in
+          unsafe left.count == right.count
             && (left.isEmpty || CRYPTO_memcmp(left.baseAddress, right.baseAddress, left.count) == 0)
         }
       }
@@ -259,11 +259,11 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
     switch attribute.value {
     case .pin(let pin):
       guard reveal else { return "pin-value=REDACTED" }
-      return "pin-value=" + pin.withUnsafeBytes { Self.percentEncode($0, query: true, everything: false) }
+      return unsafe "pin-value=" + pin.withUnsafeBytes { unsafe Self.percentEncode($0, query: true, everything: false) }
     case .bytes(let bytes):
       let everything = !query && attribute.name == "id"
-      return attribute.name + "="
-        + bytes.withUnsafeBytes { Self.percentEncode($0, query: query, everything: everything) }
+      return unsafe attribute.name + "="
+        + bytes.withUnsafeBytes { unsafe Self.percentEncode($0, query: query, everything: everything) }
     }
   }
 
@@ -274,7 +274,8 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
   static func percentEncode(_ bytes: UnsafeRawBufferPointer, query: Bool, everything: Bool) -> String {
     var output: [UInt8] = []
     output.reserveCapacity(bytes.count * 3)
-    for byte in bytes {
+    for index in 0..<bytes.count {
+      let byte = unsafe bytes[index]
       if !everything && Grammar.isAllowed(byte, query: query) {
         output.append(byte)
       } else {

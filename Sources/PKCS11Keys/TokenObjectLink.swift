@@ -37,35 +37,37 @@ final class TokenObjectLink: Sendable {
   }
 
   /// The `EVP_PKEY` ex_data index (`EVP_PKEY_get_ex_new_index`), registered once per process.
-  static let keyIndex: Int32 = oo_EVP_PKEY_get_ex_new_index(0, nil, nil, duplicate, release)
+  static let keyIndex: Int32 = unsafe oo_EVP_PKEY_get_ex_new_index(0, nil, nil, duplicate, release)
   /// The `X509` ex_data index (`X509_get_ex_new_index`), registered once per process.
-  static let certificateIndex: Int32 = oo_X509_get_ex_new_index(0, nil, nil, duplicate, release)
+  static let certificateIndex: Int32 = unsafe oo_X509_get_ex_new_index(0, nil, nil, duplicate, release)
 
   /// Stores a new strong reference to `link` in the key's ex_data (`EVP_PKEY_set_ex_data`).
   static func attach(_ link: TokenObjectLink, toKey key: OpaquePointer) -> Bool {
-    let pointer = Unmanaged.passRetained(link).toOpaque()
-    let stored = ErrorQueue.isolated { _ in EVP_PKEY_set_ex_data(key, keyIndex, pointer) == 1 }
-    if !stored { Unmanaged<TokenObjectLink>.fromOpaque(pointer).release() }
+    let pointer = unsafe Unmanaged.passRetained(link).toOpaque()
+    let stored = ErrorQueue.isolated { _ in unsafe EVP_PKEY_set_ex_data(key, keyIndex, pointer) == 1 }
+    if !stored { unsafe Unmanaged<TokenObjectLink>.fromOpaque(pointer).release() }
     return stored
   }
 
   /// Stores a new strong reference to `link` in the certificate's ex_data (`X509_set_ex_data`).
   static func attach(_ link: TokenObjectLink, toCertificate certificate: OpaquePointer) -> Bool {
-    let pointer = Unmanaged.passRetained(link).toOpaque()
-    let stored = ErrorQueue.isolated { _ in X509_set_ex_data(certificate, certificateIndex, pointer) == 1 }
-    if !stored { Unmanaged<TokenObjectLink>.fromOpaque(pointer).release() }
+    let pointer = unsafe Unmanaged.passRetained(link).toOpaque()
+    let stored = ErrorQueue.isolated { _ in unsafe X509_set_ex_data(certificate, certificateIndex, pointer) == 1 }
+    if !stored { unsafe Unmanaged<TokenObjectLink>.fromOpaque(pointer).release() }
     return stored
   }
 
   /// The link in a key's ex_data, if it came from a token (`EVP_PKEY_get_ex_data`).
   static func link(ofKey key: OpaquePointer) -> TokenObjectLink? {
-    EVP_PKEY_get_ex_data(key, keyIndex).map { Unmanaged<TokenObjectLink>.fromOpaque($0).takeUnretainedValue() }
+    unsafe EVP_PKEY_get_ex_data(key, keyIndex).map {
+      unsafe Unmanaged<TokenObjectLink>.fromOpaque($0).takeUnretainedValue()
+    }
   }
 
   /// The link in a certificate's ex_data, if it came from a token (`X509_get_ex_data`).
   static func link(ofCertificate certificate: OpaquePointer) -> TokenObjectLink? {
-    X509_get_ex_data(certificate, certificateIndex).map {
-      Unmanaged<TokenObjectLink>.fromOpaque($0).takeUnretainedValue()
+    unsafe X509_get_ex_data(certificate, certificateIndex).map {
+      unsafe Unmanaged<TokenObjectLink>.fromOpaque($0).takeUnretainedValue()
     }
   }
 
@@ -76,8 +78,8 @@ final class TokenObjectLink: Sendable {
       UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, UnsafeMutablePointer<CRYPTO_EX_DATA>?, Int32, Int,
       UnsafeMutableRawPointer?
     ) -> Void = { _, pointer, _, _, _, _ in
-      guard let pointer else { return }
-      Unmanaged<TokenObjectLink>.fromOpaque(pointer).release()
+      guard let pointer = unsafe pointer else { return }
+      unsafe Unmanaged<TokenObjectLink>.fromOpaque(pointer).release()
     }
 
   /// The ex_data dup callback: the copy holds a reference of its own.
@@ -87,8 +89,8 @@ final class TokenObjectLink: Sendable {
       UnsafeMutablePointer<UnsafeMutableRawPointer?>?, Int32, Int, UnsafeMutableRawPointer?
     ) -> Int32 = { _, _, slot, _, _, _ in
       // `slot` holds the value the copy will carry.
-      guard let slot, let pointer = slot.pointee else { return 1 }
-      _ = Unmanaged<TokenObjectLink>.fromOpaque(pointer).retain()
+      guard let slot = unsafe slot, let pointer = unsafe slot.pointee else { return 1 }
+      _ = unsafe Unmanaged<TokenObjectLink>.fromOpaque(pointer).retain()
       return 1
     }
 }
@@ -97,7 +99,7 @@ extension PrivateKey {
   /// Where this key lives, when it was made from a PKCS#11 token (read from the `EVP_PKEY`'s
   /// ex_data, `EVP_PKEY_get_ex_data`); `nil` for other keys.
   public var pkcs11Origin: PKCS11ObjectOrigin? {
-    withUnsafePointer { TokenObjectLink.link(ofKey: $0.raw)?.origin }
+    withUnsafePointer { unsafe TokenObjectLink.link(ofKey: $0.raw)?.origin }
   }
 }
 
@@ -105,6 +107,6 @@ extension X509Certificate {
   /// Where this certificate was read from, when it came from a PKCS#11 token (`X509_get_ex_data`);
   /// `nil` for other certificates.
   public var pkcs11Origin: PKCS11ObjectOrigin? {
-    withUnsafePointer { TokenObjectLink.link(ofCertificate: $0.raw)?.origin }
+    withUnsafePointer { unsafe TokenObjectLink.link(ofCertificate: $0.raw)?.origin }
   }
 }

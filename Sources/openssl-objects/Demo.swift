@@ -149,9 +149,9 @@ private struct DemoRun {
     let capsule = try clientContext.capsule()
     transcript.detail("capsule 0x\(String(capsule.handle, radix: 16)) of type \(try capsule.type)")
     var report = [CChar](repeating: 0, count: 512)
-    let status = oo_demo_connect_from_c(
+    let status = unsafe oo_demo_connect_from_c(
       oo_capsule(handle: capsule.handle), Int32(goodServer.port), "localhost", &report, report.count)
-    let text = report.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    let text = unsafe report.withUnsafeBufferPointer { unsafe String(cString: $0.baseAddress!) }
     transcript.detail(text)
     transcript.cHandshake = text
     guard status == 0 else { throw DemoFailure("the C client could not connect: \(text)") }
@@ -290,8 +290,8 @@ private final class DemoDirectory {
 
   init() throws {
     var template = Array("\(NSTemporaryDirectory())/openssl-objects-demo.XXXXXX".utf8CString)
-    guard let made = mkdtemp(&template) else { throw DemoFailure("cannot make a temporary directory") }
-    path = String(cString: made)
+    guard let made = unsafe mkdtemp(&template) else { throw DemoFailure("cannot make a temporary directory") }
+    path = unsafe String(cString: made)
   }
 
   func file(_ name: String) -> String { "\(path)/\(name)" }
@@ -318,7 +318,7 @@ private struct DemoToken {
     let configuration = directory.file("softhsm2.conf")
     try "directories.tokendir = \(tokens)\nobjectstore.backend = file\nlog.level = ERROR\n"
       .write(toFile: configuration, atomically: true, encoding: .utf8)
-    setenv("SOFTHSM2_CONF", configuration, 1)
+    unsafe setenv("SOFTHSM2_CONF", configuration, 1)
     environment = ["SOFTHSM2_CONF": configuration]
     // A random PIN for this run only, kept in a file only we can read (pin-source).
     pin = String((0..<12).map { _ in "0123456789".randomElement()! })
@@ -334,8 +334,8 @@ private struct DemoToken {
   func importKey(_ key: PrivateKey, label: String, id: String) throws {
     let path = directory.file("\(label).p8")
     let pem = try key.pemEncoded()
-    let written = pem.withUnsafeBytes { bytes in
-      FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: 0o600])
+    let written = unsafe pem.withUnsafeBytes { bytes in
+      unsafe FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: 0o600])
     }
     guard written else { throw DemoFailure("cannot write the key for the import") }
     defer {
@@ -354,23 +354,23 @@ private struct DemoToken {
   /// reports.
   private func run(_ tool: String, _ arguments: [String]) throws {
     let errorsFile = directory.file("\(tool).stderr")
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, errorsFile, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    var actions = unsafe posix_spawn_file_actions_t()
+    unsafe posix_spawn_file_actions_init(&actions)
+    defer { unsafe posix_spawn_file_actions_destroy(&actions) }
+    unsafe posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    unsafe posix_spawn_file_actions_addopen(&actions, 2, errorsFile, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let argv = ([tool] + arguments).map { strdup($0) } + [nil]
-    let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { (argv + envp).forEach { free($0) } }
+    let argv = unsafe ([tool] + arguments).map { unsafe strdup($0) } + [nil]
+    let envp = unsafe merged.map { unsafe strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { unsafe (argv + envp).forEach { unsafe free($0) } }
     var pid = pid_t()
-    let spawned = posix_spawnp(&pid, tool, &actions, nil, argv, envp)
+    let spawned = unsafe posix_spawnp(&pid, tool, &actions, nil, argv, envp)
     guard spawned == 0 else {
       throw DemoFailure(
-        "cannot run \(tool): \(String(cString: strerror(spawned))) (scripts/setup.sh installs softhsm2)")
+        unsafe "cannot run \(tool): \(String(cString: strerror(spawned))) (scripts/setup.sh installs softhsm2)")
     }
     var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    while unsafe waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     defer { try? FileManager.default.removeItem(atPath: errorsFile) }
     guard status == 0 else {
       let text = (try? String(contentsOfFile: errorsFile, encoding: .utf8)) ?? ""
@@ -427,7 +427,7 @@ private final class OCSPResponder: @unchecked Sendable {
 
   private func answer(_ client: Int32) {
     var timeout = timeval(tv_sec: 5, tv_usec: 0)
-    setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    unsafe setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     guard let (head, body) = Self.readRequest(client) else { return }
     var der = body
     if head.hasPrefix("GET "), let path = head.split(separator: " ").dropFirst().first {
@@ -442,8 +442,8 @@ private final class OCSPResponder: @unchecked Sendable {
     }
     let header =
       "HTTP/1.0 200 OK\r\nContent-Type: application/ocsp-response\r\nContent-Length: \(response.count)\r\n\r\n"
-    _ = Array(header.utf8).withUnsafeBytes { send(client, $0.baseAddress, $0.count, 0) }
-    _ = response.withUnsafeBytes { send(client, $0.baseAddress, $0.count, 0) }
+    _ = unsafe Array(header.utf8).withUnsafeBytes { unsafe send(client, $0.baseAddress, $0.count, 0) }
+    _ = unsafe response.withUnsafeBytes { unsafe send(client, $0.baseAddress, $0.count, 0) }
   }
 
   /// Builds and signs the response (`OCSP_basic_sign`): good, revoked or unknown per certificate.
@@ -476,13 +476,13 @@ private final class OCSPResponder: @unchecked Sendable {
           }.first ?? 0
         var body = Array(data[end.upperBound...])
         while body.count < length {
-          let got = recv(client, &buffer, buffer.count, 0)
+          let got = unsafe recv(client, &buffer, buffer.count, 0)
           if got <= 0 { return nil }
           body += buffer[0..<got]
         }
         return (head, Array(body.prefix(length)))
       }
-      let got = recv(client, &buffer, buffer.count, 0)
+      let got = unsafe recv(client, &buffer, buffer.count, 0)
       if got <= 0 { return nil }
       data += buffer[0..<got]
     }

@@ -330,56 +330,62 @@ enum Socket {
 
   /// Connects to `host`:`port` (`getaddrinfo`, then each address in turn).
   static func connect(host: String, port: Int) throws -> Int32 {
-    var hints = addrinfo()
-    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    var hints = unsafe addrinfo()
+    unsafe hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
     var results: UnsafeMutablePointer<addrinfo>? = nil
-    let status = getaddrinfo(host, String(port), &hints, &results)
-    guard status == 0, let first = results else {
-      throw Failure(description: "cannot resolve \(host): \(String(cString: gai_strerror(status)))")
+    let status = unsafe getaddrinfo(host, String(port), &hints, &results)
+    guard status == 0, let first = unsafe results else {
+      throw Failure(description: unsafe "cannot resolve \(host): \(String(cString: gai_strerror(status)))")
     }
-    defer { freeaddrinfo(results) }
-    var address: UnsafeMutablePointer<addrinfo>? = first
+    defer { unsafe freeaddrinfo(results) }
+    var address: UnsafeMutablePointer<addrinfo>? = unsafe first
     var lastError: Int32 = 0
-    while let current = address {
-      let descriptor = socket(current.pointee.ai_family, current.pointee.ai_socktype, current.pointee.ai_protocol)
+    while let current = unsafe address {
+      let descriptor = unsafe socket(
+        current.pointee.ai_family, current.pointee.ai_socktype, current.pointee.ai_protocol)
       if descriptor >= 0 {
-        if Glibc.connect(descriptor, current.pointee.ai_addr, current.pointee.ai_addrlen) == 0 { return descriptor }
+        if unsafe Glibc.connect(descriptor, current.pointee.ai_addr, current.pointee.ai_addrlen) == 0 {
+          return descriptor
+        }
         lastError = errno
         close(descriptor)
       }
-      address = current.pointee.ai_next
+      unsafe address = unsafe current.pointee.ai_next
     }
-    throw Failure(description: "cannot connect to \(host):\(port): \(String(cString: strerror(lastError)))")
+    throw Failure(description: unsafe "cannot connect to \(host):\(port): \(String(cString: strerror(lastError)))")
   }
 
   /// Listens on `host`:`port`; returns the descriptor and the port (for port 0, the one chosen).
   static func listen(host: String, port: Int) throws -> (descriptor: Int32, port: Int) {
-    var hints = addrinfo()
-    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-    hints.ai_flags = AI_PASSIVE
+    var hints = unsafe addrinfo()
+    unsafe hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    unsafe hints.ai_flags = AI_PASSIVE
     var results: UnsafeMutablePointer<addrinfo>? = nil
-    let status = getaddrinfo(host, String(port), &hints, &results)
-    guard status == 0, let first = results else {
-      throw Failure(description: "--host \(host): \(String(cString: gai_strerror(status)))")
+    let status = unsafe getaddrinfo(host, String(port), &hints, &results)
+    guard status == 0, let first = unsafe results else {
+      throw Failure(description: unsafe "--host \(host): \(String(cString: gai_strerror(status)))")
     }
-    defer { freeaddrinfo(results) }
-    let descriptor = socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
-    guard descriptor >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
+    defer { unsafe freeaddrinfo(results) }
+    let descriptor = unsafe socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
+    guard descriptor >= 0 else { throw Failure(description: unsafe "socket: \(String(cString: strerror(errno)))") }
     var reuse: Int32 = 1
-    setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
-    guard bind(descriptor, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0, Glibc.listen(descriptor, 64) == 0
+    unsafe setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+    guard unsafe bind(descriptor, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0,
+      Glibc.listen(descriptor, 64) == 0
     else {
-      let message = String(cString: strerror(errno))
+      let message = unsafe String(cString: strerror(errno))
       close(descriptor)
       throw Failure(description: "cannot listen on \(host):\(port): \(message)")
     }
     var address = sockaddr_storage()
     var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+    _ = unsafe withUnsafeMutablePointer(to: &address) {
+      unsafe $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { unsafe getsockname(descriptor, $0, &length) }
     }
-    let chosen = withUnsafePointer(to: &address) { pointer -> Int in
-      pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
+    let chosen = unsafe withUnsafePointer(to: &address) { pointer -> Int in
+      unsafe pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+        unsafe Int(UInt16(bigEndian: $0.pointee.sin_port))
+      }
     }
     return (descriptor, chosen)
   }

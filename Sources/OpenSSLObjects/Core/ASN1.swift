@@ -14,9 +14,9 @@ public struct OID: Hashable, Sendable, CustomStringConvertible, ExpressibleByStr
   /// Makes an identifier from its dotted numeric form, or from a name OpenSSL knows
   /// (`"serverAuth"`, `"commonName"`), translated with `OBJ_txt2obj`.
   public init(_ text: String) {
-    let object = ErrorQueue.isolated { _ in OBJ_txt2obj(text, 0) }
-    defer { ASN1_OBJECT_free(object) }
-    self.dotted = object.map(OID.dottedText) ?? text
+    let object = unsafe ErrorQueue.isolated { _ in unsafe OBJ_txt2obj(text, 0) }
+    defer { unsafe ASN1_OBJECT_free(object) }
+    self.dotted = unsafe object.map(OID.dottedText) ?? text
   }
 
   /// Makes an identifier from a literal, as ``init(_:)`` does.
@@ -26,45 +26,45 @@ public struct OID: Hashable, Sendable, CustomStringConvertible, ExpressibleByStr
 
   /// Reads an `ASN1_OBJECT` (borrowed).
   init(object: OpaquePointer) {
-    self.dotted = OID.dottedText(object)
+    self.dotted = unsafe OID.dottedText(object)
   }
 
   /// OpenSSL's short name (`OBJ_nid2sn`), for example `"serverAuth"`, if it knows the identifier.
   public var shortName: String? {
     let nid = self.nid
-    guard nid != NID_undef, let name = OBJ_nid2sn(nid) else { return nil }
-    return String(cString: name)
+    guard nid != NID_undef, let name = unsafe OBJ_nid2sn(nid) else { return nil }
+    return unsafe String(cString: name)
   }
 
   /// OpenSSL's long name (`OBJ_nid2ln`), for example `"TLS Web Server Authentication"`.
   public var longName: String? {
     let nid = self.nid
-    guard nid != NID_undef, let name = OBJ_nid2ln(nid) else { return nil }
-    return String(cString: name)
+    guard nid != NID_undef, let name = unsafe OBJ_nid2ln(nid) else { return nil }
+    return unsafe String(cString: name)
   }
 
   /// OpenSSL's numeric identifier for the object (`OBJ_txt2nid`), `NID_undef` (0) if unknown.
-  public var nid: Int32 { ErrorQueue.isolated { _ in OBJ_txt2nid(dotted) } }
+  public var nid: Int32 { ErrorQueue.isolated { _ in unsafe OBJ_txt2nid(dotted) } }
 
   /// The short name when OpenSSL knows one, otherwise the dotted form.
   public var description: String { shortName ?? dotted }
 
   /// A new `ASN1_OBJECT` for this identifier (`OBJ_txt2obj`), owned by the caller.
   func makeObject() -> OpaquePointer? {
-    ErrorQueue.isolated { _ in OBJ_txt2obj(dotted, 1) }
+    unsafe ErrorQueue.isolated { _ in unsafe OBJ_txt2obj(dotted, 1) }
   }
 
   private static func dottedText(_ object: OpaquePointer) -> String {
     // A stack buffer: identifiers are read in bulk from extensions, and the text almost always fits.
-    let text = withUnsafeTemporaryAllocation(of: CChar.self, capacity: 128) { buffer -> String? in
-      let length = OBJ_obj2txt(buffer.baseAddress, Int32(buffer.count), object, 1)
+    let text = unsafe withUnsafeTemporaryAllocation(of: CChar.self, capacity: 128) { buffer -> String? in
+      let length = unsafe OBJ_obj2txt(buffer.baseAddress, Int32(buffer.count), object, 1)
       guard length >= 0, length < buffer.count else { return nil }
-      return String(cString: buffer.baseAddress!)
+      return unsafe String(cString: buffer.baseAddress!)
     }
     if let text { return text }
-    var buffer = [CChar](repeating: 0, count: Int(max(OBJ_obj2txt(nil, 0, object, 1), 0)) + 1)
-    _ = OBJ_obj2txt(&buffer, Int32(buffer.count), object, 1)
-    return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    var buffer = unsafe [CChar](repeating: 0, count: Int(max(OBJ_obj2txt(nil, 0, object, 1), 0)) + 1)
+    _ = unsafe OBJ_obj2txt(&buffer, Int32(buffer.count), object, 1)
+    return unsafe buffer.withUnsafeBufferPointer { unsafe String(cString: $0.baseAddress!) }
   }
 
   // MARK: Extended key usages
@@ -120,7 +120,7 @@ public struct SerialNumber: Hashable, Sendable, CustomStringConvertible {
   /// A random positive 159-bit serial number (`RAND_bytes`), as CAs should issue.
   public static func random() -> SerialNumber {
     var bytes = [UInt8](repeating: 0, count: 20)
-    if ErrorQueue.isolated({ _ in RAND_bytes(&bytes, Int32(bytes.count)) }) != 1 {
+    if ErrorQueue.isolated({ _ in unsafe RAND_bytes(&bytes, Int32(bytes.count)) }) != 1 {
       // The DRBG failed: fall back to the system generator rather than issue a fixed number.
       var generator = SystemRandomNumberGenerator()
       for index in bytes.indices { bytes[index] = generator.next() }
@@ -132,10 +132,10 @@ public struct SerialNumber: Hashable, Sendable, CustomStringConvertible {
 
   /// Reads an `ASN1_INTEGER` (borrowed).
   init(integer: UnsafePointer<ASN1_INTEGER>) {
-    let length = Int(ASN1_STRING_length(integer))
-    let data = ASN1_STRING_get0_data(integer)
-    let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
-    self.init(magnitude: bytes, isNegative: ASN1_STRING_type(integer) == V_ASN1_NEG_INTEGER)
+    let length = unsafe Int(ASN1_STRING_length(integer))
+    let data = unsafe ASN1_STRING_get0_data(integer)
+    let bytes = unsafe data.map { unsafe Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
+    unsafe self.init(magnitude: bytes, isNegative: ASN1_STRING_type(integer) == V_ASN1_NEG_INTEGER)
   }
 
   /// Upper-case hexadecimal, as `openssl x509 -serial` prints it (`"-"` in front if negative).
@@ -146,15 +146,15 @@ public struct SerialNumber: Hashable, Sendable, CustomStringConvertible {
 
   /// Decimal (`BN_bn2dec`).
   public var decimal: String {
-    let text = ErrorQueue.isolated { _ -> UnsafeMutablePointer<CChar>? in
-      let bn = BN_bin2bn(magnitude, Int32(magnitude.count), nil)
-      defer { BN_free(bn) }
-      BN_set_negative(bn, isNegative ? 1 : 0)
-      return BN_bn2dec(bn)
+    let text = unsafe ErrorQueue.isolated { _ -> UnsafeMutablePointer<CChar>? in
+      let bn = unsafe BN_bin2bn(magnitude, Int32(magnitude.count), nil)
+      defer { unsafe BN_free(bn) }
+      unsafe BN_set_negative(bn, isNegative ? 1 : 0)
+      return unsafe BN_bn2dec(bn)
     }
-    guard let text else { return hex }
-    defer { oo_OPENSSL_free(text) }
-    return String(cString: text)
+    guard let text = unsafe text else { return hex }
+    defer { unsafe oo_OPENSSL_free(text) }
+    return unsafe String(cString: text)
   }
 
   /// A readable description, without secret material.
@@ -162,11 +162,11 @@ public struct SerialNumber: Hashable, Sendable, CustomStringConvertible {
 
   /// A new `ASN1_INTEGER` with this value, owned by the caller.
   func makeInteger() -> UnsafeMutablePointer<ASN1_INTEGER>? {
-    ErrorQueue.isolated { _ in
-      let bn = BN_bin2bn(magnitude, Int32(magnitude.count), nil)
-      defer { BN_free(bn) }
-      BN_set_negative(bn, isNegative ? 1 : 0)
-      return BN_to_ASN1_INTEGER(bn, nil)
+    unsafe ErrorQueue.isolated { _ in
+      let bn = unsafe BN_bin2bn(magnitude, Int32(magnitude.count), nil)
+      defer { unsafe BN_free(bn) }
+      unsafe BN_set_negative(bn, isNegative ? 1 : 0)
+      return unsafe BN_to_ASN1_INTEGER(bn, nil)
     }
   }
 }
@@ -175,59 +175,60 @@ public struct SerialNumber: Hashable, Sendable, CustomStringConvertible {
 enum ASN1 {
   /// An `ASN1_TIME` (borrowed) as a `Date` (`ASN1_TIME_to_tm`), `nil` if it is not a valid time.
   static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date? {
-    guard let time else { return nil }
-    var parts = tm()
-    guard ErrorQueue.isolated({ _ in ASN1_TIME_to_tm(time, &parts) }) == 1 else { return nil }
-    return Date(timeIntervalSince1970: TimeInterval(oo_timegm(&parts)))
+    guard let time = unsafe time else { return nil }
+    var parts = unsafe tm()
+    guard ErrorQueue.isolated({ _ in unsafe ASN1_TIME_to_tm(time, &parts) }) == 1 else { return nil }
+    return unsafe Date(timeIntervalSince1970: TimeInterval(oo_timegm(&parts)))
   }
 
   /// A new `ASN1_TIME` (UTCTime until 2049, GeneralizedTime after, as RFC 5280 requires), owned
   /// by the caller (`ASN1_TIME_set`).
   static func makeTime(_ date: Date) -> UnsafeMutablePointer<ASN1_TIME>? {
-    ErrorQueue.isolated { _ in ASN1_TIME_set(nil, time_t(date.timeIntervalSince1970.rounded(.down))) }
+    unsafe ErrorQueue.isolated { _ in unsafe ASN1_TIME_set(nil, time_t(date.timeIntervalSince1970.rounded(.down))) }
   }
 
   /// The bytes of an `ASN1_STRING` (borrowed), exactly as stored: embedded NUL bytes are kept.
   static func bytes(_ string: UnsafePointer<ASN1_STRING>?) -> [UInt8] {
-    guard let string, let data = ASN1_STRING_get0_data(string) else { return [] }
-    return Array(UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(string))))
+    guard let string = unsafe string, let data = unsafe ASN1_STRING_get0_data(string) else { return [] }
+    return unsafe Array(UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(string))))
   }
 
   /// The bytes of an `ASN1_STRING` as text, decoded as UTF-8 without stopping at NUL bytes
   /// (straight from OpenSSL's buffer, without an intermediate array).
   static func text(_ string: UnsafePointer<ASN1_STRING>?) -> String {
-    guard let string, let data = ASN1_STRING_get0_data(string) else { return "" }
-    return String(decoding: UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(string))), as: UTF8.self)
+    guard let string = unsafe string, let data = unsafe ASN1_STRING_get0_data(string) else { return "" }
+    return unsafe String(
+      decoding: UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(string))), as: UTF8.self)
   }
 
   /// A directory string (any of the ASN.1 string types) converted to UTF-8 (`ASN1_STRING_to_UTF8`).
   static func utf8(_ string: UnsafePointer<ASN1_STRING>?) -> String {
-    guard let string else { return "" }
+    guard let string = unsafe string else { return "" }
     var output: UnsafeMutablePointer<UInt8>? = nil
-    let length = ErrorQueue.isolated { _ in ASN1_STRING_to_UTF8(&output, string) }
-    guard length >= 0, let output else { return text(string) }
-    defer { oo_OPENSSL_free(output) }
-    return String(decoding: UnsafeBufferPointer(start: output, count: Int(length)), as: UTF8.self)
+    let length = ErrorQueue.isolated { _ in unsafe ASN1_STRING_to_UTF8(&output, string) }
+    guard length >= 0, let output = unsafe output else { return unsafe text(string) }
+    defer { unsafe oo_OPENSSL_free(output) }
+    return unsafe String(decoding: UnsafeBufferPointer(start: output, count: Int(length)), as: UTF8.self)
   }
 
   /// A new `ASN1_OCTET_STRING` holding `bytes`, owned by the caller.
   static func makeOctetString(_ bytes: [UInt8]) -> UnsafeMutablePointer<ASN1_OCTET_STRING>? {
-    guard let string = ASN1_OCTET_STRING_new() else { return nil }
-    guard ASN1_OCTET_STRING_set(string, bytes, Int32(bytes.count)) == 1 else {
-      ASN1_OCTET_STRING_free(string)
+    guard let string = unsafe ASN1_OCTET_STRING_new() else { return nil }
+    guard unsafe ASN1_OCTET_STRING_set(string, bytes, Int32(bytes.count)) == 1 else {
+      unsafe ASN1_OCTET_STRING_free(string)
       return nil
     }
-    return string
+    return unsafe string
   }
 
   /// A new `ASN1_IA5STRING` holding exactly `bytes` (NUL bytes included), owned by the caller.
   static func makeIA5String(_ bytes: [UInt8]) -> UnsafeMutablePointer<ASN1_IA5STRING>? {
-    guard let string = ASN1_IA5STRING_new() else { return nil }
-    guard ASN1_STRING_set(string, bytes, Int32(bytes.count)) == 1 else {
-      ASN1_IA5STRING_free(string)
+    guard let string = unsafe ASN1_IA5STRING_new() else { return nil }
+    guard unsafe ASN1_STRING_set(string, bytes, Int32(bytes.count)) == 1 else {
+      unsafe ASN1_IA5STRING_free(string)
       return nil
     }
-    return string
+    return unsafe string
   }
 }
 

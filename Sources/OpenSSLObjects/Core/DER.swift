@@ -30,7 +30,7 @@ package enum DER {
       let context = context()
       return context.isEmpty ? "" : " in \(context)"
     }
-    guard !bytes.isEmpty else {
+    guard unsafe !bytes.isEmpty else {
       throw InputError(.empty, object: object, source: source.description, detail: "there are no bytes\(where_())")
     }
     guard bytes.count <= limit else {
@@ -38,13 +38,13 @@ package enum DER {
         .tooLarge, object: object, source: source.description,
         detail: "\(bytes.count) bytes\(where_()); the limit is \(limit)")
     }
-    try checkHeader(bytes, object: object, source: source, context: where_())
-    let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
-    return try ErrorQueue.isolated { scope throws(InputError) -> OpaquePointer in
-      var cursor: UnsafePointer<UInt8>? = UnsafePointer(base)
-      guard let result = d2i(nil, &cursor, bytes.count) else {
+    unsafe try checkHeader(bytes, object: object, source: source, context: where_())
+    let base = unsafe bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+    return unsafe try ErrorQueue.isolated { scope throws(InputError) -> OpaquePointer in
+      var cursor: UnsafePointer<UInt8>? = unsafe UnsafePointer(base)
+      guard let result = unsafe d2i(nil, &cursor, bytes.count) else {
         let error = scope.failure(operation)
-        if let kind = ObjectKind.identify(der: bytes), kind.name != object {
+        if let kind = unsafe ObjectKind.identify(der: bytes), kind.name != object {
           throw InputError(
             .wrongType, object: object, source: source.description, offset: 0,
             detail: "the DER\(where_()) is \(kind.article) \(kind.name), not \(object.withArticle)",
@@ -56,14 +56,14 @@ package enum DER {
             + (error.last?.reasonText ?? "OpenSSL could not decode it"),
           openSSLError: error)
       }
-      let consumed = cursor.map { $0 - UnsafePointer(base) } ?? bytes.count
+      let consumed = unsafe cursor.map { unsafe $0 - UnsafePointer(base) } ?? bytes.count
       if consumed < bytes.count {
-        free(result)
+        unsafe free(result)
         throw InputError(
           .trailingData, object: object, source: source.description, offset: consumed,
           detail: "\(bytes.count - consumed) bytes follow the \(object)\(where_())")
       }
-      return result
+      return unsafe result
     }
   }
 
@@ -75,19 +75,19 @@ package enum DER {
     source: InputSource,
     context: @autoclosure () -> String
   ) throws(InputError) {
-    let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+    let base = unsafe bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
     try ErrorQueue.isolated { scope throws(InputError) in
-      var cursor: UnsafePointer<UInt8>? = UnsafePointer(base)
+      var cursor: UnsafePointer<UInt8>? = unsafe UnsafePointer(base)
       var length = 0
       var tag: Int32 = 0
       var tagClass: Int32 = 0
-      let status = ASN1_get_object(&cursor, &length, &tag, &tagClass, bytes.count)
+      let status = unsafe ASN1_get_object(&cursor, &length, &tag, &tagClass, bytes.count)
       if status & 0x80 != 0 {
         let error = scope.failure("ASN1_get_object")
         let truncated =
           error.contains(library: ERR_LIB_ASN1, reason: ASN1_R_TOO_LONG)
           || error.contains(library: ERR_LIB_ASN1, reason: ASN1_R_HEADER_TOO_LONG)
-        if truncated && bytes[0] == 0x30 {
+        if unsafe truncated && bytes[0] == 0x30 {
           throw InputError(
             .truncated, object: object, source: source.description, offset: bytes.count,
             detail: "the DER\(context()) ends after \(bytes.count) bytes, before the object it starts is complete",
@@ -95,7 +95,7 @@ package enum DER {
         }
         throw InputError(
           .malformed, object: object, source: source.description, offset: 0,
-          detail: "the input\(context()) is neither PEM nor DER (first byte 0x\([bytes[0]].hexString))",
+          detail: unsafe "the input\(context()) is neither PEM nor DER (first byte 0x\([bytes[0]].hexString))",
           openSSLError: error)
       }
       if tag != V_ASN1_SEQUENCE || tagClass != V_ASN1_UNIVERSAL {
@@ -113,16 +113,17 @@ package enum DER {
   ) throws(OpenSSLError) -> [UInt8] {
     try ErrorQueue.isolated { scope throws(OpenSSLError) -> [UInt8] in
       var output: UnsafeMutablePointer<UInt8>? = nil
-      let length = i2d(&output)
-      guard length > 0, let output else { throw scope.failure(operation) }
-      defer { oo_OPENSSL_free(output) }
-      return [UInt8](UnsafeBufferPointer(start: output, count: Int(length)))
+      let length = unsafe i2d(&output)
+      guard length > 0, let output = unsafe output else { throw scope.failure(operation) }
+      defer { unsafe oo_OPENSSL_free(output) }
+      return unsafe [UInt8](UnsafeBufferPointer(start: output, count: Int(length)))
     }
   }
 }
 
 /// The kinds of object a loader can recognise, to say what it was given when it is not what it
 /// expected ("the DER is a private key, not a certificate").
+@safe
 struct ObjectKind: Sendable {
   let name: String
   let pemLabels: [String]
@@ -130,36 +131,38 @@ struct ObjectKind: Sendable {
 
   var article: String { name.article }
 
-  static let certificate = ObjectKind(
+  static let certificate = unsafe ObjectKind(
     name: "certificate", pemLabels: ["CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"],
     probe: {
-      probe($0, { d2i_X509($0, $1, $2) }, { X509_free($0) })
-        || probe($0, { d2i_X509_AUX($0, $1, $2) }, { X509_free($0) })
+      unsafe probe($0, { unsafe d2i_X509($0, $1, $2) }, { unsafe X509_free($0) })
+        || probe($0, { unsafe d2i_X509_AUX($0, $1, $2) }, { unsafe X509_free($0) })
     })
-  static let crl = ObjectKind(
-    name: "CRL", pemLabels: ["X509 CRL"], probe: { probe($0, { d2i_X509_CRL($0, $1, $2) }, { X509_CRL_free($0) }) })
-  static let publicKey = ObjectKind(
+  static let crl = unsafe ObjectKind(
+    name: "CRL", pemLabels: ["X509 CRL"],
+    probe: { unsafe probe($0, { unsafe d2i_X509_CRL($0, $1, $2) }, { unsafe X509_CRL_free($0) }) })
+  static let publicKey = unsafe ObjectKind(
     name: "public key", pemLabels: ["PUBLIC KEY", "RSA PUBLIC KEY"],
-    probe: { probe($0, { d2i_PUBKEY($0, $1, $2) }, { EVP_PKEY_free($0) }) })
-  static let privateKey = ObjectKind(
+    probe: { unsafe probe($0, { unsafe d2i_PUBKEY($0, $1, $2) }, { unsafe EVP_PKEY_free($0) }) })
+  static let privateKey = unsafe ObjectKind(
     name: "private key", pemLabels: ["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "DSA PRIVATE KEY"],
-    probe: { probe($0, { d2i_PKCS8_PRIV_KEY_INFO($0, $1, $2) }, { PKCS8_PRIV_KEY_INFO_free($0) }) })
-  static let encryptedPrivateKey = ObjectKind(
+    probe: { unsafe probe($0, { unsafe d2i_PKCS8_PRIV_KEY_INFO($0, $1, $2) }, { unsafe PKCS8_PRIV_KEY_INFO_free($0) }) }
+  )
+  static let encryptedPrivateKey = unsafe ObjectKind(
     name: "encrypted private key", pemLabels: ["ENCRYPTED PRIVATE KEY"],
-    probe: { probe($0, { d2i_X509_SIG($0, $1, $2) }, { X509_SIG_free($0) }) })
-  static let certificateRequest = ObjectKind(
+    probe: { unsafe probe($0, { unsafe d2i_X509_SIG($0, $1, $2) }, { unsafe X509_SIG_free($0) }) })
+  static let certificateRequest = unsafe ObjectKind(
     name: "certificate request", pemLabels: ["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"],
-    probe: { probe($0, { d2i_X509_REQ($0, $1, $2) }, { X509_REQ_free($0) }) })
-  static let ocspResponse = ObjectKind(
+    probe: { unsafe probe($0, { unsafe d2i_X509_REQ($0, $1, $2) }, { unsafe X509_REQ_free($0) }) })
+  static let ocspResponse = unsafe ObjectKind(
     name: "OCSP response", pemLabels: ["OCSP RESPONSE"],
-    probe: { probe($0, { d2i_OCSP_RESPONSE($0, $1, $2) }, { OCSP_RESPONSE_free($0) }) })
-  static let ocspRequest = ObjectKind(
+    probe: { unsafe probe($0, { unsafe d2i_OCSP_RESPONSE($0, $1, $2) }, { unsafe OCSP_RESPONSE_free($0) }) })
+  static let ocspRequest = unsafe ObjectKind(
     name: "OCSP request", pemLabels: ["OCSP REQUEST"],
-    probe: { probe($0, { d2i_OCSP_REQUEST($0, $1, $2) }, { OCSP_REQUEST_free($0) }) })
-  static let pkcs12 = ObjectKind(
+    probe: { unsafe probe($0, { unsafe d2i_OCSP_REQUEST($0, $1, $2) }, { unsafe OCSP_REQUEST_free($0) }) })
+  static let pkcs12 = unsafe ObjectKind(
     name: "PKCS#12 file", pemLabels: [],
-    probe: { probe($0, { d2i_PKCS12($0, $1, $2) }, { PKCS12_free($0) }) })
-  static let parameters = ObjectKind(
+    probe: { unsafe probe($0, { unsafe d2i_PKCS12($0, $1, $2) }, { unsafe PKCS12_free($0) }) })
+  static let parameters = unsafe ObjectKind(
     name: "set of key parameters", pemLabels: ["EC PARAMETERS", "DH PARAMETERS", "X9.42 DH PARAMETERS"],
     probe: { _ in false })
 
@@ -170,12 +173,12 @@ struct ObjectKind: Sendable {
 
   /// What a DER object is, if it is one of the kinds above (whole input consumed).
   static func identify(der bytes: UnsafeRawBufferPointer) -> ObjectKind? {
-    all.first { $0.probe(bytes) }
+    all.first { unsafe $0.probe(bytes) }
   }
 
   /// Whether `bytes` are exactly one object of this kind.
   func matches(_ bytes: UnsafeRawBufferPointer) -> Bool {
-    probe(bytes)
+    unsafe probe(bytes)
   }
 
   /// What a PEM label announces.
@@ -184,12 +187,12 @@ struct ObjectKind: Sendable {
   }
 
   private static func probe(_ bytes: UnsafeRawBufferPointer, _ d2i: D2IFunction, _ free: FreeFunction) -> Bool {
-    guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
+    guard let base = unsafe bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
     return ErrorQueue.isolated { _ in
-      var cursor: UnsafePointer<UInt8>? = UnsafePointer(base)
-      guard let object = d2i(nil, &cursor, bytes.count) else { return false }
-      free(object)
-      return cursor.map { $0 - UnsafePointer(base) } == bytes.count
+      var cursor: UnsafePointer<UInt8>? = unsafe UnsafePointer(base)
+      guard let object = unsafe d2i(nil, &cursor, bytes.count) else { return false }
+      unsafe free(object)
+      return unsafe cursor.map { unsafe $0 - UnsafePointer(base) } == bytes.count
     }
   }
 }

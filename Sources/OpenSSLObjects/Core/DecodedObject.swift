@@ -39,15 +39,15 @@ public enum DecodedObject: Sendable {
     source: InputSource? = nil,
     passphrase: (() throws -> Passphrase?)? = nil
   ) throws -> [DecodedObject] {
-    try withContiguousBytes(bytes) { buffer in
+    unsafe try withContiguousBytes(bytes) { buffer in
       let source = source ?? .memory(count: buffer.count)
-      guard !buffer.isEmpty else {
+      guard unsafe !buffer.isEmpty else {
         throw InputError(.empty, object: "object", source: source.description, detail: "there are no bytes")
       }
-      if PEM.looksLikePEM(buffer) {
-        return try readPEM(buffer, source: source, passphrase: passphrase)
+      if unsafe PEM.looksLikePEM(buffer) {
+        return unsafe try readPEM(buffer, source: source, passphrase: passphrase)
       }
-      return [try readDER(buffer, source: source, passphrase: passphrase)]
+      return unsafe [try readDER(buffer, source: source, passphrase: passphrase)]
     }
   }
 
@@ -68,22 +68,22 @@ public enum DecodedObject: Sendable {
     // First find the blocks and their extents, then read each with the loader of its kind.
     var blocks: [(label: String, range: Range<Int>, der: [UInt8], encrypted: Bool)] = []
     var start = 0
-    try PEM.forEachBlock(in: buffer, object: "object", source: source) { block throws(InputError) in
-      let der = block.label.contains("PRIVATE KEY") ? [] : block.withDER { Array($0) }
+    unsafe try PEM.forEachBlock(in: buffer, object: "object", source: source) { block throws(InputError) in
+      let der = unsafe block.label.contains("PRIVATE KEY") ? [] : block.withDER { unsafe Array($0) }
       blocks.append((block.label, start..<block.endOffset, der, block.isEncrypted))
       start = block.endOffset
       return true
     }
     return try blocks.map { block in
-      let slice = Array(buffer[block.range])
+      let slice = unsafe Array(buffer[block.range])
       let context = InputSource.named("\(source) (\(block.label) block)")
       switch block.label {
       case _ where X509Certificate.pemLabels.contains(block.label):
-        return .certificate(
+        return unsafe .certificate(
           X509Certificate(
             takingOwnershipOf: OpenSSLPointer(
               try withContiguousBytes(slice) { (bytes: UnsafeRawBufferPointer) throws(InputError) in
-                try X509Certificate.decodingRules.decodeSinglePEM(
+                unsafe try X509Certificate.decodingRules.decodeSinglePEM(
                   bytes, source: context, limit: InputLimits.defaultMaximumSize)
               })))
       case _ where ObjectKind.crl.pemLabels.contains(block.label):
@@ -111,10 +111,10 @@ public enum DecodedObject: Sendable {
     source: InputSource,
     passphrase: (() throws -> Passphrase?)?
   ) throws -> DecodedObject {
-    let der = Array(buffer)
-    guard let kind = ObjectKind.identify(der: buffer) else {
+    let der = unsafe Array(buffer)
+    guard let kind = unsafe ObjectKind.identify(der: buffer) else {
       // Not a whole object of a known kind: let the certificate reader say what is wrong.
-      try DER.checkHeader(buffer, object: "object", source: source, context: "")
+      unsafe try DER.checkHeader(buffer, object: "object", source: source, context: "")
       if let key = try? PrivateKey(bytes: der, encoding: .der) { return .privateKey(key) }
       throw InputError(
         .malformed, object: "object", source: source.description,

@@ -2,6 +2,7 @@ import COpenSSLFull
 
 /// A message digest algorithm (`EVP_MD`), fetched once from OpenSSL's default library context and
 /// reused for every operation, instead of an implicit fetch per call.
+@safe
 public struct Digest: @unchecked Sendable, Hashable, CustomStringConvertible {
   // `EVP_MD` objects are immutable after fetching and safe to share between threads. The fetched
   // reference is held for the life of the process (see `Digest.fetched`).
@@ -29,7 +30,7 @@ public struct Digest: @unchecked Sendable, Hashable, CustomStringConvertible {
 
   private init(known name: String) {
     self.name = name
-    self.md = Digest.fetched(name)
+    unsafe self.md = unsafe Digest.fetched(name)
   }
 
   /// Fetches a digest by any name OpenSSL knows (`EVP_MD_fetch`), for example `"SHA256"` or
@@ -37,42 +38,42 @@ public struct Digest: @unchecked Sendable, Hashable, CustomStringConvertible {
   ///
   /// - Throws: ``InputError`` with ``InputError/Reason/unsupported`` if no provider offers it.
   public init(named name: String) throws(InputError) {
-    guard let md = Digest.fetched(name) else {
+    guard let md = unsafe Digest.fetched(name) else {
       throw InputError(
         .unsupported, object: "digest", source: "the name \"\(name)\"",
         detail: "no loaded OpenSSL provider implements a digest of that name")
     }
-    self.md = md
-    self.name = String(cString: EVP_MD_get0_name(md))
+    unsafe self.md = unsafe md
+    self.name = unsafe String(cString: EVP_MD_get0_name(md))
   }
 
   /// The digest's output size in bytes (`EVP_MD_get_size`).
-  public var size: Int { md.map { Int(EVP_MD_get_size($0)) } ?? 0 }
+  public var size: Int { unsafe md.map { unsafe Int(EVP_MD_get_size($0)) } ?? 0 }
 
   /// A readable description, without secret material.
   public var description: String { name }
 
   /// Whether both values are the same.
-  public static func == (lhs: Digest, rhs: Digest) -> Bool { lhs.md == rhs.md && lhs.name == rhs.name }
+  public static func == (lhs: Digest, rhs: Digest) -> Bool { unsafe lhs.md == rhs.md && lhs.name == rhs.name }
   /// Hashes consistently with `==`.
   public func hash(into hasher: inout Hasher) { hasher.combine(name) }
 
   /// The fetched `EVP_MD`, or an error saying this OpenSSL has no such digest.
   package func algorithm(for object: String) throws(InputError) -> OpaquePointer {
-    guard let md else {
+    guard let md = unsafe md else {
       throw InputError(
         .unsupported, object: object, source: "digest \(name)",
         detail: "no loaded OpenSSL provider implements \(name)")
     }
-    return md
+    return unsafe md
   }
 
   /// Computes the digest of `bytes` (`EVP_Digest`).
   public func hash(_ bytes: [UInt8]) throws(InputError) -> [UInt8] {
-    let md = try algorithm(for: "digest")
+    let md = unsafe try algorithm(for: "digest")
     var output = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
     var length: UInt32 = 0
-    guard EVP_Digest(bytes, bytes.count, &output, &length, md, nil) == 1 else {
+    guard unsafe EVP_Digest(bytes, bytes.count, &output, &length, md, nil) == 1 else {
       throw InputError(.unsupported, object: "digest", source: "digest \(name)", detail: "EVP_Digest failed")
     }
     return Array(output[0..<Int(length)])
@@ -83,42 +84,44 @@ public struct Digest: @unchecked Sendable, Hashable, CustomStringConvertible {
   private static let cache = FetchCache()
 
   private static func fetched(_ name: String) -> OpaquePointer? {
-    cache.fetch(name)
+    unsafe cache.fetch(name)
   }
 }
 
 /// Fetched digests by name, kept for the life of the process.
+@safe
 private final class FetchCache: @unchecked Sendable {
   // Guarded by `lock`.
-  private var fetched: [String: OpaquePointer] = [:]
+  private var fetched: [String: OpaquePointer] = unsafe [:]
   private let lock = CryptoLock()
 
   func fetch(_ name: String) -> OpaquePointer? {
-    lock.withLock { () -> OpaquePointer? in
-      if let md = fetched[name] { return md }
-      let md = ErrorQueue.isolated { _ in EVP_MD_fetch(nil, name, nil) }
-      if let md { fetched[name] = md }
-      return md
+    unsafe lock.withLock { () -> OpaquePointer? in
+      if let md = unsafe fetched[name] { return unsafe md }
+      let md = unsafe ErrorQueue.isolated { _ in unsafe EVP_MD_fetch(nil, name, nil) }
+      if let md = unsafe md { unsafe fetched[name] = unsafe md }
+      return unsafe md
     }
   }
 }
 
 /// A mutual-exclusion lock on OpenSSL's own lock primitive (`CRYPTO_THREAD_lock_new`), so that the
 /// library's locking follows OpenSSL's threading model on every platform.
+@safe
 package final class CryptoLock: @unchecked Sendable {
   private let lock: UnsafeMutableRawPointer
 
   package init() {
-    lock = CRYPTO_THREAD_lock_new()
+    unsafe lock = unsafe CRYPTO_THREAD_lock_new()
   }
 
   deinit {
-    CRYPTO_THREAD_lock_free(lock)
+    unsafe CRYPTO_THREAD_lock_free(lock)
   }
 
   package func withLock<Result, Failure: Error>(_ body: () throws(Failure) -> Result) throws(Failure) -> Result {
-    _ = CRYPTO_THREAD_write_lock(lock)
-    defer { _ = CRYPTO_THREAD_unlock(lock) }
+    _ = unsafe CRYPTO_THREAD_write_lock(lock)
+    defer { _ = unsafe CRYPTO_THREAD_unlock(lock) }
     return try body()
   }
 }

@@ -8,6 +8,7 @@ import COpenSSLFull
 /// (even when C code held the object after the Swift wrapper was gone), and its dup callback takes
 /// one more reference when OpenSSL copies the C object (`SSL_dup`, `SSL_SESSION_dup`). Nothing is
 /// keyed by a pointer's address: C libraries reuse addresses.
+@safe
 package final class ExDataSlot<Value: AnyObject & Sendable>: @unchecked Sendable {
   // Immutable after initialization.
   private let index: Int32
@@ -21,9 +22,9 @@ package final class ExDataSlot<Value: AnyObject & Sendable>: @unchecked Sendable
     get: @escaping @Sendable (OpaquePointer, Int32) -> UnsafeMutableRawPointer?,
     set: @escaping @Sendable (OpaquePointer, Int32, UnsafeMutableRawPointer?) -> Int32
   ) {
-    index = CRYPTO_get_ex_new_index(classIndex, 0, nil, nil, exDataSlotDup, exDataSlotFree)
-    getter = get
-    setter = set
+    index = unsafe CRYPTO_get_ex_new_index(classIndex, 0, nil, nil, exDataSlotDup, exDataSlotFree)
+    unsafe getter = unsafe get
+    unsafe setter = unsafe set
   }
 
   /// The object in the slot of `object`, if any (not retained beyond the caller's use).
@@ -31,8 +32,8 @@ package final class ExDataSlot<Value: AnyObject & Sendable>: @unchecked Sendable
   /// No dynamic cast: the index is this slot's own, and only ``set(_:_:)`` writes it, always with
   /// a `Value`.
   package func get(_ object: OpaquePointer) -> Value? {
-    guard let raw = getter(object, index) else { return nil }
-    return Unmanaged<Value>.fromOpaque(raw).takeUnretainedValue()
+    guard let raw = unsafe getter(object, index) else { return nil }
+    return unsafe Unmanaged<Value>.fromOpaque(raw).takeUnretainedValue()
   }
 
   /// Puts `value` into the slot of `object` (retained), releasing what was there before.
@@ -40,14 +41,14 @@ package final class ExDataSlot<Value: AnyObject & Sendable>: @unchecked Sendable
   /// - Returns: `false` if OpenSSL could not store it (the value is then not retained).
   @discardableResult
   package func set(_ object: OpaquePointer, _ value: Value?) -> Bool {
-    let old = getter(object, index)
-    let new = value.map { Unmanaged.passRetained($0).toOpaque() }
-    let stored = ErrorQueue.isolated { _ in setter(object, index, new) } == 1
+    let old = unsafe getter(object, index)
+    let new = unsafe value.map { unsafe Unmanaged.passRetained($0).toOpaque() }
+    let stored = ErrorQueue.isolated { _ in unsafe setter(object, index, new) } == 1
     if !stored {
-      if let new { Unmanaged<AnyObject>.fromOpaque(new).release() }
+      if let new = unsafe new { unsafe Unmanaged<AnyObject>.fromOpaque(new).release() }
       return false
     }
-    if let old { Unmanaged<AnyObject>.fromOpaque(old).release() }
+    if let old = unsafe old { unsafe Unmanaged<AnyObject>.fromOpaque(old).release() }
     return true
   }
 }
@@ -62,8 +63,8 @@ private func exDataSlotFree(
   _ argl: Int,
   _ argp: UnsafeMutableRawPointer?
 ) {
-  guard let pointer else { return }
-  Unmanaged<AnyObject>.fromOpaque(pointer).release()
+  guard let pointer = unsafe pointer else { return }
+  unsafe Unmanaged<AnyObject>.fromOpaque(pointer).release()
 }
 
 /// The ex_data dup callback of every slot: the copy shares the Swift object, so it takes one more
@@ -77,8 +78,8 @@ private func exDataSlotDup(
   _ argp: UnsafeMutableRawPointer?
 ) -> Int32 {
   // `fromData` points to the value being copied.
-  guard let value = fromData?.pointee else { return 1 }
-  _ = Unmanaged<AnyObject>.fromOpaque(value).retain()
+  guard let value = unsafe fromData?.pointee else { return 1 }
+  _ = unsafe Unmanaged<AnyObject>.fromOpaque(value).retain()
   return 1
 }
 

@@ -10,7 +10,7 @@ import COpenSSLFull
 
 /// `read(2)`, named apart from ``InputFile/read(_:object:limit:)``.
 private func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
-  read(fd, buffer, count)
+  unsafe read(fd, buffer, count)
 }
 
 /// Reading input files with a size limit, without Foundation.
@@ -25,7 +25,9 @@ package enum InputFile {
     -> [UInt8]
   {
     var bytes: [UInt8] = []
-    try read(path, object: object, limit: limit) { (buffer: UnsafeRawBufferPointer) in bytes = Array(buffer) }
+    unsafe try read(path, object: object, limit: limit) { (buffer: UnsafeRawBufferPointer) in
+      bytes = unsafe Array(buffer)
+    }
     return bytes
   }
 
@@ -39,14 +41,14 @@ package enum InputFile {
   ) throws(InputError) {
     let source = InputSource.file(path).description
     func failure(_ what: String) -> InputError {
-      let message = String(cString: strerror(errno))
+      let message = unsafe String(cString: strerror(errno))
       return InputError(.unreadableFile, object: object, source: source, detail: "\(what): \(message)")
     }
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    let fd = unsafe open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw failure("cannot open") }
     defer { close(fd) }
     var info = stat()
-    guard fstat(fd, &info) == 0 else { throw failure("cannot stat") }
+    guard unsafe fstat(fd, &info) == 0 else { throw failure("cannot stat") }
     if (info.st_mode & S_IFMT) == S_IFDIR {
       throw InputError(.unreadableFile, object: object, source: source, detail: "is a directory")
     }
@@ -61,20 +63,20 @@ package enum InputFile {
     var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity + 1, alignment: 1)
     var count = 0
     defer {
-      if let base = buffer.baseAddress { OPENSSL_cleanse(base, buffer.count) }
-      buffer.deallocate()
+      if let base = buffer.baseAddress { unsafe OPENSSL_cleanse(base, buffer.count) }
+      unsafe buffer.deallocate()
     }
     while true {
       if count == buffer.count {
         // Grow, wiping the old buffer.
         capacity = min(capacity * 2, limit + 1)
         let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity + 1, alignment: 1)
-        bigger.copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-        if let base = buffer.baseAddress { OPENSSL_cleanse(base, buffer.count) }
-        buffer.deallocate()
-        buffer = bigger
+        unsafe bigger.copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        if let base = buffer.baseAddress { unsafe OPENSSL_cleanse(base, buffer.count) }
+        unsafe buffer.deallocate()
+        unsafe buffer = unsafe bigger
       }
-      let got = systemRead(fd, buffer.baseAddress! + count, buffer.count - count)
+      let got = unsafe systemRead(fd, buffer.baseAddress! + count, buffer.count - count)
       if got < 0 {
         if errno == EINTR { continue }
         throw failure("cannot read")
@@ -86,6 +88,6 @@ package enum InputFile {
           .tooLarge, object: object, source: source, detail: "the file has more than \(limit) bytes")
       }
     }
-    try body(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+    unsafe try body(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
   }
 }

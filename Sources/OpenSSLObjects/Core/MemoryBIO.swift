@@ -17,39 +17,39 @@ package enum MemoryBIO {
   ) throws(Failure) -> Result {
     // BIO_new_mem_buf needs a non-NULL pointer even for zero bytes.
     var empty: UInt8 = 0
-    let bio: OpaquePointer = withUnsafeMutablePointer(to: &empty) { fallback in
-      BIO_new_mem_buf(bytes.baseAddress ?? UnsafeRawPointer(fallback), Int32(clamping: bytes.count))
+    let bio: OpaquePointer = unsafe withUnsafeMutablePointer(to: &empty) { fallback in
+      unsafe BIO_new_mem_buf(bytes.baseAddress ?? UnsafeRawPointer(fallback), Int32(clamping: bytes.count))
     }
-    defer { BIO_free(bio) }
-    return try body(bio)
+    defer { unsafe BIO_free(bio) }
+    return unsafe try body(bio)
   }
 
   /// Lends a writable memory BIO (`BIO_new(BIO_s_mem())`) to `body` and returns what was written.
   package static func writing<Failure: Error>(
     _ body: (OpaquePointer) throws(Failure) -> Void
   ) throws(Failure) -> [UInt8] {
-    let bio = BIO_new(BIO_s_mem())!
-    defer { BIO_free(bio) }
-    try body(bio)
-    return contents(of: bio)
+    let bio = unsafe BIO_new(BIO_s_mem())!
+    defer { unsafe BIO_free(bio) }
+    unsafe try body(bio)
+    return unsafe contents(of: bio)
   }
 
   /// The bytes a memory BIO holds (`BIO_get_mem_data`).
   package static func contents(of bio: OpaquePointer) -> [UInt8] {
     var data: UnsafeMutablePointer<CChar>? = nil
-    let count = oo_BIO_get_mem_data(bio, &data)
-    guard let data, count > 0 else { return [] }
-    return [UInt8](UnsafeRawBufferPointer(start: data, count: count))
+    let count = unsafe oo_BIO_get_mem_data(bio, &data)
+    guard let data = unsafe data, count > 0 else { return [] }
+    return unsafe [UInt8](UnsafeRawBufferPointer(start: data, count: count))
   }
 
   /// The text a memory BIO holds, decoded as UTF-8.
   package static func text(of bio: OpaquePointer) -> String {
-    String(decoding: contents(of: bio), as: UTF8.self)
+    unsafe String(decoding: contents(of: bio), as: UTF8.self)
   }
 
   /// Bytes not yet read from a BIO (`BIO_ctrl_pending`).
   package static func pending(_ bio: OpaquePointer) -> Int {
-    Int(BIO_ctrl_pending(bio))
+    unsafe Int(BIO_ctrl_pending(bio))
   }
 }
 
@@ -84,7 +84,7 @@ extension Array where Element == UInt8 {
 package func base64Encoded(_ bytes: [UInt8]) -> String {
   guard !bytes.isEmpty else { return "" }
   var output = [UInt8](repeating: 0, count: 4 * ((bytes.count + 2) / 3) + 1)
-  let written = EVP_EncodeBlock(&output, bytes, Int32(bytes.count))
+  let written = unsafe EVP_EncodeBlock(&output, bytes, Int32(bytes.count))
   return String(decoding: output[0..<Int(written)], as: UTF8.self)
 }
 
@@ -93,7 +93,7 @@ package func base64Decoded(_ text: String) -> [UInt8]? {
   let input = Array(text.utf8)
   guard !input.isEmpty, input.count % 4 == 0 else { return input.isEmpty ? [] : nil }
   var output = [UInt8](repeating: 0, count: input.count / 4 * 3)
-  let written = EVP_DecodeBlock(&output, input, Int32(input.count))
+  let written = unsafe EVP_DecodeBlock(&output, input, Int32(input.count))
   guard written >= 0 else { return nil }
   // EVP_DecodeBlock counts the padding bytes as zeros; drop them.
   let padding = input.reversed().prefix(2).prefix { $0 == UInt8(ascii: "=") }.count
@@ -111,8 +111,8 @@ package func withContiguousBytes<Bytes: ContiguousBytes, Result, Failure: Error>
   _ bytes: Bytes,
   _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
 ) throws(Failure) -> Result {
-  let outcome: Swift.Result<Result, Failure> = bytes.withUnsafeBytes { buffer in
-    Swift.Result { () throws(Failure) -> Result in try body(buffer) }
+  let outcome: Swift.Result<Result, Failure> = unsafe bytes.withUnsafeBytes { buffer in
+    Swift.Result { () throws(Failure) -> Result in unsafe try body(buffer) }
   }
   return try outcome.get()
 }

@@ -12,6 +12,7 @@ import COpenSSLFull
 /// Rules: text before and between PEM blocks is skipped, as OpenSSL's readers skip it; blocks of
 /// other kinds are skipped; anything but white space after the last block is trailing data; a
 /// single-object read refuses input with two objects of its kind.
+@safe
 public struct ObjectDecoder: Sendable {
   /// The object's name in messages: "certificate", "CRL".
   let object: String
@@ -26,7 +27,7 @@ public struct ObjectDecoder: Sendable {
 
   func decodeDER(_ buffer: UnsafeRawBufferPointer, source: InputSource, limit: Int) throws(InputError) -> OpaquePointer
   {
-    try DER.decode(
+    unsafe try DER.decode(
       buffer, object: object, source: source, operation: operation(nil), limit: limit, d2i: d2i(nil), free: free)
   }
 
@@ -34,24 +35,26 @@ public struct ObjectDecoder: Sendable {
   func decodeSingle(
     _ buffer: UnsafeRawBufferPointer, source: InputSource, limit: Int
   ) throws(InputError) -> OpaquePointer {
-    if PEM.looksLikePEM(buffer) { return try decodeSinglePEM(buffer, source: source, limit: limit) }
-    return try decodeDER(buffer, source: source, limit: limit)
+    if unsafe PEM.looksLikePEM(buffer) { return unsafe try decodeSinglePEM(buffer, source: source, limit: limit) }
+    return unsafe try decodeDER(buffer, source: source, limit: limit)
   }
 
   /// One object from PEM.
   func decodeSinglePEM(
     _ buffer: UnsafeRawBufferPointer, source: InputSource, limit: Int
   ) throws(InputError) -> OpaquePointer {
-    let objects = try decodePEM(buffer, source: source, limit: limit, single: true)
-    return objects[0]
+    let objects = unsafe try decodePEM(buffer, source: source, limit: limit, single: true)
+    return unsafe objects[0]
   }
 
   /// Every object of the kind in PEM (at least one), or the one object of DER input.
   func decodeAll(
     _ buffer: UnsafeRawBufferPointer, source: InputSource, limit: Int
   ) throws(InputError) -> [OpaquePointer] {
-    if PEM.looksLikePEM(buffer) { return try decodePEM(buffer, source: source, limit: limit, single: false) }
-    return [try decodeDER(buffer, source: source, limit: limit)]
+    if unsafe PEM.looksLikePEM(buffer) {
+      return unsafe try decodePEM(buffer, source: source, limit: limit, single: false)
+    }
+    return unsafe [try decodeDER(buffer, source: source, limit: limit)]
   }
 
   /// Every object of the kind in PEM; with `single`, exactly one.
@@ -61,37 +64,37 @@ public struct ObjectDecoder: Sendable {
     limit: Int,
     single: Bool
   ) throws(InputError) -> [OpaquePointer] {
-    if buffer.isEmpty {
+    if unsafe buffer.isEmpty {
       throw InputError(.empty, object: object, source: source.description, detail: "there are no bytes")
     }
     if buffer.count > limit {
       throw InputError(
         .tooLarge, object: object, source: source.description, detail: "\(buffer.count) bytes; the limit is \(limit)")
     }
-    var objects: [OpaquePointer] = []
+    var objects: [OpaquePointer] = unsafe []
     var labels: [String] = []
     var lastEnd = 0
     do throws(InputError) {
-      try PEM.forEachBlock(in: buffer, object: object, source: source) { block throws(InputError) in
+      unsafe try PEM.forEachBlock(in: buffer, object: object, source: source) { block throws(InputError) in
         labels.append(block.label)
         lastEnd = block.endOffset
         guard self.labels.contains(block.label) else { return true }
-        if single && !objects.isEmpty {
+        if unsafe single && !objects.isEmpty {
           throw InputError(
             .multipleObjects, object: object, source: source.description, offset: block.endOffset,
             detail: "PEM block \(block.index) is a second \(object); read bundles with the functions for several")
         }
         let label = block.label
         let index = block.index
-        objects.append(
+        unsafe objects.append(
           try block.withDER { der throws(InputError) in
-            try DER.decode(
+            unsafe try DER.decode(
               der, object: object, source: source, operation: operation(label), limit: limit,
-              context: "PEM block \(index) (\(label))", d2i: d2i(label), free: free)
+              context: "PEM block \(index) (\(label))", d2i: unsafe d2i(label), free: unsafe free)
           })
         return true
       }
-      if objects.isEmpty {
+      if unsafe objects.isEmpty {
         let label = labels.first ?? ""
         let found = ObjectKind.identify(pemLabel: label).map { " (\($0.name.withArticle))" } ?? ""
         throw InputError(
@@ -99,16 +102,16 @@ public struct ObjectDecoder: Sendable {
           detail: "found a \"\(label)\" PEM block\(found); \(object.withArticle) is labelled "
             + self.labels.map { "\"\($0)\"" }.joined(separator: ", "))
       }
-      guard PEM.onlyWhitespace(buffer, from: lastEnd) else {
+      guard unsafe PEM.onlyWhitespace(buffer, from: lastEnd) else {
         throw InputError(
           .trailingData, object: object, source: source.description, offset: lastEnd,
           detail: "\(buffer.count - lastEnd) bytes that are not PEM follow the last PEM block")
       }
     } catch {
-      objects.forEach(free)
+      unsafe objects.forEach(free)
       throw error
     }
-    return objects
+    return unsafe objects
   }
 }
 
@@ -125,10 +128,10 @@ extension PEMDERDecodable {
   /// - Throws: ``InputError``: empty, truncated, trailing data (with its offset), malformed,
   ///   another kind of object (``InputError/Reason/wrongType``), or larger than `limit`.
   public init(derEncoded bytes: some ContiguousBytes, limit: Int = InputLimits.defaultMaximumSize) throws(InputError) {
-    let pointer = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try Self.decodingRules.decodeDER(buffer, source: .memory(count: buffer.count), limit: limit)
+    let pointer = unsafe try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      unsafe try Self.decodingRules.decodeDER(buffer, source: .memory(count: buffer.count), limit: limit)
     }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+    unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }
 
   /// Reads exactly one object from PEM (`PEM_read_bio_ex`, then the type's `d2i_*`).
@@ -137,10 +140,10 @@ extension PEMDERDecodable {
   /// key next to a certificate); a second object of this kind, or anything but white space after
   /// the last block, is an error (read bundles with ``all(bytes:limit:)``).
   public init(pemEncoded bytes: some ContiguousBytes, limit: Int = InputLimits.defaultMaximumSize) throws(InputError) {
-    let pointer = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try Self.decodingRules.decodeSinglePEM(buffer, source: .memory(count: buffer.count), limit: limit)
+    let pointer = unsafe try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      unsafe try Self.decodingRules.decodeSinglePEM(buffer, source: .memory(count: buffer.count), limit: limit)
     }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+    unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }
 
   /// Reads exactly one object from PEM text.
@@ -150,19 +153,19 @@ extension PEMDERDecodable {
 
   /// Reads exactly one object from PEM or DER, detected from the content.
   public init(bytes: some ContiguousBytes, limit: Int = InputLimits.defaultMaximumSize) throws(InputError) {
-    let pointer = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try Self.decodingRules.decodeSingle(buffer, source: .memory(count: buffer.count), limit: limit)
+    let pointer = unsafe try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      unsafe try Self.decodingRules.decodeSingle(buffer, source: .memory(count: buffer.count), limit: limit)
     }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+    unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }
 
   /// Reads exactly one object from a PEM or DER file.
   public init(contentsOfFile path: String, limit: Int = InputLimits.defaultMaximumSize) throws(InputError) {
     let bytes = try InputFile.read(path, object: Self.decodingRules.object, limit: limit)
-    let pointer = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try Self.decodingRules.decodeSingle(buffer, source: .file(path), limit: limit)
+    let pointer = unsafe try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      unsafe try Self.decodingRules.decodeSingle(buffer, source: .file(path), limit: limit)
     }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+    unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }
 
   /// Reads every object of this kind from PEM (a bundle, in order; blocks of other kinds are
@@ -172,9 +175,9 @@ extension PEMDERDecodable {
   ) throws(InputError)
     -> [Self]
   {
-    try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try decodingRules.decodeAll(buffer, source: .memory(count: buffer.count), limit: limit).map {
-        Self(takingOwnershipOf: OpenSSLPointer($0))
+    unsafe try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      unsafe try decodingRules.decodeAll(buffer, source: .memory(count: buffer.count), limit: limit).map {
+        unsafe Self(takingOwnershipOf: OpenSSLPointer($0))
       }
     }
   }
@@ -186,9 +189,9 @@ extension PEMDERDecodable {
     -> [Self]
   {
     let bytes = try InputFile.read(path, object: decodingRules.object, limit: limit)
-    return try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try decodingRules.decodeAll(buffer, source: .file(path), limit: limit).map {
-        Self(takingOwnershipOf: OpenSSLPointer($0))
+    return unsafe try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      unsafe try decodingRules.decodeAll(buffer, source: .file(path), limit: limit).map {
+        unsafe Self(takingOwnershipOf: OpenSSLPointer($0))
       }
     }
   }

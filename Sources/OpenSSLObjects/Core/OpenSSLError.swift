@@ -173,9 +173,9 @@ package enum ErrorQueue {
     var function: UnsafePointer<CChar>? = nil
     var data: UnsafePointer<CChar>? = nil
     var flags: Int32 = 0
-    let code = ERR_get_error_all(&file, &line, &function, &data, &flags)
+    let code = unsafe ERR_get_error_all(&file, &line, &function, &data, &flags)
     guard code != 0 else { return nil }
-    return entry(code: code, file: file, line: line, function: function, data: data, flags: flags)
+    return unsafe entry(code: code, file: file, line: line, function: function, data: data, flags: flags)
   }
 
   static func peekNewest() -> Entry? {
@@ -184,9 +184,9 @@ package enum ErrorQueue {
     var function: UnsafePointer<CChar>? = nil
     var data: UnsafePointer<CChar>? = nil
     var flags: Int32 = 0
-    let code = ERR_peek_last_error_all(&file, &line, &function, &data, &flags)
+    let code = unsafe ERR_peek_last_error_all(&file, &line, &function, &data, &flags)
     guard code != 0 else { return nil }
-    return entry(code: code, file: file, line: line, function: function, data: data, flags: flags)
+    return unsafe entry(code: code, file: file, line: line, function: function, data: data, flags: flags)
   }
 
   private static func entry(
@@ -198,20 +198,20 @@ package enum ErrorQueue {
     flags: Int32
   ) -> Entry {
     var buffer = [CChar](repeating: 0, count: 256)
-    ERR_error_string_n(code, &buffer, buffer.count)
-    let message = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    unsafe ERR_error_string_n(code, &buffer, buffer.count)
+    let message = unsafe buffer.withUnsafeBufferPointer { unsafe String(cString: $0.baseAddress!) }
     let text: String? =
-      if let data, flags & ERR_TXT_STRING != 0 { String(cString: data) } else { nil }
-    return Entry(
+      if let data = unsafe data, flags & ERR_TXT_STRING != 0 { unsafe String(cString: data) } else { nil }
+    return unsafe Entry(
       code: code,
       library: oo_ERR_GET_LIB(code),
       reason: oo_ERR_GET_REASON(code),
-      libraryName: ERR_lib_error_string(code).map { String(cString: $0) },
-      reasonText: ERR_reason_error_string(code).map { String(cString: $0) },
+      libraryName: ERR_lib_error_string(code).map { unsafe String(cString: $0) },
+      reasonText: unsafe ERR_reason_error_string(code).map { unsafe String(cString: $0) },
       message: message,
-      file: file.map { String(cString: $0) } ?? "",
+      file: unsafe file.map { unsafe String(cString: $0) } ?? "",
       line: Int(line),
-      function: function.map { String(cString: $0) } ?? "",
+      function: unsafe function.map { unsafe String(cString: $0) } ?? "",
       data: text
     )
   }

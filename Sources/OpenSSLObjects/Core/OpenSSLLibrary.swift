@@ -28,12 +28,12 @@ public enum OpenSSLLibrary {
 
   /// The linked library's full version text (`OpenSSL_version(OPENSSL_VERSION)`), for example
   /// `"OpenSSL 3.0.17 1 Jul 2025"`.
-  public static let versionText = String(cString: OpenSSL_version(OPENSSL_VERSION))
+  public static let versionText = unsafe String(cString: OpenSSL_version(OPENSSL_VERSION))
 
   /// The directory OpenSSL searches for its trust store and configuration
   /// (`OpenSSL_version(OPENSSL_DIR)`).
   public static let directory: String = {
-    let text = String(cString: OpenSSL_version(OPENSSL_DIR))
+    let text = unsafe String(cString: OpenSSL_version(OPENSSL_DIR))
     // Reported as `OPENSSLDIR: "/usr/lib/ssl"`.
     guard let open = text.firstIndex(of: "\""), let close = text.lastIndex(of: "\""), open < close else {
       return text

@@ -12,6 +12,7 @@ import COpenSSLFull
 
 /// How OpenSSL frees, references and copies one C type: the only place where the shared mechanism
 /// learns each wrapper's C functions.
+@safe
 package struct CObjectType: @unchecked Sendable {
   // Immutable; C function pointers only.
   /// The C type's name as OpenSSL spells it, for example `"X509"`.
@@ -187,7 +188,7 @@ extension OpenSSLReferenceCounted {
   /// - Throws: ``OpenSSLError`` if OpenSSL could not add the reference.
   @unsafe
   public init(retaining pointer: OpenSSLPointer<Self>) throws(OpenSSLError) {
-    try Self.addReference(unsafe pointer.raw)
+    unsafe try Self.addReference(unsafe pointer.raw)
     unsafe self.init(adopting: pointer.raw)
   }
 
@@ -199,7 +200,7 @@ extension OpenSSLReferenceCounted {
   public func retainedPointer() throws(OpenSSLError) -> OpenSSLPointer<Self> {
     willHandOver()
     return try withUnsafePointer { pointer throws(OpenSSLError) in
-      try Self.addReference(unsafe pointer.raw)
+      unsafe try Self.addReference(unsafe pointer.raw)
       return pointer
     }
   }
@@ -222,7 +223,7 @@ extension OpenSSLCopyable {
   /// - Throws: ``OpenSSLError`` if the copy failed.
   @unsafe
   public init(copying pointer: OpenSSLPointer<Self>) throws(OpenSSLError) {
-    let copy = try Self.duplicate(unsafe pointer.raw)
+    let copy = unsafe try Self.duplicate(unsafe pointer.raw)
     unsafe self.init(adopting: copy)
   }
 
@@ -242,6 +243,6 @@ extension OpenSSLCopyable {
 
   /// Copies with the type's `*_dup`.
   package static func duplicate(_ pointer: OpaquePointer) throws(OpenSSLError) -> OpaquePointer {
-    try ErrorQueue.call("\(openSSLTypeName)_dup") { unsafe cType.duplicate?(pointer) }
+    unsafe try ErrorQueue.call("\(openSSLTypeName)_dup") { unsafe cType.duplicate?(pointer) }
   }
 }

@@ -4,6 +4,7 @@ import COpenSSLFull
 ///
 /// The decoded bytes stay in OpenSSL's buffer (the secure heap for key material) and are wiped
 /// and freed when the block goes away.
+@safe
 struct PEMBlock: ~Copyable {
   /// The label after `-----BEGIN `, for example `CERTIFICATE`.
   let label: String
@@ -21,11 +22,11 @@ struct PEMBlock: ~Copyable {
   func withDER<Result, Failure: Error>(
     _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
   ) throws(Failure) -> Result {
-    try body(UnsafeRawBufferPointer(start: data, count: count))
+    unsafe try body(UnsafeRawBufferPointer(start: data, count: count))
   }
 
   /// The decoded bytes as a mutable buffer (PEM_do_header decrypts in place).
-  var mutableData: UnsafeMutablePointer<UInt8>? { data }
+  var mutableData: UnsafeMutablePointer<UInt8>? { unsafe data }
 
   /// The number of decoded bytes.
   var derCount: Int { count }
@@ -37,8 +38,8 @@ struct PEMBlock: ~Copyable {
   }
 
   deinit {
-    guard let data else { return }
-    if secure { oo_OPENSSL_secure_clear_free(data, count) } else { oo_OPENSSL_clear_free(data, count) }
+    guard let data = unsafe data else { return }
+    if secure { unsafe oo_OPENSSL_secure_clear_free(data, count) } else { unsafe oo_OPENSSL_clear_free(data, count) }
   }
 }
 
@@ -46,16 +47,16 @@ struct PEMBlock: ~Copyable {
 enum PEM {
   /// Whether `bytes` look like PEM: they contain a `-----BEGIN ` line.
   static func looksLikePEM(_ bytes: UnsafeRawBufferPointer) -> Bool {
-    looksLike(bytes, Array("-----BEGIN ".utf8))
+    unsafe looksLike(bytes, Array("-----BEGIN ".utf8))
   }
 
   private static func looksLike(_ bytes: UnsafeRawBufferPointer, _ marker: [UInt8]) -> Bool {
     guard bytes.count >= marker.count else { return false }
     var index = 0
     while index + marker.count <= bytes.count {
-      if bytes[index] == marker[0] {
+      if unsafe bytes[index] == marker[0] {
         var matches = true
-        for offset in 1..<marker.count where bytes[index + offset] != marker[offset] {
+        for offset in 1..<marker.count where unsafe bytes[index + offset] != marker[offset] {
           matches = false
           break
         }
@@ -69,14 +70,13 @@ enum PEM {
   /// Whether `bytes` contain `marker` at or after `offset`.
   static func contains(_ bytes: UnsafeRawBufferPointer, _ marker: [UInt8], from offset: Int) -> Bool {
     guard offset < bytes.count else { return false }
-    return looksLike(UnsafeRawBufferPointer(rebasing: bytes[offset...]), marker)
+    return unsafe looksLike(UnsafeRawBufferPointer(rebasing: bytes[offset...]), marker)
   }
 
   /// Whether the bytes from `offset` on are only white space.
   static func onlyWhitespace(_ bytes: UnsafeRawBufferPointer, from offset: Int) -> Bool {
     guard offset < bytes.count else { return true }
-    for byte in bytes[offset...] where ![0x20, 0x09, 0x0A, 0x0D, 0x00].contains(byte) { return false }
-    return true
+    return (offset..<bytes.count).allSatisfy { [0x20, 0x09, 0x0A, 0x0D, 0x00].contains(unsafe bytes[$0]) }
   }
 
   /// Calls `body` with each PEM block of `bytes`, in order, until it returns `false`.
@@ -92,7 +92,7 @@ enum PEM {
     secure: Bool = false,
     _ body: (borrowing PEMBlock) throws(InputError) -> Bool
   ) throws(InputError) {
-    try MemoryBIO.reading(bytes) { bio throws(InputError) in
+    unsafe try MemoryBIO.reading(bytes) { bio throws(InputError) in
       var index = 0
       while true {
         let block = try ErrorQueue.isolated { scope throws(InputError) -> PEMBlock? in
@@ -104,9 +104,9 @@ enum PEM {
           // are read as PEM_read_bio_X509 and PEM_read_bio_PrivateKey read them, and without the
           // per-character control-character pass that flags 0 makes over every line.
           let flags = UInt32(PEM_FLAG_EAY_COMPATIBLE | (secure ? PEM_FLAG_SECURE : 0))
-          let start = bytes.count - MemoryBIO.pending(bio)
-          let status = PEM_read_bio_ex(bio, &name, &header, &data, &length, flags)
-          let offset = bytes.count - MemoryBIO.pending(bio)
+          let start = unsafe bytes.count - MemoryBIO.pending(bio)
+          let status = unsafe PEM_read_bio_ex(bio, &name, &header, &data, &length, flags)
+          let offset = unsafe bytes.count - MemoryBIO.pending(bio)
           if status != 1 {
             // The end of the input after the last block: the common case, told from the newest
             // error's code alone, without reading the queue into an OpenSSLError.
@@ -127,7 +127,7 @@ enum PEM {
             // "bad end line" means either no END line at all (truncated) or one that does not
             // match the BEGIN line (malformed).
             let truncated =
-              error.contains(library: ERR_LIB_PEM, reason: PEM_R_SHORT_HEADER)
+              unsafe error.contains(library: ERR_LIB_PEM, reason: PEM_R_SHORT_HEADER)
               || (error.contains(library: ERR_LIB_PEM, reason: PEM_R_BAD_END_LINE)
                 && !contains(bytes, Array("-----END ".utf8), from: start))
             throw
@@ -138,12 +138,12 @@ enum PEM {
                   + (error.last?.reasonText ?? "OpenSSL could not read it"),
                 openSSLError: error))
           }
-          let label = String(cString: name!)
-          let headers = String(cString: header!)
-          oo_OPENSSL_free(name)
-          oo_OPENSSL_free(header)
+          let label = unsafe String(cString: name!)
+          let headers = unsafe String(cString: header!)
+          unsafe oo_OPENSSL_free(name)
+          unsafe oo_OPENSSL_free(header)
           index += 1
-          return PEMBlock(
+          return unsafe PEMBlock(
             label: label, headers: headers, endOffset: offset, index: index, data: data,
             count: length, secure: secure)
         }
@@ -156,7 +156,8 @@ enum PEM {
   /// DER bytes as one PEM block with `label` (`PEM_write_bio`), for objects whose PEM writer is a
   /// macro Swift cannot call.
   static func encode(_ der: [UInt8], label: String) -> String {
-    (try? write("PEM_write_bio") { bio in PEM_write_bio(bio, label, "", der, der.count) > 0 ? 1 : 0 }) ?? ""
+    unsafe (try? write("PEM_write_bio") { bio in unsafe PEM_write_bio(bio, label, "", der, der.count) > 0 ? 1 : 0 })
+      ?? ""
   }
 
   /// Writes one object as PEM with one of OpenSSL's `PEM_write_bio_*` functions.
@@ -164,8 +165,8 @@ enum PEM {
     _ operation: String,
     _ body: (OpaquePointer) -> Int32
   ) throws(OpenSSLError) -> String {
-    let bytes = try MemoryBIO.writing { bio throws(OpenSSLError) in
-      try ErrorQueue.check(operation) { body(bio) }
+    let bytes = unsafe try MemoryBIO.writing { bio throws(OpenSSLError) in
+      try ErrorQueue.check(operation) { unsafe body(bio) }
     }
     return String(decoding: bytes, as: UTF8.self)
   }

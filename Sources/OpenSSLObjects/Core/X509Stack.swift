@@ -9,17 +9,17 @@ enum X509Stack {
     _ certificates: [X509Certificate],
     _ body: (OpaquePointer) throws(Failure) -> Result
   ) throws(Failure) -> Result {
-    let stack = oo_sk_X509_new_null()!
-    defer { oo_sk_X509_free(stack) }
-    for member in certificates { _ = oo_sk_X509_push(stack, member.pointer) }
-    return try withExtendedLifetime(certificates) { () throws(Failure) in try body(stack) }
+    let stack = unsafe oo_sk_X509_new_null()!
+    defer { unsafe oo_sk_X509_free(stack) }
+    for member in certificates { _ = unsafe oo_sk_X509_push(stack, member.pointer) }
+    return try withExtendedLifetime(certificates) { () throws(Failure) in unsafe try body(stack) }
   }
 
   /// The certificates of a borrowed stack, each retained.
   static func certificates(_ stack: OpaquePointer?) -> [X509Certificate] {
-    guard let stack else { return [] }
-    return (0..<oo_sk_X509_num(stack)).compactMap { index in
-      oo_sk_X509_value(stack, index).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
+    guard let stack = unsafe stack else { return [] }
+    return unsafe (0..<oo_sk_X509_num(stack)).compactMap { index in
+      unsafe oo_sk_X509_value(stack, index).flatMap { unsafe try? X509Certificate(retaining: OpenSSLPointer($0)) }
     }
   }
 }

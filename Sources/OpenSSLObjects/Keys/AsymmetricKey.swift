@@ -42,16 +42,18 @@ public struct KeyAlgorithm: Hashable, Sendable, CustomStringConvertible {
 extension AsymmetricKey {
   /// The key's algorithm (`EVP_PKEY_get0_type_name`, falling back to the base NID's short name).
   public var algorithm: KeyAlgorithm {
-    if let name = EVP_PKEY_get0_type_name(pointer) { return KeyAlgorithm(name: String(cString: name).uppercased()) }
-    let nid = EVP_PKEY_get_base_id(pointer)
-    return KeyAlgorithm(name: OBJ_nid2sn(nid).map { String(cString: $0).uppercased() } ?? "UNKNOWN")
+    if let name = unsafe EVP_PKEY_get0_type_name(pointer) {
+      return unsafe KeyAlgorithm(name: String(cString: name).uppercased())
+    }
+    let nid = unsafe EVP_PKEY_get_base_id(pointer)
+    return unsafe KeyAlgorithm(name: OBJ_nid2sn(nid).map { unsafe String(cString: $0).uppercased() } ?? "UNKNOWN")
   }
 
   /// The key size in bits (`EVP_PKEY_get_bits`): the modulus for RSA, the field for EC.
-  public var bits: Int { Int(EVP_PKEY_get_bits(pointer)) }
+  public var bits: Int { unsafe Int(EVP_PKEY_get_bits(pointer)) }
 
   /// The key's strength in security bits (`EVP_PKEY_get_security_bits`), as security levels use it.
-  public var securityBits: Int { Int(EVP_PKEY_get_security_bits(pointer)) }
+  public var securityBits: Int { unsafe Int(EVP_PKEY_get_security_bits(pointer)) }
 
   /// The curve of an EC key (`OSSL_PKEY_PARAM_GROUP_NAME`), for example `"prime256v1"`; `nil`
   /// for other keys.
@@ -59,15 +61,15 @@ extension AsymmetricKey {
     var buffer = [CChar](repeating: 0, count: 80)
     var length = 0
     let ok = ErrorQueue.isolated { _ in
-      EVP_PKEY_get_utf8_string_param(pointer, OSSL_PKEY_PARAM_GROUP_NAME, &buffer, buffer.count, &length)
+      unsafe EVP_PKEY_get_utf8_string_param(pointer, OSSL_PKEY_PARAM_GROUP_NAME, &buffer, buffer.count, &length)
     }
     guard ok == 1 else { return nil }
-    return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    return unsafe buffer.withUnsafeBufferPointer { unsafe String(cString: $0.baseAddress!) }
   }
 
   /// The DER SubjectPublicKeyInfo of the public half (`i2d_PUBKEY`).
   public var subjectPublicKeyInfo: [UInt8] {
-    get throws(OpenSSLError) { try DER.encode("i2d_PUBKEY") { i2d_PUBKEY(pointer, $0) } }
+    get throws(OpenSSLError) { unsafe try DER.encode("i2d_PUBKEY") { unsafe i2d_PUBKEY(pointer, $0) } }
   }
 
   /// The SPKI pin of the public half: `sha256/` and the base64 of SHA-256 over the DER
@@ -78,12 +80,14 @@ extension AsymmetricKey {
 
   /// The public half in PEM (`PEM_write_bio_PUBKEY`), labelled `PUBLIC KEY`.
   public var publicKeyPEM: String {
-    get throws(OpenSSLError) { try PEM.write("PEM_write_bio_PUBKEY") { PEM_write_bio_PUBKEY($0, pointer) } }
+    get throws(OpenSSLError) {
+      unsafe try PEM.write("PEM_write_bio_PUBKEY") { unsafe PEM_write_bio_PUBKEY($0, pointer) }
+    }
   }
 
   /// Whether both keys have the same public half (`EVP_PKEY_eq`).
   public func hasSamePublicKey(as other: some AsymmetricKey) -> Bool {
-    ErrorQueue.isolated { _ in EVP_PKEY_eq(pointer, other.pointer) == 1 }
+    ErrorQueue.isolated { _ in unsafe EVP_PKEY_eq(pointer, other.pointer) == 1 }
   }
 
   /// Verifies a signature over `data` with the public half (`EVP_DigestVerifyInit`,
@@ -102,9 +106,9 @@ extension AsymmetricKey {
     digest: Digest? = nil,
     padding: RSAPadding = .pkcs1v15
   ) throws(InputError) -> Bool {
-    try withContiguousBytes(signature) { (signatureBytes: UnsafeRawBufferPointer) throws(InputError) in
-      try withContiguousBytes(data) { (dataBytes: UnsafeRawBufferPointer) throws(InputError) in
-        try SignatureOperation.verify(
+    unsafe try withContiguousBytes(signature) { (signatureBytes: UnsafeRawBufferPointer) throws(InputError) in
+      unsafe try withContiguousBytes(data) { (dataBytes: UnsafeRawBufferPointer) throws(InputError) in
+        unsafe try SignatureOperation.verify(
           key: pointer, algorithm: algorithm, signature: signatureBytes, data: dataBytes, digest: digest,
           padding: padding)
       }
@@ -135,7 +139,7 @@ enum SignatureOperation {
       }
       return nil
     }
-    return try (digest ?? .sha256).algorithm(for: object)
+    return unsafe try (digest ?? .sha256).algorithm(for: object)
   }
 
   /// Sets up an `EVP_MD_CTX` for signing or verifying and runs `body` with it.
@@ -148,18 +152,18 @@ enum SignatureOperation {
     _ body: (OpaquePointer, borrowing ErrorQueue.Scope) throws(InputError) -> Result
   ) throws(InputError) -> Result {
     let object = signing ? "signature" : "signature verification"
-    let md = try digestAlgorithm(digest, for: algorithm, object: object)
+    let md = unsafe try digestAlgorithm(digest, for: algorithm, object: object)
     if padding == .pss && algorithm != .rsa && algorithm != .rsaPSS {
       throw InputError(
         .invalidArgument, object: object, source: "the signing options",
         detail: "PSS padding needs an RSA key, not \(algorithm)")
     }
     return try ErrorQueue.isolated { scope throws(InputError) -> Result in
-      let context = EVP_MD_CTX_new()!
-      defer { EVP_MD_CTX_free(context) }
+      let context = unsafe EVP_MD_CTX_new()!
+      defer { unsafe EVP_MD_CTX_free(context) }
       var keyContext: OpaquePointer? = nil
       let initialized =
-        signing
+        unsafe signing
         ? EVP_DigestSignInit(context, &keyContext, md, nil, key)
         : EVP_DigestVerifyInit(context, &keyContext, md, nil, key)
       guard initialized == 1 else {
@@ -169,15 +173,15 @@ enum SignatureOperation {
           detail: "OpenSSL cannot \(signing ? "sign" : "verify") with this key and digest", openSSLError: error)
       }
       if padding == .pss, algorithm == .rsa {
-        guard EVP_PKEY_CTX_set_rsa_padding(keyContext, RSA_PKCS1_PSS_PADDING) == 1,
-          EVP_PKEY_CTX_set_rsa_pss_saltlen(keyContext, RSA_PSS_SALTLEN_DIGEST) == 1
+        guard unsafe EVP_PKEY_CTX_set_rsa_padding(keyContext, RSA_PKCS1_PSS_PADDING) == 1,
+          unsafe EVP_PKEY_CTX_set_rsa_pss_saltlen(keyContext, RSA_PSS_SALTLEN_DIGEST) == 1
         else {
           throw InputError(
             .invalidArgument, object: object, source: "a \(algorithm) key", detail: "OpenSSL refused PSS padding",
             openSSLError: scope.failure("EVP_PKEY_CTX_set_rsa_padding"))
         }
       }
-      return try body(context, scope)
+      return unsafe try body(context, scope)
     }
   }
 
@@ -188,15 +192,15 @@ enum SignatureOperation {
     digest: Digest?,
     padding: RSAPadding
   ) throws(InputError) -> [UInt8] {
-    try withContext(key: key, algorithm: algorithm, digest: digest, padding: padding, signing: true) {
+    unsafe try withContext(key: key, algorithm: algorithm, digest: digest, padding: padding, signing: true) {
       context, scope throws(InputError) -> [UInt8] in
-      let bytes = data.baseAddress?.assumingMemoryBound(to: UInt8.self)
+      let bytes = unsafe data.baseAddress?.assumingMemoryBound(to: UInt8.self)
       var length = 0
-      guard EVP_DigestSign(context, nil, &length, bytes, data.count) == 1 else {
+      guard unsafe EVP_DigestSign(context, nil, &length, bytes, data.count) == 1 else {
         throw failure(scope, "EVP_DigestSign", algorithm)
       }
       var signature = [UInt8](repeating: 0, count: length)
-      guard EVP_DigestSign(context, &signature, &length, bytes, data.count) == 1 else {
+      guard unsafe EVP_DigestSign(context, &signature, &length, bytes, data.count) == 1 else {
         throw failure(scope, "EVP_DigestSign", algorithm)
       }
       signature.removeLast(signature.count - length)
@@ -212,10 +216,10 @@ enum SignatureOperation {
     digest: Digest?,
     padding: RSAPadding
   ) throws(InputError) -> Bool {
-    try withContext(key: key, algorithm: algorithm, digest: digest, padding: padding, signing: false) {
+    unsafe try withContext(key: key, algorithm: algorithm, digest: digest, padding: padding, signing: false) {
       context, _ throws(InputError) -> Bool in
       // 1 is a valid signature; 0 or a negative value (a malformed signature) is not.
-      EVP_DigestVerify(
+      unsafe EVP_DigestVerify(
         context, signature.baseAddress?.assumingMemoryBound(to: UInt8.self), signature.count,
         data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count) == 1
     }

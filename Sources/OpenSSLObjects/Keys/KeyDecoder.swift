@@ -42,15 +42,15 @@ final class PassphraseBox {
       }
     }
     guard hasSupplied else { return nil }
-    return supplied.withUnsafeBytes(body)
+    return unsafe supplied.withUnsafeBytes(body)
   }
 
   /// Copies the passphrase into OpenSSL's buffer of `capacity` bytes; the number of bytes, or
   /// `nil` if there is no passphrase or it does not fit (``tooLong`` is then set).
   func copy(into buffer: UnsafeMutableRawPointer, capacity: Int) -> Int? {
-    let copied: Int?? = withPassphrase { bytes in
+    let copied: Int?? = unsafe withPassphrase { bytes in
       guard bytes.count <= capacity else { return nil }
-      if let base = bytes.baseAddress, bytes.count > 0 { buffer.copyMemory(from: base, byteCount: bytes.count) }
+      if let base = bytes.baseAddress, bytes.count > 0 { unsafe buffer.copyMemory(from: base, byteCount: bytes.count) }
       return bytes.count
     }
     switch copied {
@@ -68,10 +68,10 @@ final class PassphraseBox {
       UnsafeMutablePointer<CChar>?, Int, UnsafeMutablePointer<Int>?, UnsafePointer<OSSL_PARAM>?,
       UnsafeMutableRawPointer?
     ) -> Int32 = { buffer, capacity, length, _, argument in
-      guard let buffer, let length, let argument else { return 0 }
-      let box = Unmanaged<PassphraseBox>.fromOpaque(argument).takeUnretainedValue()
-      guard let count = box.copy(into: buffer, capacity: capacity) else { return 0 }
-      length.pointee = count
+      guard let buffer = unsafe buffer, let length = unsafe length, let argument = unsafe argument else { return 0 }
+      let box = unsafe Unmanaged<PassphraseBox>.fromOpaque(argument).takeUnretainedValue()
+      guard let count = unsafe box.copy(into: buffer, capacity: capacity) else { return 0 }
+      unsafe length.pointee = count
       return 1
     }
 
@@ -79,15 +79,15 @@ final class PassphraseBox {
   static let pemCallback:
     @convention(c) (UnsafeMutablePointer<CChar>?, Int32, Int32, UnsafeMutableRawPointer?) -> Int32 = {
       buffer, capacity, _, argument in
-      guard let buffer, let argument else { return -1 }
-      let box = Unmanaged<PassphraseBox>.fromOpaque(argument).takeUnretainedValue()
-      guard let count = box.copy(into: buffer, capacity: Int(capacity)) else { return -1 }
+      guard let buffer = unsafe buffer, let argument = unsafe argument else { return -1 }
+      let box = unsafe Unmanaged<PassphraseBox>.fromOpaque(argument).takeUnretainedValue()
+      guard let count = unsafe box.copy(into: buffer, capacity: Int(capacity)) else { return -1 }
       return Int32(count)
     }
 
   /// Runs `body` with an unretained pointer to this box for C callbacks.
   func withCallbackArgument<Result>(_ body: (UnsafeMutableRawPointer) throws -> Result) rethrows -> Result {
-    try withExtendedLifetime(self) { try body(Unmanaged.passUnretained(self).toOpaque()) }
+    try withExtendedLifetime(self) { unsafe try body(Unmanaged.passUnretained(self).toOpaque()) }
   }
 }
 
@@ -116,18 +116,18 @@ enum KeyDecoder {
     passphrase: PassphraseBox
   ) throws -> OpaquePointer {
     let object = selection.object
-    guard !bytes.isEmpty else {
+    guard unsafe !bytes.isEmpty else {
       throw InputError(.empty, object: object, source: source.description, detail: "there are no bytes")
     }
     guard bytes.count <= limit else {
       throw InputError(
         .tooLarge, object: object, source: source.description, detail: "\(bytes.count) bytes; the limit is \(limit)")
     }
-    let isPEM = encoding == .pem || (encoding == .automatic && PEM.looksLikePEM(bytes))
+    let isPEM = unsafe encoding == .pem || (encoding == .automatic && PEM.looksLikePEM(bytes))
     if isPEM {
-      return try decodePEM(bytes, selection: selection, source: source, passphrase: passphrase)
+      return unsafe try decodePEM(bytes, selection: selection, source: source, passphrase: passphrase)
     }
-    return try decodeDER(bytes, selection: selection, source: source, context: "", passphrase: passphrase)
+    return unsafe try decodeDER(bytes, selection: selection, source: source, context: "", passphrase: passphrase)
   }
 
   // MARK: PEM
@@ -143,24 +143,24 @@ enum KeyDecoder {
     var labels: [String] = []
     var lastEnd = 0
     do {
-      try PEM.forEachBlock(in: bytes, object: object, source: source, secure: true) { block throws(InputError) in
+      unsafe try PEM.forEachBlock(in: bytes, object: object, source: source, secure: true) { block throws(InputError) in
         labels.append(block.label)
         lastEnd = block.endOffset
         guard selection.labels.contains(block.label) else { return true }
-        if key != nil {
+        if unsafe key != nil {
           throw InputError(
             .multipleObjects, object: object, source: source.description, offset: block.endOffset,
             detail: "PEM block \(block.index) is a second key; give one key at a time")
         }
-        key = try decodeBlock(block, selection: selection, source: source, passphrase: passphrase)
+        unsafe key = unsafe try decodeBlock(block, selection: selection, source: source, passphrase: passphrase)
         return true
       }
     } catch {
-      EVP_PKEY_free(key)
+      unsafe EVP_PKEY_free(key)
       if let thrown = passphrase.thrown { throw thrown }
       throw error
     }
-    guard let key else {
+    guard let key = unsafe key else {
       let label = labels.first ?? ""
       let found = ObjectKind.identify(pemLabel: label).map { " (\($0.name.withArticle))" } ?? ""
       throw InputError(
@@ -168,13 +168,13 @@ enum KeyDecoder {
         detail: "found a \"\(label)\" PEM block\(found); \(object.withArticle) is labelled "
           + selection.labels.map { "\"\($0)\"" }.joined(separator: ", "))
     }
-    guard PEM.onlyWhitespace(bytes, from: lastEnd) else {
-      EVP_PKEY_free(key)
+    guard unsafe PEM.onlyWhitespace(bytes, from: lastEnd) else {
+      unsafe EVP_PKEY_free(key)
       throw InputError(
         .trailingData, object: object, source: source.description, offset: lastEnd,
         detail: "\(bytes.count - lastEnd) bytes follow the last PEM block")
     }
-    return key
+    return unsafe key
   }
 
   private static func decodeBlock(
@@ -185,8 +185,8 @@ enum KeyDecoder {
   ) throws(InputError) -> OpaquePointer {
     let context = "PEM block \(block.index) (\(block.label))"
     if block.label == "ENCRYPTED PRIVATE KEY" {
-      return try block.withDER { der throws(InputError) in
-        try decryptPKCS8(der, source: source, context: context, passphrase: passphrase)
+      return unsafe try block.withDER { der throws(InputError) in
+        unsafe try decryptPKCS8(der, source: source, context: context, passphrase: passphrase)
       }
     }
     var length = block.derCount
@@ -194,9 +194,9 @@ enum KeyDecoder {
       length = try decryptTraditional(block, source: source, context: context, passphrase: passphrase)
     }
     let (structure, keyType) = structure(forLabel: block.label)
-    return try block.withDER { all throws(InputError) in
-      let der = UnsafeRawBufferPointer(rebasing: all[0..<length])
-      return try decodeWithDecoder(
+    return unsafe try block.withDER { all throws(InputError) in
+      let der = unsafe UnsafeRawBufferPointer(rebasing: all[0..<length])
+      return unsafe try decodeWithDecoder(
         der, selection: selection, structure: structure, keyType: keyType, source: source, context: context,
         passphrase: passphrase, classify: block.isEncrypted ? .wrongPassphrase : nil)
     }
@@ -223,18 +223,18 @@ enum KeyDecoder {
     context: String,
     passphrase: PassphraseBox
   ) throws -> OpaquePointer {
-    if selection == .privateKey, ObjectKind.encryptedPrivateKey.matches(bytes) {
+    if selection == .privateKey, unsafe ObjectKind.encryptedPrivateKey.matches(bytes) {
       do {
-        return try decryptPKCS8(bytes, source: source, context: context, passphrase: passphrase)
+        return unsafe try decryptPKCS8(bytes, source: source, context: context, passphrase: passphrase)
       } catch {
         if let thrown = passphrase.thrown { throw thrown }
         throw error
       }
     }
     let where_ = context.isEmpty ? "" : " in \(context)"
-    try DER.checkHeader(bytes, object: selection.object, source: source, context: where_)
+    unsafe try DER.checkHeader(bytes, object: selection.object, source: source, context: where_)
     do {
-      return try decodeWithDecoder(
+      return unsafe try decodeWithDecoder(
         bytes, selection: selection, structure: nil, keyType: nil, source: source, context: context,
         passphrase: passphrase, classify: nil)
     } catch {
@@ -258,10 +258,10 @@ enum KeyDecoder {
     // OSSL_DECODER_CTX_new_for_pkey keeps the input type and structure pointers it is given
     // (OSSL_DECODER_CTX_set_input_type does not copy): the C strings must outlive the decoder,
     // not only the call, so the whole decoding runs inside them.
-    return try withOptionalCString("DER") { inputType throws(InputError) -> OpaquePointer in
-      try withOptionalCString(structure) { structure throws(InputError) -> OpaquePointer in
-        try withOptionalCString(keyType) { keyType throws(InputError) -> OpaquePointer in
-          try decode(
+    return unsafe try withOptionalCString("DER") { inputType throws(InputError) -> OpaquePointer in
+      unsafe try withOptionalCString(structure) { structure throws(InputError) -> OpaquePointer in
+        unsafe try withOptionalCString(keyType) { keyType throws(InputError) -> OpaquePointer in
+          unsafe try decode(
             der, selection: selection, inputType: inputType, structure: structure, keyType: keyType, source: source,
             where_: where_, passphrase: passphrase, classify: classify)
         }
@@ -275,7 +275,9 @@ enum KeyDecoder {
   ) throws(InputError) -> Result {
     guard let text else { return try body(nil) }
     let bytes = Array(text.utf8CString)
-    return try bytes.withUnsafeBufferPointer { (buffer) throws(InputError) -> Result in try body(buffer.baseAddress) }
+    return unsafe try bytes.withUnsafeBufferPointer { (buffer) throws(InputError) -> Result in
+      unsafe try body(buffer.baseAddress)
+    }
   }
 
   private static func decode(
@@ -290,26 +292,26 @@ enum KeyDecoder {
     classify: InputError.Reason?
   ) throws(InputError) -> OpaquePointer {
     let object = selection.object
-    return try ErrorQueue.isolated { scope throws(InputError) -> OpaquePointer in
+    return unsafe try ErrorQueue.isolated { scope throws(InputError) -> OpaquePointer in
       var key: OpaquePointer? = nil
       guard
-        let decoder = OSSL_DECODER_CTX_new_for_pkey(
+        let decoder = unsafe OSSL_DECODER_CTX_new_for_pkey(
           &key, inputType, structure, keyType, selection.osslSelection, nil, nil)
       else {
         throw InputError(
           .unsupported, object: object, source: source.description,
           detail: "OpenSSL has no decoder for this input", openSSLError: scope.failure("OSSL_DECODER_CTX_new_for_pkey"))
       }
-      defer { OSSL_DECODER_CTX_free(decoder) }
-      var cursor = der.baseAddress?.assumingMemoryBound(to: UInt8.self)
+      defer { unsafe OSSL_DECODER_CTX_free(decoder) }
+      var cursor = unsafe der.baseAddress?.assumingMemoryBound(to: UInt8.self)
       var remaining = der.count
-      let status = passphrase.withCallbackArgument { argument in
-        _ = OSSL_DECODER_CTX_set_passphrase_cb(decoder, PassphraseBox.decoderCallback, argument)
-        return OSSL_DECODER_from_data(decoder, &cursor, &remaining)
+      let status = unsafe passphrase.withCallbackArgument { argument in
+        _ = unsafe OSSL_DECODER_CTX_set_passphrase_cb(decoder, PassphraseBox.decoderCallback, argument)
+        return unsafe OSSL_DECODER_from_data(decoder, &cursor, &remaining)
       }
-      guard status == 1, let key else {
+      guard status == 1, let key = unsafe key else {
         let error = scope.failure("OSSL_DECODER_from_data")
-        if let kind = ObjectKind.identify(der: der), kind.name != object {
+        if let kind = unsafe ObjectKind.identify(der: der), kind.name != object {
           throw InputError(
             .wrongType, object: object, source: source.description, offset: 0,
             detail: "the DER\(where_) is \(kind.name.withArticle), not \(object.withArticle)", openSSLError: error)
@@ -321,12 +323,12 @@ enum KeyDecoder {
             : "the DER\(where_) is not \(object.withArticle) OpenSSL can decode", openSSLError: error)
       }
       if remaining > 0 {
-        EVP_PKEY_free(key)
+        unsafe EVP_PKEY_free(key)
         throw InputError(
           .trailingData, object: object, source: source.description, offset: der.count - remaining,
           detail: "\(remaining) bytes follow the key\(where_)")
       }
-      return key
+      return unsafe key
     }
   }
 
@@ -342,22 +344,22 @@ enum KeyDecoder {
   ) throws(InputError) -> OpaquePointer {
     let object = "private key"
     let where_ = context.isEmpty ? "" : " in \(context)"
-    let signature = try DER.decode(
+    let signature = unsafe try DER.decode(
       der, object: "encrypted private key", source: source, operation: "d2i_X509_SIG", context: context,
-      d2i: { d2i_X509_SIG($0, $1, $2) }, free: { X509_SIG_free($0) })
-    defer { X509_SIG_free(signature) }
-    return try ErrorQueue.isolated { scope throws(InputError) -> OpaquePointer in
-      let decrypted = passphrase.withPassphrase { bytes in
-        bytes.withMemoryRebound(to: CChar.self) {
-          PKCS8_decrypt_ex(signature, $0.baseAddress, Int32($0.count), nil, nil)
+      d2i: { unsafe d2i_X509_SIG($0, $1, $2) }, free: { unsafe X509_SIG_free($0) })
+    defer { unsafe X509_SIG_free(signature) }
+    return unsafe try ErrorQueue.isolated { scope throws(InputError) -> OpaquePointer in
+      let decrypted = unsafe passphrase.withPassphrase { bytes in
+        unsafe bytes.withMemoryRebound(to: CChar.self) {
+          unsafe PKCS8_decrypt_ex(signature, $0.baseAddress, Int32($0.count), nil, nil)
         }
       }
-      guard let decrypted else {
+      guard let decrypted = unsafe decrypted else {
         throw InputError(
           .passphraseRequired, object: object, source: source.description,
           detail: "the key\(where_) is encrypted (PKCS#8) and no passphrase was given")
       }
-      guard let info = decrypted else {
+      guard let info = unsafe decrypted else {
         let error = scope.failure("PKCS8_decrypt_ex")
         if isUnsupportedAlgorithm(error) {
           throw InputError(
@@ -368,14 +370,14 @@ enum KeyDecoder {
           .wrongPassphrase, object: object, source: source.description,
           detail: "the passphrase did not decrypt the key\(where_)", openSSLError: error)
       }
-      defer { PKCS8_PRIV_KEY_INFO_free(info) }
-      guard let key = EVP_PKCS82PKEY_ex(info, nil, nil) else {
+      defer { unsafe PKCS8_PRIV_KEY_INFO_free(info) }
+      guard let key = unsafe EVP_PKCS82PKEY_ex(info, nil, nil) else {
         throw InputError(
           .malformed, object: object, source: source.description,
           detail: "the decrypted key\(where_) is not a key OpenSSL can use",
           openSSLError: scope.failure("EVP_PKCS82PKEY_ex"))
       }
-      return key
+      return unsafe key
     }
   }
 
@@ -391,23 +393,25 @@ enum KeyDecoder {
   ) throws(InputError) -> Int {
     let object = "private key"
     return try ErrorQueue.isolated { scope throws(InputError) -> Int in
-      var info = EVP_CIPHER_INFO()
+      var info = unsafe EVP_CIPHER_INFO()
       var headers = Array(block.headers.utf8CString)
-      guard PEM_get_EVP_CIPHER_INFO(&headers, &info) == 1, info.cipher != nil else {
+      guard unsafe PEM_get_EVP_CIPHER_INFO(&headers, &info) == 1, unsafe info.cipher != nil else {
         throw InputError(
           .unsupported, object: object, source: source.description,
           detail: "the encryption header of \(context) names a cipher this OpenSSL does not offer",
           openSSLError: scope.failure("PEM_get_EVP_CIPHER_INFO"))
       }
       var length = block.derCount
-      let status = passphrase.withCallbackArgument { argument in
-        PEM_do_header(&info, block.mutableData, &length, PassphraseBox.pemCallback, argument)
+      let status = unsafe passphrase.withCallbackArgument { argument in
+        unsafe PEM_do_header(&info, block.mutableData, &length, PassphraseBox.pemCallback, argument)
       }
       if status == 1 { return length }
       let error = scope.failure("PEM_do_header")
       if passphrase.tooLong {
-        if let length = decryptTraditionalLongPassphrase(block, info: &info, passphrase: passphrase) { return length }
-      } else if !passphrase.wasAsked || passphrase.withPassphrase({ _ in true }) == nil {
+        if let length = unsafe decryptTraditionalLongPassphrase(block, info: &info, passphrase: passphrase) {
+          return length
+        }
+      } else if unsafe !passphrase.wasAsked || passphrase.withPassphrase({ _ in true }) == nil {
         // When the user's closure threw, the caller rethrows that error instead of this one.
         throw InputError(
           .passphraseRequired, object: object, source: source.description,
@@ -426,28 +430,32 @@ enum KeyDecoder {
     info: inout EVP_CIPHER_INFO,
     passphrase: PassphraseBox
   ) -> Int? {
-    guard let data = block.mutableData, let cipher = info.cipher else { return nil }
+    guard let data = unsafe block.mutableData, let cipher = unsafe info.cipher else { return nil }
     var key = [UInt8](repeating: 0, count: Int(EVP_MAX_KEY_LENGTH))
-    defer { OPENSSL_cleanse(&key, key.count) }
-    let iv = withUnsafeBytes(of: &info.iv) { Array($0) }
-    let derived: Int32? = passphrase.withPassphrase { bytes in
-      EVP_BytesToKey(
+    defer { unsafe OPENSSL_cleanse(&key, key.count) }
+    let iv = unsafe withUnsafeBytes(of: &info.iv) { unsafe Array($0) }
+    let derived: Int32? = unsafe passphrase.withPassphrase { bytes in
+      unsafe EVP_BytesToKey(
         cipher, EVP_md5(), iv, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(bytes.count), 1, &key, nil)
     }
     guard let derived, derived > 0 else { return nil }
-    guard let context = EVP_CIPHER_CTX_new() else { return nil }
-    defer { EVP_CIPHER_CTX_free(context) }
+    guard let context = unsafe EVP_CIPHER_CTX_new() else { return nil }
+    defer { unsafe EVP_CIPHER_CTX_free(context) }
     var output = [UInt8](repeating: 0, count: block.derCount + Int(EVP_MAX_BLOCK_LENGTH))
-    defer { OPENSSL_cleanse(&output, output.count) }
+    defer { unsafe OPENSSL_cleanse(&output, output.count) }
     var written: Int32 = 0
     var final: Int32 = 0
-    guard EVP_DecryptInit_ex(context, cipher, nil, key, iv) == 1,
-      EVP_DecryptUpdate(context, &output, &written, data, Int32(block.derCount)) == 1,
-      output.withUnsafeMutableBufferPointer({ EVP_DecryptFinal_ex(context, $0.baseAddress! + Int(written), &final) })
+    guard unsafe EVP_DecryptInit_ex(context, cipher, nil, key, iv) == 1,
+      unsafe EVP_DecryptUpdate(context, &output, &written, data, Int32(block.derCount)) == 1,
+      unsafe output.withUnsafeMutableBufferPointer({
+        unsafe EVP_DecryptFinal_ex(context, $0.baseAddress! + Int(written), &final)
+      })
         == 1
     else { return nil }
     let total = Int(written + final)
-    output.withUnsafeBytes { UnsafeMutableRawPointer(data).copyMemory(from: $0.baseAddress!, byteCount: total) }
+    unsafe output.withUnsafeBytes {
+      unsafe UnsafeMutableRawPointer(data).copyMemory(from: $0.baseAddress!, byteCount: total)
+    }
     return total
   }
 

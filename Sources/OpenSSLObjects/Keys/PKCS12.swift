@@ -32,16 +32,16 @@ public struct PKCS12Bundle: Sendable {
   /// - Throws: ``InputError``: malformed, wrong passphrase, invalid passphrase (a NUL byte:
   ///   PKCS#12 passphrases are C strings), or unsupported (the legacy provider is missing).
   public init(derEncoded bytes: some ContiguousBytes, passphrase: borrowing Passphrase) throws(InputError) {
-    self = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try Self.parse(buffer, source: .memory(count: buffer.count), passphrase: passphrase)
+    self = unsafe try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      unsafe try Self.parse(buffer, source: .memory(count: buffer.count), passphrase: passphrase)
     }
   }
 
   /// Reads a PKCS#12 file.
   public init(contentsOfFile path: String, passphrase: borrowing Passphrase) throws(InputError) {
     let bytes = try InputFile.read(path, object: "PKCS#12 file")
-    self = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try Self.parse(buffer, source: .file(path), passphrase: passphrase)
+    self = unsafe try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      unsafe try Self.parse(buffer, source: .file(path), passphrase: passphrase)
     }
   }
 
@@ -52,11 +52,12 @@ public struct PKCS12Bundle: Sendable {
   ///   - friendlyName: the name shown for the key and certificate, if any.
   public func derEncoded(passphrase: borrowing Passphrase, friendlyName: String? = nil) throws(InputError) -> [UInt8] {
     let object = "PKCS#12 file"
-    return try Self.withCString(passphrase, object: object, source: "the passphrase") { pass throws(InputError) in
-      try X509Stack.withStack(chain) { stack throws(InputError) -> [UInt8] in
+    return unsafe try Self.withCString(passphrase, object: object, source: "the passphrase") {
+      pass throws(InputError) in
+      unsafe try X509Stack.withStack(chain) { stack throws(InputError) -> [UInt8] in
         try ErrorQueue.isolated { scope throws(InputError) -> [UInt8] in
           guard
-            let pkcs12 = PKCS12_create_ex(
+            let pkcs12 = unsafe PKCS12_create_ex(
               pass, friendlyName, privateKey?.pointer, certificate?.pointer, stack, 0, 0, 0, 0, 0, nil, nil)
           else {
             throw InputError(
@@ -64,9 +65,9 @@ public struct PKCS12Bundle: Sendable {
               detail: "OpenSSL could not make the PKCS#12 structure",
               openSSLError: scope.failure("PKCS12_create_ex"))
           }
-          defer { PKCS12_free(pkcs12) }
+          defer { unsafe PKCS12_free(pkcs12) }
           return try InputError.converting(object, reason: .invalidArgument) { () throws(OpenSSLError) in
-            try DER.encode("i2d_PKCS12") { i2d_PKCS12(pkcs12, $0) }
+            unsafe try DER.encode("i2d_PKCS12") { unsafe i2d_PKCS12(pkcs12, $0) }
           }
         }
       }
@@ -81,18 +82,18 @@ public struct PKCS12Bundle: Sendable {
     -> PKCS12Bundle
   {
     let object = "PKCS#12 file"
-    let pkcs12 = try DER.decode(
-      buffer, object: object, source: source, operation: "d2i_PKCS12", d2i: { d2i_PKCS12($0, $1, $2) },
-      free: { PKCS12_free($0) })
-    defer { PKCS12_free(pkcs12) }
-    return try withCString(passphrase, object: object, source: source.description) { pass throws(InputError) in
+    let pkcs12 = unsafe try DER.decode(
+      buffer, object: object, source: source, operation: "d2i_PKCS12", d2i: { unsafe d2i_PKCS12($0, $1, $2) },
+      free: { unsafe PKCS12_free($0) })
+    defer { unsafe PKCS12_free(pkcs12) }
+    return unsafe try withCString(passphrase, object: object, source: source.description) { pass throws(InputError) in
       do throws(InputError) {
-        return try parseOnce(pkcs12, pass: pass, source: source)
+        return unsafe try parseOnce(pkcs12, pass: pass, source: source)
       } catch {
         guard error.reason == .unsupported else { throw error }
         // Old files: load the legacy provider once and try again.
         try LegacyProvider.load(for: object, source: source.description, after: error)
-        return try parseOnce(pkcs12, pass: pass, source: source)
+        return unsafe try parseOnce(pkcs12, pass: pass, source: source)
       }
     }
   }
@@ -104,7 +105,7 @@ public struct PKCS12Bundle: Sendable {
   {
     let object = "PKCS#12 file"
     return try ErrorQueue.isolated { scope throws(InputError) -> PKCS12Bundle in
-      if PKCS12_mac_present(pkcs12) == 1 && PKCS12_verify_mac(pkcs12, pass, -1) != 1 {
+      if unsafe PKCS12_mac_present(pkcs12) == 1 && PKCS12_verify_mac(pkcs12, pass, -1) != 1 {
         let error = scope.failure("PKCS12_verify_mac")
         if KeyDecoder.isUnsupportedAlgorithm(error) {
           throw InputError(
@@ -118,7 +119,7 @@ public struct PKCS12Bundle: Sendable {
       var key: OpaquePointer? = nil
       var certificate: OpaquePointer? = nil
       var chain: OpaquePointer? = nil
-      guard PKCS12_parse(pkcs12, pass, &key, &certificate, &chain) == 1 else {
+      guard unsafe PKCS12_parse(pkcs12, pass, &key, &certificate, &chain) == 1 else {
         let error = scope.failure("PKCS12_parse")
         throw InputError(
           KeyDecoder.isUnsupportedAlgorithm(error) ? .unsupported : .wrongPassphrase, object: object,
@@ -128,18 +129,18 @@ public struct PKCS12Bundle: Sendable {
             : "the passphrase did not decrypt the file", openSSLError: error)
       }
       var members: [X509Certificate] = []
-      if let chain {
-        for index in 0..<oo_sk_X509_num(chain) {
+      if let chain = unsafe chain {
+        for index in unsafe 0..<oo_sk_X509_num(chain) {
           // Take each certificate's reference out of the stack before freeing it.
-          if let member = oo_sk_X509_value(chain, index) {
-            members.append(X509Certificate(takingOwnershipOf: OpenSSLPointer(member)))
+          if let member = unsafe oo_sk_X509_value(chain, index) {
+            unsafe members.append(X509Certificate(takingOwnershipOf: OpenSSLPointer(member)))
           }
         }
-        oo_sk_X509_free(chain)
+        unsafe oo_sk_X509_free(chain)
       }
-      return PKCS12Bundle(
-        certificate: certificate.map { X509Certificate(takingOwnershipOf: OpenSSLPointer($0)) },
-        privateKey: key.map { PrivateKey(takingOwnershipOf: OpenSSLPointer($0)) }, chain: members)
+      return unsafe PKCS12Bundle(
+        certificate: certificate.map { unsafe X509Certificate(takingOwnershipOf: OpenSSLPointer($0)) },
+        privateKey: unsafe key.map { unsafe PrivateKey(takingOwnershipOf: OpenSSLPointer($0)) }, chain: members)
     }
   }
 
@@ -158,16 +159,16 @@ public struct PKCS12Bundle: Sendable {
     let count = passphrase.count
     let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: count + 1)
     defer {
-      OPENSSL_cleanse(buffer, count + 1)
-      buffer.deallocate()
+      unsafe OPENSSL_cleanse(buffer, count + 1)
+      unsafe buffer.deallocate()
     }
-    passphrase.withUnsafeBytes { bytes in
+    unsafe passphrase.withUnsafeBytes { bytes in
       if let base = bytes.baseAddress, count > 0 {
-        UnsafeMutableRawPointer(buffer).copyMemory(from: base, byteCount: count)
+        unsafe UnsafeMutableRawPointer(buffer).copyMemory(from: base, byteCount: count)
       }
     }
-    buffer[count] = 0
-    return try body(buffer)
+    unsafe buffer[count] = 0
+    return unsafe try body(buffer)
   }
 }
 
@@ -175,6 +176,7 @@ public struct PKCS12Bundle: Sendable {
 enum LegacyProvider {
   private static let state = LoadState()
 
+  @safe
   private final class LoadState: @unchecked Sendable {
     // Guarded by `lock`; the provider stays loaded for the life of the process.
     var provider: OpaquePointer?
@@ -186,10 +188,12 @@ enum LegacyProvider {
   /// provider available), or throws an error that says it is needed and missing.
   static func load(for object: String, source: String, after error: InputError) throws(InputError) {
     let failure = state.lock.withLock { () -> OpenSSLError? in
-      if state.provider != nil { return nil }
+      if unsafe state.provider != nil { return nil }
       if let failure = state.failure { return failure }
       do throws(OpenSSLError) {
-        state.provider = try ErrorQueue.call("OSSL_PROVIDER_try_load") { OSSL_PROVIDER_try_load(nil, "legacy", 1) }
+        unsafe state.provider = unsafe try ErrorQueue.call("OSSL_PROVIDER_try_load") {
+          unsafe OSSL_PROVIDER_try_load(nil, "legacy", 1)
+        }
         return nil
       } catch {
         state.failure = error
@@ -206,5 +210,5 @@ enum LegacyProvider {
   }
 
   /// Whether the legacy provider has been loaded by this library.
-  static var isLoaded: Bool { state.lock.withLock { state.provider != nil } }
+  static var isLoaded: Bool { state.lock.withLock { unsafe state.provider != nil } }
 }

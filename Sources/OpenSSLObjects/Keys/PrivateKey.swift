@@ -37,12 +37,12 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
     limit: Int = InputLimits.defaultMaximumSize,
     passphrase: @escaping () throws -> Passphrase? = { nil }
   ) throws {
-    let pointer = try withContiguousBytes(bytes) { buffer in
-      try KeyDecoder.decode(
+    let pointer = unsafe try withContiguousBytes(bytes) { buffer in
+      unsafe try KeyDecoder.decode(
         buffer, selection: .privateKey, encoding: encoding, source: .memory(count: buffer.count), limit: limit,
         passphrase: PassphraseBox(passphrase))
     }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+    unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }
 
   /// Reads a private key from PEM or DER bytes with a known passphrase (copied for the load and
@@ -55,12 +55,12 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
   ) throws {
     let copy = passphrase.copy()
     let box = PassphraseBox.holding(copy)
-    let pointer = try withContiguousBytes(bytes) { buffer in
-      try KeyDecoder.decode(
+    let pointer = unsafe try withContiguousBytes(bytes) { buffer in
+      unsafe try KeyDecoder.decode(
         buffer, selection: .privateKey, encoding: encoding, source: .memory(count: buffer.count), limit: limit,
         passphrase: box)
     }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+    unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }
 
   /// Reads a private key from secret bytes (for example the output of ``pemEncoded()``).
@@ -69,12 +69,12 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
     encoding: KeyEncoding = .automatic,
     passphrase: @escaping () throws -> Passphrase? = { nil }
   ) throws {
-    let pointer = try secret.withUnsafeBytes { buffer in
-      try KeyDecoder.decode(
+    let pointer = unsafe try secret.withUnsafeBytes { buffer in
+      unsafe try KeyDecoder.decode(
         buffer, selection: .privateKey, encoding: encoding, source: .named("secret bytes (\(buffer.count))"),
         limit: InputLimits.defaultMaximumSize, passphrase: PassphraseBox(passphrase))
     }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+    unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }
 
   /// Reads a private key from a PEM or DER file, through a buffer that is wiped afterwards.
@@ -85,9 +85,9 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
   ) throws {
     var pointer: OpaquePointer? = nil
     var failure: (any Error)? = nil
-    try InputFile.read(path, object: "private key", limit: limit) { (buffer: UnsafeRawBufferPointer) in
+    unsafe try InputFile.read(path, object: "private key", limit: limit) { (buffer: UnsafeRawBufferPointer) in
       do {
-        pointer = try KeyDecoder.decode(
+        unsafe pointer = unsafe try KeyDecoder.decode(
           buffer, selection: .privateKey, encoding: .automatic, source: .file(path), limit: limit,
           passphrase: PassphraseBox(passphrase))
       } catch {
@@ -95,7 +95,7 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
       }
     }
     if let failure { throw failure }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer!))
+    unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer!))
   }
 
   /// Reads a private key from a PEM or DER file with a known passphrase.
@@ -107,16 +107,16 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
     let box = PassphraseBox.holding(passphrase.copy())
     var pointer: OpaquePointer? = nil
     var failure: (any Error)? = nil
-    try InputFile.read(path, object: "private key", limit: limit) { (buffer: UnsafeRawBufferPointer) in
+    unsafe try InputFile.read(path, object: "private key", limit: limit) { (buffer: UnsafeRawBufferPointer) in
       do {
-        pointer = try KeyDecoder.decode(
+        unsafe pointer = unsafe try KeyDecoder.decode(
           buffer, selection: .privateKey, encoding: .automatic, source: .file(path), limit: limit, passphrase: box)
       } catch {
         failure = error
       }
     }
     if let failure { throw failure }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer!))
+    unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer!))
   }
 
   // MARK: - Generating
@@ -148,7 +148,7 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
   /// - Throws: ``InputError`` with ``InputError/Reason/invalidArgument`` for sizes OpenSSL
   ///   refuses (RSA below 512 bits or above 16384).
   public convenience init(generating type: KeyType) throws(InputError) {
-    let pointer = try ErrorQueue.isolated { scope throws(InputError) -> OpaquePointer in
+    let pointer = unsafe try ErrorQueue.isolated { scope throws(InputError) -> OpaquePointer in
       let key: OpaquePointer?
       switch type {
       case .rsa(let bits):
@@ -157,19 +157,19 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
             .invalidArgument, object: "RSA key", source: "generation",
             detail: "\(bits) bits; OpenSSL generates 512 to 16384")
         }
-        key = oo_EVP_RSA_gen(bits)
-      case .ec(let curve): key = oo_EVP_EC_gen(curve.rawValue)
-      case .ed25519: key = oo_EVP_PKEY_Q_keygen_simple("ED25519")
-      case .ed448: key = oo_EVP_PKEY_Q_keygen_simple("ED448")
+        unsafe key = unsafe oo_EVP_RSA_gen(bits)
+      case .ec(let curve): unsafe key = unsafe oo_EVP_EC_gen(curve.rawValue)
+      case .ed25519: unsafe key = unsafe oo_EVP_PKEY_Q_keygen_simple("ED25519")
+      case .ed448: unsafe key = unsafe oo_EVP_PKEY_Q_keygen_simple("ED448")
       }
-      guard let key else {
+      guard let key = unsafe key else {
         throw InputError(
           .invalidArgument, object: "key", source: "generation", detail: "OpenSSL could not generate \(type)",
           openSSLError: scope.failure("EVP_PKEY_Q_keygen"))
       }
-      return key
+      return unsafe key
     }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+    unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }
 
   // MARK: - Public half
@@ -185,7 +185,7 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
 
   /// Whether this key is the private half of the certificate's public key (`X509_check_private_key`).
   public func matches(_ certificate: X509Certificate) -> Bool {
-    ErrorQueue.isolated { _ in X509_check_private_key(certificate.pointer, pointer) == 1 }
+    ErrorQueue.isolated { _ in unsafe X509_check_private_key(certificate.pointer, pointer) == 1 }
   }
 
   // MARK: - Signing
@@ -203,8 +203,9 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
     digest: Digest? = nil,
     padding: RSAPadding = .pkcs1v15
   ) throws(InputError) -> [UInt8] {
-    try withContiguousBytes(data) { (bytes: UnsafeRawBufferPointer) throws(InputError) in
-      try SignatureOperation.sign(key: pointer, algorithm: algorithm, data: bytes, digest: digest, padding: padding)
+    unsafe try withContiguousBytes(data) { (bytes: UnsafeRawBufferPointer) throws(InputError) in
+      unsafe try SignatureOperation.sign(
+        key: pointer, algorithm: algorithm, data: bytes, digest: digest, padding: padding)
     }
   }
 
@@ -221,22 +222,24 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
   /// Unencrypted PKCS#8 PEM (`PRIVATE KEY`), in a wiped buffer (`PEM_write_bio_PKCS8_PRIV_KEY_INFO`
   /// into a secure-memory BIO).
   public func pemEncoded() throws(OpenSSLError) -> SecretBytes {
-    try withPKCS8 { info throws(OpenSSLError) in
-      try Self.secureOutput("PEM_write_bio_PKCS8_PRIV_KEY_INFO") { PEM_write_bio_PKCS8_PRIV_KEY_INFO($0, info) }
+    unsafe try withPKCS8 { info throws(OpenSSLError) in
+      unsafe try Self.secureOutput("PEM_write_bio_PKCS8_PRIV_KEY_INFO") {
+        unsafe PEM_write_bio_PKCS8_PRIV_KEY_INFO($0, info)
+      }
     }
   }
 
   /// Unencrypted PKCS#8 DER, in a wiped buffer (`i2d_PKCS8_PRIV_KEY_INFO_bio`).
   public func derEncoded() throws(OpenSSLError) -> SecretBytes {
-    try withPKCS8 { info throws(OpenSSLError) in
-      try Self.secureOutput("i2d_PKCS8_PRIV_KEY_INFO_bio") { i2d_PKCS8_PRIV_KEY_INFO_bio($0, info) }
+    unsafe try withPKCS8 { info throws(OpenSSLError) in
+      unsafe try Self.secureOutput("i2d_PKCS8_PRIV_KEY_INFO_bio") { unsafe i2d_PKCS8_PRIV_KEY_INFO_bio($0, info) }
     }
   }
 
   /// The traditional PEM form (`RSA PRIVATE KEY`, `EC PRIVATE KEY`; `PEM_write_bio_PrivateKey_traditional`).
   public func traditionalPEMEncoded() throws(OpenSSLError) -> SecretBytes {
-    try Self.secureOutput("PEM_write_bio_PrivateKey_traditional") {
-      PEM_write_bio_PrivateKey_traditional($0, pointer, nil, nil, 0, nil, nil)
+    unsafe try Self.secureOutput("PEM_write_bio_PrivateKey_traditional") {
+      unsafe PEM_write_bio_PrivateKey_traditional($0, pointer, nil, nil, 0, nil, nil)
     }
   }
 
@@ -247,9 +250,9 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
     cipher: ExportCipher = .aes256CBC,
     iterations: Int = 2048
   ) throws(OpenSSLError) -> SecretBytes {
-    try withEncryptedPKCS8(passphrase: passphrase, cipher: cipher, iterations: iterations) {
+    unsafe try withEncryptedPKCS8(passphrase: passphrase, cipher: cipher, iterations: iterations) {
       signature throws(OpenSSLError) in
-      try Self.secureOutput("PEM_write_bio_PKCS8") { PEM_write_bio_PKCS8($0, signature) }
+      unsafe try Self.secureOutput("PEM_write_bio_PKCS8") { unsafe PEM_write_bio_PKCS8($0, signature) }
     }
   }
 
@@ -259,18 +262,18 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
     cipher: ExportCipher = .aes256CBC,
     iterations: Int = 2048
   ) throws(OpenSSLError) -> SecretBytes {
-    try withEncryptedPKCS8(passphrase: passphrase, cipher: cipher, iterations: iterations) {
+    unsafe try withEncryptedPKCS8(passphrase: passphrase, cipher: cipher, iterations: iterations) {
       signature throws(OpenSSLError) in
-      try Self.secureOutput("i2d_PKCS8_bio") { i2d_PKCS8_bio($0, signature) }
+      unsafe try Self.secureOutput("i2d_PKCS8_bio") { unsafe i2d_PKCS8_bio($0, signature) }
     }
   }
 
   private func withPKCS8<Result: ~Copyable>(
     _ body: (OpaquePointer) throws(OpenSSLError) -> Result
   ) throws(OpenSSLError) -> Result {
-    let info = try ErrorQueue.call("EVP_PKEY2PKCS8") { EVP_PKEY2PKCS8(pointer) }
-    defer { PKCS8_PRIV_KEY_INFO_free(info) }
-    return try body(info)
+    let info = unsafe try ErrorQueue.call("EVP_PKEY2PKCS8") { unsafe EVP_PKEY2PKCS8(pointer) }
+    defer { unsafe PKCS8_PRIV_KEY_INFO_free(info) }
+    return unsafe try body(info)
   }
 
   private func withEncryptedPKCS8<Result: ~Copyable>(
@@ -279,30 +282,33 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
     iterations: Int,
     _ body: (OpaquePointer) throws(OpenSSLError) -> Result
   ) throws(OpenSSLError) -> Result {
-    try withPKCS8 { info throws(OpenSSLError) in
-      let evpCipher = try ErrorQueue.call("EVP_CIPHER_fetch") { EVP_CIPHER_fetch(nil, cipher.rawValue, nil) }
-      defer { EVP_CIPHER_free(evpCipher) }
-      let signature = try passphrase.withUnsafeBytes { bytes throws(OpenSSLError) in
-        try ErrorQueue.call("PKCS8_encrypt_ex") {
-          bytes.withMemoryRebound(to: CChar.self) {
-            PKCS8_encrypt_ex(-1, evpCipher, $0.baseAddress, Int32($0.count), nil, 0, Int32(iterations), info, nil, nil)
+    unsafe try withPKCS8 { info throws(OpenSSLError) in
+      let evpCipher = unsafe try ErrorQueue.call("EVP_CIPHER_fetch") {
+        unsafe EVP_CIPHER_fetch(nil, cipher.rawValue, nil)
+      }
+      defer { unsafe EVP_CIPHER_free(evpCipher) }
+      let signature = unsafe try passphrase.withUnsafeBytes { bytes throws(OpenSSLError) in
+        unsafe try ErrorQueue.call("PKCS8_encrypt_ex") {
+          unsafe bytes.withMemoryRebound(to: CChar.self) {
+            unsafe PKCS8_encrypt_ex(
+              -1, evpCipher, $0.baseAddress, Int32($0.count), nil, 0, Int32(iterations), info, nil, nil)
           }
         }
       }
-      defer { X509_SIG_free(signature) }
-      return try body(signature)
+      defer { unsafe X509_SIG_free(signature) }
+      return unsafe try body(signature)
     }
   }
 
   /// Runs a writer into a secure-memory BIO (`BIO_s_secmem`, wiped when freed) and returns the
   /// output in a wiped buffer.
   static func secureOutput(_ operation: String, _ write: (OpaquePointer) -> Int32) throws(OpenSSLError) -> SecretBytes {
-    let bio = BIO_new(BIO_s_secmem())!
-    defer { BIO_free(bio) }
-    try ErrorQueue.check(operation) { write(bio) }
+    let bio = unsafe BIO_new(BIO_s_secmem())!
+    defer { unsafe BIO_free(bio) }
+    try ErrorQueue.check(operation) { unsafe write(bio) }
     var data: UnsafeMutablePointer<CChar>? = nil
-    let count = oo_BIO_get_mem_data(bio, &data)
-    return SecretBytes(copying: UnsafeRawBufferPointer(start: data, count: count))
+    let count = unsafe oo_BIO_get_mem_data(bio, &data)
+    return unsafe SecretBytes(copying: UnsafeRawBufferPointer(start: data, count: count))
   }
 }
 

@@ -24,12 +24,12 @@ public final class PublicKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Senda
     encoding: KeyEncoding = .automatic,
     limit: Int = InputLimits.defaultMaximumSize
   ) throws {
-    let pointer = try withContiguousBytes(bytes) { buffer in
-      try KeyDecoder.decode(
+    let pointer = unsafe try withContiguousBytes(bytes) { buffer in
+      unsafe try KeyDecoder.decode(
         buffer, selection: .publicKey, encoding: encoding, source: .memory(count: buffer.count), limit: limit,
         passphrase: PassphraseBox { nil })
     }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+    unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }
 
   /// Reads a public key from PEM text.
@@ -40,12 +40,12 @@ public final class PublicKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Senda
   /// Reads a public key from a PEM or DER file.
   public convenience init(contentsOfFile path: String, limit: Int = InputLimits.defaultMaximumSize) throws {
     let bytes = try InputFile.read(path, object: "public key", limit: limit)
-    let pointer = try bytes.withUnsafeBytes { buffer in
-      try KeyDecoder.decode(
+    let pointer = unsafe try bytes.withUnsafeBytes { buffer in
+      unsafe try KeyDecoder.decode(
         buffer, selection: .publicKey, encoding: .automatic, source: .file(path), limit: limit,
         passphrase: PassphraseBox { nil })
     }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+    unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }
 
   /// The DER SubjectPublicKeyInfo (`i2d_PUBKEY`).

@@ -170,42 +170,42 @@ public final class OCSPBasicResponse: OpenSSLObjectBase, OpenSSLCopyable, @unche
   public var responderID: ResponderID {
     var keyHash: UnsafePointer<ASN1_OCTET_STRING>? = nil
     var name: OpaquePointer? = nil
-    _ = OCSP_resp_get0_id(pointer, &keyHash, &name)
-    if let name { return .name(X509Name(copyingBorrowed: name).rfc2253) }
-    return .keyHash(ASN1.bytes(keyHash))
+    _ = unsafe OCSP_resp_get0_id(pointer, &keyHash, &name)
+    if let name = unsafe name { return unsafe .name(X509Name(copyingBorrowed: name).rfc2253) }
+    return unsafe .keyHash(ASN1.bytes(keyHash))
   }
 
   /// When the responder signed it (`OCSP_resp_get0_produced_at`).
   public var producedAt: Date {
-    ASN1.date(OCSP_resp_get0_produced_at(pointer)) ?? Date(timeIntervalSince1970: 0)
+    unsafe ASN1.date(OCSP_resp_get0_produced_at(pointer)) ?? Date(timeIntervalSince1970: 0)
   }
 
   /// The certificates the responder included (`OCSP_resp_get0_certs`), each retained. Untrusted:
   /// they only help find and chain the signer.
-  public var certificates: [X509Certificate] { X509Stack.certificates(OCSP_resp_get0_certs(pointer)) }
+  public var certificates: [X509Certificate] { unsafe X509Stack.certificates(OCSP_resp_get0_certs(pointer)) }
 
   /// The single responses, in order (`OCSP_resp_get0`, `OCSP_SINGLERESP_get0_id`,
   /// `OCSP_single_get0_status`).
   public var singleResponses: [OCSPSingleResponse] {
-    (0..<OCSP_resp_count(pointer)).compactMap { index in
-      guard let single = OCSP_resp_get0(pointer, index), let id = OCSP_SINGLERESP_get0_id(single),
-        let copy = try? OCSPCertID(copying: OpenSSLPointer(id))
+    unsafe (0..<OCSP_resp_count(pointer)).compactMap { index in
+      guard let single = unsafe OCSP_resp_get0(pointer, index), let id = unsafe OCSP_SINGLERESP_get0_id(single),
+        let copy = unsafe try? OCSPCertID(copying: OpenSSLPointer(id))
       else { return nil }
       var reason: Int32 = 0
       var revoked: UnsafeMutablePointer<ASN1_GENERALIZEDTIME>? = nil
       var thisUpdate: UnsafeMutablePointer<ASN1_GENERALIZEDTIME>? = nil
       var nextUpdate: UnsafeMutablePointer<ASN1_GENERALIZEDTIME>? = nil
-      let code = OCSP_single_get0_status(single, &reason, &revoked, &thisUpdate, &nextUpdate)
+      let code = unsafe OCSP_single_get0_status(single, &reason, &revoked, &thisUpdate, &nextUpdate)
       let status: OCSPCertificateStatus
       switch code {
       case V_OCSP_CERTSTATUS_GOOD: status = .good
       case V_OCSP_CERTSTATUS_REVOKED:
-        status = .revoked(
+        status = unsafe .revoked(
           time: ASN1.date(revoked) ?? Date(timeIntervalSince1970: 0),
           reason: reason >= 0 ? RevocationReason(rawValue: Int(reason)) : nil)
       default: status = .unknown
       }
-      return OCSPSingleResponse(
+      return unsafe OCSPSingleResponse(
         id: copy, status: status, thisUpdate: ASN1.date(thisUpdate) ?? Date(timeIntervalSince1970: 0),
         nextUpdate: ASN1.date(nextUpdate))
     }
@@ -213,9 +213,9 @@ public final class OCSPBasicResponse: OpenSSLObjectBase, OpenSSLCopyable, @unche
 
   /// The nonce's bytes, if the response carries one (`OCSP_BASICRESP_get_ext_by_NID`).
   public var nonce: [UInt8]? {
-    let index = OCSP_BASICRESP_get_ext_by_NID(pointer, NID_id_pkix_OCSP_Nonce, -1)
-    guard index >= 0, let ext = OCSP_BASICRESP_get_ext(pointer, index) else { return nil }
-    return OCSPNonceExtension.value(ext)
+    let index = unsafe OCSP_BASICRESP_get_ext_by_NID(pointer, NID_id_pkix_OCSP_Nonce, -1)
+    guard index >= 0, let ext = unsafe OCSP_BASICRESP_get_ext(pointer, index) else { return nil }
+    return unsafe OCSPNonceExtension.value(ext)
   }
 
   // MARK: - Checks
@@ -237,9 +237,9 @@ public final class OCSPBasicResponse: OpenSSLObjectBase, OpenSSLCopyable, @unche
   ///   ``OCSPError/Check/signerNotAuthorized``.
   public func verifySignature(store: X509Store, untrusted: [X509Certificate] = []) throws(OCSPError) {
     store.freeze()
-    let failure = X509Stack.withStack(untrusted) { stack in
+    let failure = unsafe X509Stack.withStack(untrusted) { stack in
       ErrorQueue.isolated { scope -> OpenSSLError? in
-        OCSP_basic_verify(pointer, stack, store.pointer, 0) == 1 ? nil : scope.failure("OCSP_basic_verify")
+        unsafe OCSP_basic_verify(pointer, stack, store.pointer, 0) == 1 ? nil : scope.failure("OCSP_basic_verify")
       }
     }
     if let failure { throw OCSPError.basicVerifyFailure(failure) }
@@ -247,7 +247,7 @@ public final class OCSPBasicResponse: OpenSSLObjectBase, OpenSSLCopyable, @unche
 
   /// Compares the request's nonce with this response's (`OCSP_check_nonce`).
   public func checkNonce(against request: OCSPRequest) -> OCSPNonceCheck {
-    OCSPNonceCheck(rawValue: OCSP_check_nonce(request.pointer, pointer)) ?? .mismatch
+    unsafe OCSPNonceCheck(rawValue: OCSP_check_nonce(request.pointer, pointer)) ?? .mismatch
   }
 
   /// The single response for `id`, matched with each single response's own hash algorithm (see

@@ -22,7 +22,7 @@ public final class OCSPCertID: OpenSSLObjectBase, OpenSSLCopyable, @unchecked Se
   package required init(adopting pointer: OpaquePointer) {
     certificate = nil
     issuerCertificate = nil
-    super.init(adopting: pointer)
+    unsafe super.init(adopting: pointer)
   }
 
   /// The identifier of `certificate`, issued by `issuer`, hashed with `digest` (`OCSP_cert_to_id`).
@@ -34,14 +34,16 @@ public final class OCSPCertID: OpenSSLObjectBase, OpenSSLCopyable, @unchecked Se
   ///     request.
   /// - Throws: ``InputError`` if the digest is not available or OpenSSL cannot make the identifier.
   public init(certificate: X509Certificate, issuer: X509Certificate, digest: Digest = .sha1) throws(InputError) {
-    let md = try digest.algorithm(for: "OCSP certificate ID")
-    let made = try InputError.converting("OCSP certificate ID", reason: .invalidArgument, source: "OCSP_cert_to_id") {
+    let md = unsafe try digest.algorithm(for: "OCSP certificate ID")
+    let made = unsafe try InputError.converting(
+      "OCSP certificate ID", reason: .invalidArgument, source: "OCSP_cert_to_id"
+    ) {
       () throws(OpenSSLError) in
-      try ErrorQueue.call("OCSP_cert_to_id") { OCSP_cert_to_id(md, certificate.pointer, issuer.pointer) }
+      unsafe try ErrorQueue.call("OCSP_cert_to_id") { unsafe OCSP_cert_to_id(md, certificate.pointer, issuer.pointer) }
     }
     self.certificate = certificate
     issuerCertificate = issuer
-    super.init(adopting: made)
+    unsafe super.init(adopting: made)
   }
 
   private var info: (name: [UInt8], algorithm: OID, key: [UInt8], serial: SerialNumber) {
@@ -49,10 +51,10 @@ public final class OCSPCertID: OpenSSLObjectBase, OpenSSLCopyable, @unchecked Se
     var algorithm: OpaquePointer? = nil
     var keyHash: UnsafeMutablePointer<ASN1_OCTET_STRING>? = nil
     var serial: UnsafeMutablePointer<ASN1_INTEGER>? = nil
-    _ = OCSP_id_get0_info(&nameHash, &algorithm, &keyHash, &serial, pointer)
-    return (
-      ASN1.bytes(nameHash), algorithm.map { OID(object: $0) } ?? OID("0.0"), ASN1.bytes(keyHash),
-      serial.map { SerialNumber(integer: $0) } ?? SerialNumber(magnitude: [])
+    _ = unsafe OCSP_id_get0_info(&nameHash, &algorithm, &keyHash, &serial, pointer)
+    return unsafe (
+      ASN1.bytes(nameHash), algorithm.map { unsafe OID(object: $0) } ?? OID("0.0"), unsafe ASN1.bytes(keyHash),
+      unsafe serial.map { unsafe SerialNumber(integer: $0) } ?? SerialNumber(magnitude: [])
     )
   }
 
@@ -73,7 +75,7 @@ public final class OCSPCertID: OpenSSLObjectBase, OpenSSLCopyable, @unchecked Se
   /// Whether both identify the same certificate of the same issuer with the same hash algorithm
   /// (`OCSP_id_cmp`).
   public func isIdentical(to other: OCSPCertID) -> Bool {
-    OCSP_id_cmp(pointer, other.pointer) == 0
+    unsafe OCSP_id_cmp(pointer, other.pointer) == 0
   }
 
   /// Whether `other` (typically from a single response) identifies the same certificate: when

@@ -91,8 +91,10 @@ public struct OCSPClient: Sendable {
     case .environment: proxyText = nil
     case .url(let value): proxyText = value
     }
-    let outcome = der.withUnsafeBytes { bytes in
-      MemoryBIO.reading(bytes) { body in transfer(parsed, path: path, get: useGET, body: body, proxy: proxyText) }
+    let outcome = unsafe der.withUnsafeBytes { bytes in
+      unsafe MemoryBIO.reading(bytes) { body in
+        unsafe transfer(parsed, path: path, get: useGET, body: body, proxy: proxyText)
+      }
     }
     switch outcome {
     case .failure(let error): throw OCSPClientError(transfer: error, url: url, timeout: timeout)
@@ -110,16 +112,16 @@ public struct OCSPClient: Sendable {
     _ parsed: ParsedURL, path: String, get useGET: Bool, body: OpaquePointer, proxy proxyText: String?
   ) -> Result<[UInt8], OpenSSLError> {
     ErrorQueue.isolated { scope -> Result<[UInt8], OpenSSLError> in
-      let response = OSSL_HTTP_transfer(
+      let response = unsafe OSSL_HTTP_transfer(
         nil, parsed.host, parsed.port, path, 0, proxyText, nil, nil, nil, nil, nil, 0, nil,
         useGET ? nil : "application/ocsp-request", useGET ? nil : body, "application/ocsp-response", 1,
         maximumResponseSize, Int32(clamping: max(timeout, 1)), 0)
-      guard let response else { return .failure(scope.failure("OSSL_HTTP_transfer")) }
-      defer { BIO_free_all(response) }
+      guard let response = unsafe response else { return .failure(scope.failure("OSSL_HTTP_transfer")) }
+      defer { unsafe BIO_free_all(response) }
       var bytes: [UInt8] = []
       var buffer = [UInt8](repeating: 0, count: 4096)
       while true {
-        let count = BIO_read(response, &buffer, Int32(buffer.count))
+        let count = unsafe BIO_read(response, &buffer, Int32(buffer.count))
         if count <= 0 { break }
         bytes += buffer[0..<Int(count)]
       }
@@ -177,18 +179,18 @@ public struct OCSPClient: Sendable {
       var path: UnsafeMutablePointer<CChar>? = nil
       var query: UnsafeMutablePointer<CChar>? = nil
       let error = ErrorQueue.isolated { scope -> OpenSSLError? in
-        OSSL_HTTP_parse_url(url, &ssl, nil, &host, &port, nil, &path, &query, nil) == 1
+        unsafe OSSL_HTTP_parse_url(url, &ssl, nil, &host, &port, nil, &path, &query, nil) == 1
           ? nil : scope.failure("OSSL_HTTP_parse_url")
       }
-      defer { for pointer in [host, port, path, query] { oo_OPENSSL_free(pointer) } }
-      guard error == nil, let host, let port, let path else {
+      defer { unsafe [host, port, path, query].forEach { unsafe oo_OPENSSL_free(UnsafeMutableRawPointer($0)) } }
+      guard error == nil, let host = unsafe host, let port = unsafe port, let path = unsafe path else {
         throw OCSPClientError(
           .invalidURL, url: url, detail: error?.last?.reasonText ?? "OpenSSL cannot parse it", openSSLError: error)
       }
-      self.host = String(cString: host)
-      self.port = String(cString: port)
-      self.path = String(cString: path)
-      self.query = query.map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+      self.host = unsafe String(cString: host)
+      self.port = unsafe String(cString: port)
+      self.path = unsafe String(cString: path)
+      self.query = unsafe query.map { unsafe String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
     }
   }
 }

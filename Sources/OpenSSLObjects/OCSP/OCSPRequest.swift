@@ -29,29 +29,29 @@ public final class OCSPRequest: OpenSSLObjectBase, OpenSSLCopyable, PEMDERDecoda
       throw InputError(
         .invalidArgument, object: "OCSP request", source: "the identifiers", detail: "a request needs at least one")
     }
-    self.init(takingOwnershipOf: OpenSSLPointer(OCSP_REQUEST_new()!))
-    let request = pointer
+    unsafe self.init(takingOwnershipOf: OpenSSLPointer(OCSP_REQUEST_new()!))
+    let request = unsafe pointer
     try Self.building { () throws(OpenSSLError) in
       for id in ids {
         let copy = try id.copiedPointer()
-        _ = try ErrorQueue.call("OCSP_request_add0_id") {
-          let added = OCSP_request_add0_id(request, copy.raw)
-          if added == nil { OCSP_CERTID_free(copy.raw) }
-          return added
+        _ = unsafe try ErrorQueue.call("OCSP_request_add0_id") {
+          let added = unsafe OCSP_request_add0_id(request, copy.raw)
+          if unsafe added == nil { unsafe OCSP_CERTID_free(copy.raw) }
+          return unsafe added
         }
       }
       switch nonce {
       case .none: break
-      case .random: try ErrorQueue.check("OCSP_request_add1_nonce") { OCSP_request_add1_nonce(request, nil, 0) }
+      case .random: try ErrorQueue.check("OCSP_request_add1_nonce") { unsafe OCSP_request_add1_nonce(request, nil, 0) }
       case .bytes(var bytes):
         try ErrorQueue.check("OCSP_request_add1_nonce") {
-          OCSP_request_add1_nonce(request, &bytes, Int32(bytes.count))
+          unsafe OCSP_request_add1_nonce(request, &bytes, Int32(bytes.count))
         }
       }
       if let signer {
-        try X509Stack.withStack(signer.chain) { stack throws(OpenSSLError) in
+        unsafe try X509Stack.withStack(signer.chain) { stack throws(OpenSSLError) in
           try ErrorQueue.check("OCSP_request_sign") {
-            OCSP_request_sign(
+            unsafe OCSP_request_sign(
               request, signer.certificate.pointer, signer.privateKey.pointer, nil, stack,
               signer.chain.isEmpty ? UInt(OCSP_NOCERTS) : 0)
           }
@@ -74,14 +74,14 @@ public final class OCSPRequest: OpenSSLObjectBase, OpenSSLCopyable, PEMDERDecoda
   // MARK: - Loading and encoding
 
   /// How requests are read: `OCSP REQUEST` PEM blocks or DER, with `d2i_OCSP_REQUEST`.
-  public static let decodingRules = ObjectDecoder(
+  public static let decodingRules = unsafe ObjectDecoder(
     object: "OCSP request", labels: ObjectKind.ocspRequest.pemLabels,
-    d2i: { _ in { d2i_OCSP_REQUEST($0, $1, $2) } }, operation: { _ in "d2i_OCSP_REQUEST" },
-    free: { OCSP_REQUEST_free($0) })
+    d2i: { _ in { unsafe d2i_OCSP_REQUEST($0, $1, $2) } }, operation: { _ in "d2i_OCSP_REQUEST" },
+    free: { unsafe OCSP_REQUEST_free($0) })
 
   /// The DER encoding (`i2d_OCSP_REQUEST`).
   public var derEncoded: [UInt8] {
-    (try? DER.encode("i2d_OCSP_REQUEST") { i2d_OCSP_REQUEST(pointer, $0) }) ?? []
+    unsafe (try? DER.encode("i2d_OCSP_REQUEST") { unsafe i2d_OCSP_REQUEST(pointer, $0) }) ?? []
   }
 
   /// The PEM encoding (`PEM_write_bio` with the label `OCSP REQUEST`).
@@ -92,29 +92,31 @@ public final class OCSPRequest: OpenSSLObjectBase, OpenSSLCopyable, PEMDERDecoda
   /// The identifiers asked about, in order (`OCSP_request_onereq_get0`, `OCSP_onereq_get0_id`),
   /// each a copy.
   public var ids: [OCSPCertID] {
-    (0..<OCSP_request_onereq_count(pointer)).compactMap { index in
-      guard let one = OCSP_request_onereq_get0(pointer, index), let id = OCSP_onereq_get0_id(one) else { return nil }
-      return try? OCSPCertID(copying: OpenSSLPointer(id))
+    unsafe (0..<OCSP_request_onereq_count(pointer)).compactMap { index in
+      guard let one = unsafe OCSP_request_onereq_get0(pointer, index), let id = unsafe OCSP_onereq_get0_id(one) else {
+        return nil
+      }
+      return unsafe try? OCSPCertID(copying: OpenSSLPointer(id))
     }
   }
 
   /// The nonce's bytes, if the request carries one (the `id-pkix-ocsp-nonce` extension,
   /// `OCSP_REQUEST_get_ext_by_NID`).
   public var nonce: [UInt8]? {
-    let index = OCSP_REQUEST_get_ext_by_NID(pointer, NID_id_pkix_OCSP_Nonce, -1)
-    guard index >= 0, let ext = OCSP_REQUEST_get_ext(pointer, index) else { return nil }
-    return OCSPNonceExtension.value(ext)
+    let index = unsafe OCSP_REQUEST_get_ext_by_NID(pointer, NID_id_pkix_OCSP_Nonce, -1)
+    guard index >= 0, let ext = unsafe OCSP_REQUEST_get_ext(pointer, index) else { return nil }
+    return unsafe OCSPNonceExtension.value(ext)
   }
 
   /// Whether the request is signed (`OCSP_request_is_signed`).
-  public var isSigned: Bool { OCSP_request_is_signed(pointer) == 1 }
+  public var isSigned: Bool { unsafe OCSP_request_is_signed(pointer) == 1 }
 }
 
 /// The nonce extension's value: an OCTET STRING inside the extension's OCTET STRING, as
 /// `OCSP_request_add1_nonce` writes it (RFC 8954).
 enum OCSPNonceExtension {
   static func value(_ ext: OpaquePointer) -> [UInt8] {
-    let bytes = ASN1.bytes(X509_EXTENSION_get_data(ext))
+    let bytes = unsafe ASN1.bytes(X509_EXTENSION_get_data(ext))
     // Unwrap the inner OCTET STRING when it is one (short-form length).
     if bytes.count >= 2, bytes[0] == 0x04, Int(bytes[1]) == bytes.count - 2 { return Array(bytes[2...]) }
     return bytes

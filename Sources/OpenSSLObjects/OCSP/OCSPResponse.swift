@@ -42,26 +42,28 @@ public final class OCSPResponse: OpenSSLObjectBase, OpenSSLCopyable, PEMDERDecod
   ///
   /// - Throws: ``InputError`` if OpenSSL cannot encode it.
   public convenience init(status: Status, basic: OCSPBasicResponse? = nil) throws(InputError) {
-    let pointer = try InputError.converting("OCSP response", reason: .invalidArgument, source: "OCSP_response_create") {
+    let pointer = unsafe try InputError.converting(
+      "OCSP response", reason: .invalidArgument, source: "OCSP_response_create"
+    ) {
       () throws(OpenSSLError) in
-      try ErrorQueue.call("OCSP_response_create") {
-        withExtendedLifetime(basic) { OCSP_response_create(status.rawValue, basic?.pointer) }
+      unsafe try ErrorQueue.call("OCSP_response_create") {
+        unsafe withExtendedLifetime(basic) { unsafe OCSP_response_create(status.rawValue, basic?.pointer) }
       }
     }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+    unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }
 
   // MARK: - Loading and encoding
 
   /// How responses are read: `OCSP RESPONSE` PEM blocks or DER, with `d2i_OCSP_RESPONSE`.
-  public static let decodingRules = ObjectDecoder(
+  public static let decodingRules = unsafe ObjectDecoder(
     object: "OCSP response", labels: ObjectKind.ocspResponse.pemLabels,
-    d2i: { _ in { d2i_OCSP_RESPONSE($0, $1, $2) } }, operation: { _ in "d2i_OCSP_RESPONSE" },
-    free: { OCSP_RESPONSE_free($0) })
+    d2i: { _ in { unsafe d2i_OCSP_RESPONSE($0, $1, $2) } }, operation: { _ in "d2i_OCSP_RESPONSE" },
+    free: { unsafe OCSP_RESPONSE_free($0) })
 
   /// The DER encoding (`i2d_OCSP_RESPONSE`): what a responder sends and a server staples.
   public var derEncoded: [UInt8] {
-    (try? DER.encode("i2d_OCSP_RESPONSE") { i2d_OCSP_RESPONSE(pointer, $0) }) ?? []
+    unsafe (try? DER.encode("i2d_OCSP_RESPONSE") { unsafe i2d_OCSP_RESPONSE(pointer, $0) }) ?? []
   }
 
   /// The PEM encoding (`PEM_write_bio` with the label `OCSP RESPONSE`).
@@ -70,10 +72,10 @@ public final class OCSPResponse: OpenSSLObjectBase, OpenSSLCopyable, PEMDERDecod
   // MARK: - Fields
 
   /// The response status (`OCSP_response_status`); `nil` for a value RFC 6960 does not define.
-  public var status: Status? { Status(rawValue: OCSP_response_status(pointer)) }
+  public var status: Status? { unsafe Status(rawValue: OCSP_response_status(pointer)) }
 
   /// The raw response status number (`OCSP_response_status`).
-  public var statusCode: Int { Int(OCSP_response_status(pointer)) }
+  public var statusCode: Int { unsafe Int(OCSP_response_status(pointer)) }
 
   /// The basic response (`OCSP_response_get1_basic`, a copy this response does not own).
   ///
@@ -87,12 +89,12 @@ public final class OCSPResponse: OpenSSLObjectBase, OpenSSLCopyable, PEMDERDecod
           + "instead of a response.",
         responseStatus: status)
     }
-    let basic = ErrorQueue.isolated { scope -> Result<OpaquePointer, OpenSSLError> in
-      if let pointer = OCSP_response_get1_basic(pointer) { return .success(pointer) }
-      return .failure(scope.failure("OCSP_response_get1_basic"))
+    let basic = unsafe ErrorQueue.isolated { scope -> Result<OpaquePointer, OpenSSLError> in
+      if let pointer = unsafe OCSP_response_get1_basic(pointer) { return unsafe .success(pointer) }
+      return unsafe .failure(scope.failure("OCSP_response_get1_basic"))
     }
-    switch basic {
-    case .success(let pointer): return OCSPBasicResponse(takingOwnershipOf: OpenSSLPointer(pointer))
+    switch unsafe basic {
+    case .success(let pointer): return unsafe OCSPBasicResponse(takingOwnershipOf: OpenSSLPointer(pointer))
     case .failure(let error):
       throw OCSPError(
         .notBasicResponse, explanation: "The successful response is not a basic OCSP response.", responseStatus: status,

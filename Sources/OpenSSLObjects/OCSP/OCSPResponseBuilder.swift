@@ -71,27 +71,28 @@ public struct OCSPResponseBuilder: Sendable {
   /// - Throws: ``InputError`` if a value cannot be encoded or OpenSSL cannot sign (a key that does
   ///   not match the certificate, `OCSP_R_PRIVATE_KEY_DOES_NOT_MATCH_CERTIFICATE`).
   public func sign(with key: PrivateKey, signer: X509Certificate) throws -> OCSPResponse {
-    let basic = OCSPBasicResponse(takingOwnershipOf: OpenSSLPointer(OCSP_BASICRESP_new()!))
-    let pointer = basic.pointer
+    let basic = unsafe OCSPBasicResponse(takingOwnershipOf: OpenSSLPointer(OCSP_BASICRESP_new()!))
+    let pointer = unsafe basic.pointer
     for entry in entries {
-      try add(entry, to: pointer)
+      unsafe try add(entry, to: pointer)
     }
     if var nonce {
-      try Self.check("OCSP_basic_add1_nonce") { OCSP_basic_add1_nonce(pointer, &nonce, Int32(nonce.count)) }
+      try Self.check("OCSP_basic_add1_nonce") { unsafe OCSP_basic_add1_nonce(pointer, &nonce, Int32(nonce.count)) }
     }
-    let md = try SignatureOperation.digestAlgorithm(digest, for: key.algorithm, object: "OCSP response signature")
+    let md = unsafe try SignatureOperation.digestAlgorithm(
+      digest, for: key.algorithm, object: "OCSP response signature")
     var flags = UInt(0)
     if responderIDByKey { flags |= UInt(OCSP_RESPID_KEY) }
     if !includeSignerCertificate { flags |= UInt(OCSP_NOCERTS) }
-    try X509Stack.withStack(extraCertificates) { stack throws(InputError) in
+    unsafe try X509Stack.withStack(extraCertificates) { stack throws(InputError) in
       try Self.check("OCSP_basic_sign") {
-        OCSP_basic_sign(pointer, signer.pointer, key.pointer, md, stack, flags)
+        unsafe OCSP_basic_sign(pointer, signer.pointer, key.pointer, md, stack, flags)
       }
     }
     if !includeSignerCertificate {
       // OCSP_NOCERTS leaves out the extra certificates too; add them on their own.
       for certificate in extraCertificates {
-        try Self.check("OCSP_basic_add1_cert") { OCSP_basic_add1_cert(pointer, certificate.pointer) }
+        try Self.check("OCSP_basic_add1_cert") { unsafe OCSP_basic_add1_cert(pointer, certificate.pointer) }
       }
     }
     return try OCSPResponse(status: .successful, basic: basic)
@@ -115,11 +116,14 @@ public struct OCSPResponseBuilder: Sendable {
       reason = Int32(why?.rawValue ?? -1)
       revocationTime = time
     }
-    let times = [entry.thisUpdate, entry.nextUpdate, revocationTime].map { date in date.flatMap(ASN1.makeTime) }
-    defer { times.forEach { ASN1_TIME_free($0) } }
+    let times = unsafe [entry.thisUpdate, entry.nextUpdate, revocationTime].map { date in
+      unsafe date.flatMap(ASN1.makeTime)
+    }
+    defer { unsafe times.forEach { unsafe ASN1_TIME_free($0) } }
     try Self.check("OCSP_basic_add1_status") {
       withExtendedLifetime(entry.id) {
-        OCSP_basic_add1_status(basic, entry.id.pointer, status, reason, times[2], times[0], times[1]) == nil ? 0 : 1
+        unsafe OCSP_basic_add1_status(basic, entry.id.pointer, status, reason, times[2], times[0], times[1]) == nil
+          ? 0 : 1
       }
     }
   }

@@ -51,22 +51,24 @@ func serveStaple(_ ssl: OpaquePointer, _ state: TLSConnectionState) -> Int32 {
   case .response(let fixed): bytes = fixed
   case .provider(let provider):
     do {
-      bytes = try provider(SSL_get_certificate(ssl).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) })
+      bytes = unsafe try provider(
+        SSL_get_certificate(ssl).flatMap { unsafe try? X509Certificate(retaining: OpenSSLPointer($0)) })
     } catch {
       state.store(error)
       return SSL_TLSEXT_ERR_ALERT_FATAL
     }
   }
-  guard let bytes, !bytes.isEmpty, let copy = ErrorQueue.isolated({ _ in oo_OPENSSL_malloc(bytes.count) }) else {
+  guard let bytes, !bytes.isEmpty, let copy = unsafe ErrorQueue.isolated({ _ in unsafe oo_OPENSSL_malloc(bytes.count) })
+  else {
     return SSL_TLSEXT_ERR_NOACK
   }
-  bytes.withUnsafeBytes { copy.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+  unsafe bytes.withUnsafeBytes { unsafe copy.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
   // OpenSSL takes the buffer and frees it with the connection.
   let handed = ErrorQueue.isolated { _ in
-    oo_SSL_set_tlsext_status_ocsp_resp(ssl, copy.assumingMemoryBound(to: UInt8.self), bytes.count)
+    unsafe oo_SSL_set_tlsext_status_ocsp_resp(ssl, copy.assumingMemoryBound(to: UInt8.self), bytes.count)
   }
   guard handed == 1 else {
-    oo_OPENSSL_free(copy)
+    unsafe oo_OPENSSL_free(copy)
     return SSL_TLSEXT_ERR_NOACK
   }
   return SSL_TLSEXT_ERR_OK
@@ -76,10 +78,10 @@ func serveStaple(_ ssl: OpaquePointer, _ state: TLSConnectionState) -> Int32 {
 /// verified chain and the staple, then the staple callback. Returns 1 to go on, 0 to fail the
 /// handshake (the error is stored on the connection).
 func checkStaple(_ ssl: OpaquePointer, _ state: TLSConnectionState) -> Int32 {
-  let bytes = stapledBytes(ssl)
-  let chain = X509Stack.certificates(SSL_get0_verified_chain(ssl))
-  guard !chain.isEmpty, let storePointer = SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)),
-    let store = try? X509Store(retaining: OpenSSLPointer(storePointer))
+  let bytes = unsafe stapledBytes(ssl)
+  let chain = unsafe X509Stack.certificates(SSL_get0_verified_chain(ssl))
+  guard !chain.isEmpty, let storePointer = unsafe SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)),
+    let store = unsafe try? X509Store(retaining: OpenSSLPointer(storePointer))
   else {
     // Verification is off or did not succeed: there is no verified issuer to check against.
     state.revocationReport = RevocationReport(
@@ -127,7 +129,7 @@ func checkStaple(_ ssl: OpaquePointer, _ state: TLSConnectionState) -> Int32 {
 /// The stapled response's bytes (`SSL_get_tlsext_status_ocsp_resp`), if any.
 func stapledBytes(_ ssl: OpaquePointer) -> [UInt8]? {
   var data: UnsafePointer<UInt8>? = nil
-  let length = oo_SSL_get_tlsext_status_ocsp_resp(ssl, &data)
-  guard length > 0, let data else { return nil }
-  return Array(UnsafeBufferPointer(start: data, count: length))
+  let length = unsafe oo_SSL_get_tlsext_status_ocsp_resp(ssl, &data)
+  guard length > 0, let data = unsafe data else { return nil }
+  return unsafe Array(UnsafeBufferPointer(start: data, count: length))
 }

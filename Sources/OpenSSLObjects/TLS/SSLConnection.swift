@@ -74,21 +74,21 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
   private var timedSocket: (descriptor: Int32, timeout: Duration)?
 
   /// The memory BIO OpenSSL reads from, if the transport is memory (`SSL_get_rbio`).
-  private var readBIO: OpaquePointer? { memoryBIO(SSL_get_rbio(pointer)) }
+  private var readBIO: OpaquePointer? { unsafe memoryBIO(SSL_get_rbio(pointer)) }
   /// The memory BIO OpenSSL writes to, if the transport is memory (`SSL_get_wbio`).
-  private var writeBIO: OpaquePointer? { memoryBIO(SSL_get_wbio(pointer)) }
+  private var writeBIO: OpaquePointer? { unsafe memoryBIO(SSL_get_wbio(pointer)) }
 
   private func memoryBIO(_ bio: OpaquePointer?) -> OpaquePointer? {
-    guard let bio, BIO_method_type(bio) == BIO_TYPE_MEM else { return nil }
-    return bio
+    guard let bio = unsafe bio, unsafe BIO_method_type(bio) == BIO_TYPE_MEM else { return nil }
+    return unsafe bio
   }
 
   /// Adopts an `SSL` (the shared mechanism behind ``OpenSSLObject/init(takingOwnershipOf:)``): an
   /// `SSL` made from one of our contexts gets that context's Swift policy.
   package required init(adopting pointer: OpaquePointer) {
     context = nil
-    state = TLSConnectionState.find(pointer)
-    super.init(adopting: pointer)
+    state = unsafe TLSConnectionState.find(pointer)
+    unsafe super.init(adopting: pointer)
   }
 
   init(
@@ -98,32 +98,32 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
     port: Int,
     transport: Transport
   ) throws {
-    let ssl = try ErrorQueue.call("SSL_new") { SSL_new(context.pointer) }
+    let ssl = unsafe try ErrorQueue.call("SSL_new") { unsafe SSL_new(context.pointer) }
     self.context = context
     if let contextState {
       let state = TLSConnectionState(context: contextState)
-      TLSConnectionState.slot.set(ssl, state)
+      unsafe TLSConnectionState.slot.set(ssl, state)
       self.state = state
     }
-    super.init(adopting: ssl)
+    unsafe super.init(adopting: ssl)
     switch transport {
     case .memory:
-      let incoming = BIO_new(BIO_s_mem())!
-      let outgoing = BIO_new(BIO_s_mem())!
+      let incoming = unsafe BIO_new(BIO_s_mem())!
+      let outgoing = unsafe BIO_new(BIO_s_mem())!
       // An empty input buffer means "no data yet", not end of stream.
-      _ = oo_BIO_set_mem_eof_return(incoming, -1)
-      SSL_set_bio(pointer, incoming, outgoing)
+      _ = unsafe oo_BIO_set_mem_eof_return(incoming, -1)
+      unsafe SSL_set_bio(pointer, incoming, outgoing)
     case .socket(let descriptor, let timeout):
-      try ErrorQueue.check("SSL_set_fd") { SSL_set_fd(pointer, descriptor) }
+      try ErrorQueue.check("SSL_set_fd") { unsafe SSL_set_fd(pointer, descriptor) }
       if let timeout {
         try Self.setTimeout(timeout, on: descriptor)
         timedSocket = (descriptor, timeout)
       }
     }
-    if contextState?.role == .server || SSL_is_server(pointer) == 1 {
-      SSL_set_accept_state(pointer)
+    if unsafe contextState?.role == .server || SSL_is_server(pointer) == 1 {
+      unsafe SSL_set_accept_state(pointer)
     } else {
-      SSL_set_connect_state(pointer)
+      unsafe SSL_set_connect_state(pointer)
       if let serverName { try setServerName(serverName, port: port) }
     }
   }
@@ -139,12 +139,12 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
     var limit = timeval(
       tv_sec: Int(clamping: seconds), tv_usec: max(Int(attoseconds / 1_000_000_000_000), seconds == 0 ? 1 : 0))
     let size = socklen_t(MemoryLayout<timeval>.size)
-    guard setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, size) == 0,
-      setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &limit, size) == 0
+    guard unsafe setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, size) == 0,
+      unsafe setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &limit, size) == 0
     else {
       throw InputError(
         .invalidArgument, object: "socket timeout", source: "descriptor \(descriptor)",
-        detail: "setsockopt failed: \(String(cString: strerror(errno)))")
+        detail: unsafe "setsockopt failed: \(String(cString: strerror(errno)))")
     }
   }
 
@@ -164,16 +164,16 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
         detail: "it contains a NUL byte")
     }
     state?.serverName = name
-    let param = SSL_get0_param(pointer)
+    let param = unsafe SSL_get0_param(pointer)
     let isAddress = GeneralName.ipAddress(name) != nil
     try ErrorQueue.isolated { scope throws(InputError) in
       let ok: Bool
       if isAddress {
-        ok = X509_VERIFY_PARAM_set1_ip_asc(param, name) == 1
+        ok = unsafe X509_VERIFY_PARAM_set1_ip_asc(param, name) == 1
       } else {
         let flags = state?.context.verification.hostFlags ?? [.noPartialWildcards]
-        SSL_set_hostflags(pointer, flags.rawValue)
-        ok = oo_SSL_set_tlsext_host_name(pointer, name) == 1 && SSL_set1_host(pointer, name) == 1
+        unsafe SSL_set_hostflags(pointer, flags.rawValue)
+        ok = unsafe oo_SSL_set_tlsext_host_name(pointer, name) == 1 && SSL_set1_host(pointer, name) == 1
       }
       guard ok else {
         throw InputError(
@@ -187,7 +187,7 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
     let key = state.sessionKey(name: name, port: String(port))
     state.sessionKey = key
     if let session = cache.session(for: key) {
-      _ = ErrorQueue.isolated { _ in SSL_set_session(pointer, session.pointer) }
+      _ = ErrorQueue.isolated { _ in unsafe SSL_set_session(pointer, session.pointer) }
     }
   }
 
@@ -195,29 +195,29 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
 
   /// Hands bytes that came from the network to OpenSSL (memory transport).
   public func receive(_ bytes: some ContiguousBytes) {
-    guard let readBIO else { return }
+    guard let readBIO = unsafe readBIO else { return }
     // The closure returns Void, so this generic function needs no run-time metadata look-up.
-    bytes.withUnsafeBytes { buffer in
+    unsafe bytes.withUnsafeBytes { buffer in
       guard let base = buffer.baseAddress, buffer.count > 0 else { return }
-      _ = BIO_write(readBIO, base, Int32(buffer.count))
+      _ = unsafe BIO_write(readBIO, base, Int32(buffer.count))
     }
   }
 
   /// Tells OpenSSL the peer closed the transport (memory transport): reads then see the end of
   /// the stream instead of "no data yet".
   public func receiveEndOfStream() {
-    guard let readBIO else { return }
-    _ = oo_BIO_set_mem_eof_return(readBIO, 0)
+    guard let readBIO = unsafe readBIO else { return }
+    _ = unsafe oo_BIO_set_mem_eof_return(readBIO, 0)
   }
 
   /// The bytes OpenSSL wants sent to the peer, taken out of its buffer (memory transport).
   public func takeOutput() -> [UInt8] {
-    guard let writeBIO else { return [] }
-    let pending = MemoryBIO.pending(writeBIO)
+    guard let writeBIO = unsafe writeBIO else { return [] }
+    let pending = unsafe MemoryBIO.pending(writeBIO)
     guard pending > 0 else { return [] }
     // Read straight into the array's storage: no zero fill, no second copy.
-    return [UInt8](unsafeUninitializedCapacity: pending) { storage, initialized in
-      let read = BIO_read(writeBIO, storage.baseAddress, Int32(clamping: storage.count))
+    return unsafe [UInt8](unsafeUninitializedCapacity: pending) { storage, initialized in
+      let read = unsafe BIO_read(writeBIO, storage.baseAddress, Int32(clamping: storage.count))
       initialized = max(0, Int(read))
     }
   }
@@ -230,7 +230,7 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
   ///   the error a callback threw.
   @discardableResult
   public func handshake() throws -> Progress {
-    let progress = try perform("SSL_do_handshake") { SSL_do_handshake(pointer) }.progress
+    let progress = try perform("SSL_do_handshake") { unsafe SSL_do_handshake(pointer) }.progress
     if progress == .complete, state?.policyChangedDuringHandshake == true, isSessionReused {
       throw UsageError(
         "the connection's verification policy changed after its handshake had begun, and the server resumed the "
@@ -245,9 +245,9 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
     var outcome = Outcome(progress: .complete)
     // SSL_read_ex writes into the array's storage, which is not zero-filled first: only the
     // bytes it reports are kept.
-    let buffer = try [UInt8](unsafeUninitializedCapacity: maximumCount) { storage, initialized in
+    let buffer = unsafe try [UInt8](unsafeUninitializedCapacity: maximumCount) { storage, initialized in
       var count = 0
-      outcome = try perform("SSL_read_ex") { SSL_read_ex(pointer, storage.baseAddress, storage.count, &count) }
+      outcome = try perform("SSL_read_ex") { unsafe SSL_read_ex(pointer, storage.baseAddress, storage.count, &count) }
       initialized = outcome.progress == .complete && !outcome.closed ? count : 0
     }
     if outcome.closed { return .closed }
@@ -261,9 +261,10 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
   public func write(_ bytes: some ContiguousBytes) throws -> Progress {
     // The protocol's own withUnsafeBytes: the closure's type is concrete (no Swift.Result), so
     // this generic function needs no run-time metadata look-up per call.
-    try bytes.withUnsafeBytes { buffer throws -> Progress in
+    unsafe try bytes.withUnsafeBytes { buffer throws -> Progress in
       var written = 0
-      return try perform("SSL_write_ex") { SSL_write_ex(pointer, buffer.baseAddress, buffer.count, &written) }.progress
+      return try perform("SSL_write_ex") { unsafe SSL_write_ex(pointer, buffer.baseAddress, buffer.count, &written) }
+        .progress
     }
   }
 
@@ -273,10 +274,10 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
   /// A connection freed without a clean shutdown loses its session: OpenSSL will not resume it.
   @discardableResult
   public func shutdown() throws -> Progress {
-    let status = ErrorQueue.isolated { _ in SSL_shutdown(pointer) }
+    let status = ErrorQueue.isolated { _ in unsafe SSL_shutdown(pointer) }
     if status == 1 { return .complete }
     if status == 0 { return .wantRead }
-    return try perform("SSL_shutdown") { SSL_shutdown(pointer) }.progress
+    return try perform("SSL_shutdown") { unsafe SSL_shutdown(pointer) }.progress
   }
 
   /// Waits for an asynchronous verification the handshake is paused for (see
@@ -296,7 +297,7 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
       let status = call()
       guard status <= 0 else { return (status, SSL_ERROR_NONE, nil) }
       // SSL_get_error reads the queue; when the caller's own errors are on it, read the state.
-      let code = scope.callerHadErrors ? Self.errorCodeFromState(pointer) : SSL_get_error(pointer, status)
+      let code = unsafe scope.callerHadErrors ? Self.errorCodeFromState(pointer) : SSL_get_error(pointer, status)
       let failure: OpenSSLError? = code == SSL_ERROR_SSL || code == SSL_ERROR_SYSCALL ? scope.failure(operation) : nil
       return (status, code, failure)
     }
@@ -323,11 +324,11 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
   }
 
   private static func errorCodeFromState(_ ssl: OpaquePointer) -> Int32 {
-    switch SSL_want(ssl) {
+    switch unsafe SSL_want(ssl) {
     case SSL_READING: return SSL_ERROR_WANT_READ
     case SSL_WRITING: return SSL_ERROR_WANT_WRITE
     case SSL_RETRY_VERIFY: return SSL_ERROR_WANT_RETRY_VERIFY
-    default: return SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN != 0 ? SSL_ERROR_ZERO_RETURN : SSL_ERROR_SSL
+    default: return unsafe SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN != 0 ? SSL_ERROR_ZERO_RETURN : SSL_ERROR_SSL
     }
   }
 
@@ -374,14 +375,14 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
           + "configure TLSConfiguration.revocation instead")
     }
     state.revocation = policy
-    _ = oo_SSL_set_tlsext_status_type(
+    _ = unsafe oo_SSL_set_tlsext_status_type(
       pointer, policy.isEnabled || state.stapleCallback != nil ? TLSEXT_STATUSTYPE_ocsp : -1)
     changedPolicy()
   }
 
   private func forcePeerVerification() {
-    if SSL_get_verify_mode(pointer) == SSL_VERIFY_NONE {
-      SSL_set_verify(pointer, SSL_VERIFY_PEER, verifyTrampoline)
+    if unsafe SSL_get_verify_mode(pointer) == SSL_VERIFY_NONE {
+      unsafe SSL_set_verify(pointer, SSL_VERIFY_PEER, verifyTrampoline)
     }
   }
 
@@ -391,9 +392,9 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
     if let name = state.serverName, state.sessionKey != nil {
       state.sessionKey = state.sessionKey(name: name, port: String(state.port))
     }
-    if SSL_in_before(pointer) == 1 {
+    if unsafe SSL_in_before(pointer) == 1 {
       // A session chosen under the context's policy is not offered under this one.
-      _ = ErrorQueue.isolated { _ in SSL_set_session(pointer, nil) }
+      _ = ErrorQueue.isolated { _ in unsafe SSL_set_session(pointer, nil) }
     } else {
       // The handshake has begun: its session is in use (SSL_set_session would free it under
       // OpenSSL's feet), and one offered for resumption cannot be taken back. If the server
@@ -405,50 +406,53 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
   // MARK: - After the handshake
 
   /// The negotiated protocol version (`SSL_version`).
-  public var version: TLSVersion? { TLSVersion(rawValue: SSL_version(pointer)) }
+  public var version: TLSVersion? { unsafe TLSVersion(rawValue: SSL_version(pointer)) }
 
   /// The cipher's standard name (`SSL_CIPHER_standard_name`), for example `"TLS_AES_128_GCM_SHA256"`.
   public var cipher: String? {
-    SSL_get_current_cipher(pointer).flatMap { SSL_CIPHER_standard_name($0) }.map { String(cString: $0) }
+    unsafe SSL_get_current_cipher(pointer).flatMap { unsafe SSL_CIPHER_standard_name($0) }.map {
+      unsafe String(cString: $0)
+    }
   }
 
   /// The cipher's OpenSSL name (`SSL_CIPHER_get_name`), for example `"ECDHE-ECDSA-AES128-GCM-SHA256"`.
   public var cipherName: String? {
-    SSL_get_current_cipher(pointer).flatMap { SSL_CIPHER_get_name($0) }.map { String(cString: $0) }
+    unsafe SSL_get_current_cipher(pointer).flatMap { unsafe SSL_CIPHER_get_name($0) }.map { unsafe String(cString: $0) }
   }
 
   /// The ALPN protocol agreed on (`SSL_get0_alpn_selected`), if any.
   public var alpnProtocol: String? {
     var data: UnsafePointer<UInt8>? = nil
     var length: UInt32 = 0
-    SSL_get0_alpn_selected(pointer, &data, &length)
-    guard let data, length > 0 else { return nil }
-    return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
+    unsafe SSL_get0_alpn_selected(pointer, &data, &length)
+    guard let data = unsafe data, length > 0 else { return nil }
+    return unsafe String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
   }
 
   /// The server name (SNI) of the connection (`SSL_get_servername`).
   public var serverName: String? {
-    SSL_get_servername(pointer, TLSEXT_NAMETYPE_host_name).map { String(cString: $0) } ?? state?.serverName
+    unsafe SSL_get_servername(pointer, TLSEXT_NAMETYPE_host_name).map { unsafe String(cString: $0) }
+      ?? state?.serverName
   }
 
   /// The key exchange group (`SSL_get_negotiated_group`, `SSL_group_to_name`), for example `"X25519"`.
   public var group: String? {
-    let id = oo_SSL_get_negotiated_group(pointer)
-    guard id > 0, let name = SSL_group_to_name(pointer, id) else { return nil }
-    return String(cString: name)
+    let id = unsafe oo_SSL_get_negotiated_group(pointer)
+    guard id > 0, let name = unsafe SSL_group_to_name(pointer, id) else { return nil }
+    return unsafe String(cString: name)
   }
 
   /// Whether the handshake resumed a session (`SSL_session_reused`).
-  public var isSessionReused: Bool { SSL_session_reused(pointer) == 1 }
+  public var isSessionReused: Bool { unsafe SSL_session_reused(pointer) == 1 }
 
   /// The session, to store and offer again (`SSL_get1_session`).
   public var session: SSLSession? {
-    SSL_get1_session(pointer).map { SSLSession(takingOwnershipOf: OpenSSLPointer($0)) }
+    unsafe SSL_get1_session(pointer).map { unsafe SSLSession(takingOwnershipOf: OpenSSLPointer($0)) }
   }
 
   /// Offers a stored session for resumption (`SSL_set_session`), before the handshake.
   public func setSession(_ session: SSLSession) throws(OpenSSLError) {
-    try ErrorQueue.check("SSL_set_session") { SSL_set_session(pointer, session.pointer) }
+    try ErrorQueue.check("SSL_set_session") { unsafe SSL_set_session(pointer, session.pointer) }
   }
 
   /// Exported keying material (RFC 5705 / RFC 8446 7.5; `SSL_export_keying_material`).
@@ -456,12 +460,12 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
     label: String, context: [UInt8]? = nil, count: Int
   ) throws(OpenSSLError) -> SecretBytes {
     var output = [UInt8](repeating: 0, count: count)
-    defer { OPENSSL_cleanse(&output, output.count) }
+    defer { unsafe OPENSSL_cleanse(&output, output.count) }
     let labelBytes = Array(label.utf8)
     try ErrorQueue.check("SSL_export_keying_material") {
-      labelBytes.withUnsafeBufferPointer { labelBuffer in
-        labelBuffer.withMemoryRebound(to: CChar.self) { label in
-          SSL_export_keying_material(
+      unsafe labelBytes.withUnsafeBufferPointer { labelBuffer in
+        unsafe labelBuffer.withMemoryRebound(to: CChar.self) { label in
+          unsafe SSL_export_keying_material(
             pointer, &output, count, label.baseAddress, label.count, context ?? [], context?.count ?? 0,
             context == nil ? 0 : 1)
         }
@@ -472,27 +476,27 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
 
   /// The peer's certificate (`SSL_get1_peer_certificate`), readable even when verification is off.
   public var peerCertificate: X509Certificate? {
-    SSL_get1_peer_certificate(pointer).map { X509Certificate(takingOwnershipOf: OpenSSLPointer($0)) }
+    unsafe SSL_get1_peer_certificate(pointer).map { unsafe X509Certificate(takingOwnershipOf: OpenSSLPointer($0)) }
   }
 
   /// The peer's chain as sent (`SSL_get_peer_cert_chain`; on a server it omits the leaf, as
   /// OpenSSL keeps it), each member retained. Not verified: see ``verifiedChain``.
-  public var peerChain: [X509Certificate] { X509Stack.certificates(SSL_get_peer_cert_chain(pointer)) }
+  public var peerChain: [X509Certificate] { unsafe X509Stack.certificates(SSL_get_peer_cert_chain(pointer)) }
 
   /// The chain OpenSSL verified, leaf first (`SSL_get0_verified_chain`), each member retained;
   /// empty when verification did not succeed.
-  public var verifiedChain: [X509Certificate] { X509Stack.certificates(SSL_get0_verified_chain(pointer)) }
+  public var verifiedChain: [X509Certificate] { unsafe X509Stack.certificates(SSL_get0_verified_chain(pointer)) }
 
   /// The verification's failure, explained, or `nil` when it succeeded (or did not run).
   /// Under `SSL_VERIFY_NONE` the handshake goes on and this tells what verification found.
   public var verificationError: VerificationError? {
-    if SSL_get_verify_result(pointer) == X509_V_OK { return nil }
+    if unsafe SSL_get_verify_result(pointer) == X509_V_OK { return nil }
     return verificationFailure
   }
 
   private var verificationFailure: VerificationError? {
     if let failure = state?.verification.failure { return failure }
-    let result = SSL_get_verify_result(pointer)
+    let result = unsafe SSL_get_verify_result(pointer)
     guard result != X509_V_OK else { return nil }
     return VerificationError(code: VerificationError.Code(Int32(result)), chain: peerChain)
   }
@@ -505,7 +509,7 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
   }
 
   /// The stapled bytes as received (`SSL_get_tlsext_status_ocsp_resp`).
-  public var ocspStapleBytes: [UInt8]? { stapledBytes(pointer) }
+  public var ocspStapleBytes: [UInt8]? { unsafe stapledBytes(pointer) }
 
   /// What the client's revocation check found during the handshake, `nil` when it did not run
   /// (a server, a resumed session, a policy that is off).
@@ -567,7 +571,7 @@ public struct TLSError: Error, Sendable, CustomStringConvertible {
     } else if isUnexpectedEOF {
       text += ": the peer closed the connection without close_notify"
     } else if systemError != 0 {
-      text += ": \(String(cString: strerror(systemError)))"
+      text += unsafe ": \(String(cString: strerror(systemError)))"
     }
     return text
   }

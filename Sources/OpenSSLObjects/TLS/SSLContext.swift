@@ -22,65 +22,65 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
   /// - Throws: ``InputError`` for a value OpenSSL refuses (an unknown cipher or group, a key
   ///   that does not match its certificate), or the error loading the system trust store.
   public convenience init(configuration: TLSConfiguration) throws {
-    let method = configuration.role == .client ? TLS_client_method() : TLS_server_method()
-    let pointer = try ErrorQueue.call("SSL_CTX_new") { SSL_CTX_new(method) }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+    let method = unsafe configuration.role == .client ? TLS_client_method() : TLS_server_method()
+    let pointer = unsafe try ErrorQueue.call("SSL_CTX_new") { unsafe SSL_CTX_new(method) }
+    unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
     try apply(configuration)
   }
 
   // MARK: - Configuration
 
   private func apply(_ configuration: TLSConfiguration) throws {
-    let context = pointer
+    let context = unsafe pointer
     try check("SSL_CTX_set_min_proto_version", configuration.minimumVersion.description) {
-      oo_SSL_CTX_set_min_proto_version(context, configuration.minimumVersion.rawValue)
+      unsafe oo_SSL_CTX_set_min_proto_version(context, configuration.minimumVersion.rawValue)
     }
     try check("SSL_CTX_set_max_proto_version", configuration.maximumVersion?.description ?? "highest") {
-      oo_SSL_CTX_set_max_proto_version(context, configuration.maximumVersion?.rawValue ?? 0)
+      unsafe oo_SSL_CTX_set_max_proto_version(context, configuration.maximumVersion?.rawValue ?? 0)
     }
-    _ = SSL_CTX_set_options(context, oo_SSL_OP_NO_COMPRESSION() | oo_SSL_OP_NO_RENEGOTIATION())
-    _ = SSL_CTX_clear_options(context, oo_SSL_OP_ALLOW_CLIENT_RENEGOTIATION())
-    SSL_CTX_set_security_level(context, Int32(configuration.securityLevel))
+    _ = unsafe SSL_CTX_set_options(context, oo_SSL_OP_NO_COMPRESSION() | oo_SSL_OP_NO_RENEGOTIATION())
+    _ = unsafe SSL_CTX_clear_options(context, oo_SSL_OP_ALLOW_CLIENT_RENEGOTIATION())
+    unsafe SSL_CTX_set_security_level(context, Int32(configuration.securityLevel))
     try check("SSL_CTX_set_cipher_list", configuration.cipherList) {
-      SSL_CTX_set_cipher_list(context, configuration.cipherList)
+      unsafe SSL_CTX_set_cipher_list(context, configuration.cipherList)
     }
     try check("SSL_CTX_set_ciphersuites", configuration.cipherSuites) {
-      SSL_CTX_set_ciphersuites(context, configuration.cipherSuites)
+      unsafe SSL_CTX_set_ciphersuites(context, configuration.cipherSuites)
     }
     let groups = configuration.groups.joined(separator: ":")
-    try check("SSL_CTX_set1_groups_list", groups) { oo_SSL_CTX_set1_groups_list(context, groups) }
+    try check("SSL_CTX_set1_groups_list", groups) { unsafe oo_SSL_CTX_set1_groups_list(context, groups) }
     if let algorithms = configuration.signatureAlgorithms {
-      try check("SSL_CTX_set1_sigalgs_list", algorithms) { oo_SSL_CTX_set1_sigalgs_list(context, algorithms) }
+      try check("SSL_CTX_set1_sigalgs_list", algorithms) { unsafe oo_SSL_CTX_set1_sigalgs_list(context, algorithms) }
     }
     for chain in configuration.certificateChains {
-      try X509Stack.withStack(chain.chain) { stack throws(InputError) in
+      unsafe try X509Stack.withStack(chain.chain) { stack throws(InputError) in
         try check("SSL_CTX_use_cert_and_key", chain.certificate.subject.rfc2253) {
-          SSL_CTX_use_cert_and_key(context, chain.certificate.pointer, chain.privateKey.pointer, stack, 1)
+          unsafe SSL_CTX_use_cert_and_key(context, chain.certificate.pointer, chain.privateKey.pointer, stack, 1)
         }
       }
     }
     if configuration.role == .client, let selector = configuration.clientCertificateSelector {
       _ = selector
-      SSL_CTX_set_cert_cb(context, certificateTrampoline, nil)
+      unsafe SSL_CTX_set_cert_cb(context, certificateTrampoline, nil)
     }
     if configuration.keyLog != nil {
-      SSL_CTX_set_keylog_callback(context, keyLogTrampoline)
+      unsafe SSL_CTX_set_keylog_callback(context, keyLogTrampoline)
     }
     if configuration.role == .server && configuration.serverNameHandler != nil {
-      SSL_CTX_set_client_hello_cb(context, clientHelloTrampoline, nil)
+      unsafe SSL_CTX_set_client_hello_cb(context, clientHelloTrampoline, nil)
     }
     let state = try installVerificationState(configuration)
     if configuration.role == .server && configuration.ocspStaple != nil {
-      _ = oo_SSL_CTX_set_tlsext_status_cb(context, statusTrampoline)
+      _ = unsafe oo_SSL_CTX_set_tlsext_status_cb(context, statusTrampoline)
     }
     if let wire = state.alpnWire {
       if configuration.role == .client {
         // SSL_CTX_set_alpn_protos returns 0 on success.
         try check("SSL_CTX_set_alpn_protos", configuration.alpnProtocols.joined(separator: ",")) {
-          SSL_CTX_set_alpn_protos(context, wire.bytes.baseAddress, UInt32(wire.bytes.count)) == 0 ? 1 : 0
+          unsafe SSL_CTX_set_alpn_protos(context, wire.bytes.baseAddress, UInt32(wire.bytes.count)) == 0 ? 1 : 0
         }
       } else {
-        SSL_CTX_set_alpn_select_cb(context, alpnSelectTrampoline, nil)
+        unsafe SSL_CTX_set_alpn_select_cb(context, alpnSelectTrampoline, nil)
       }
     }
     try configureSessions(configuration)
@@ -113,16 +113,18 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
       for anchor in anchors { try store.add(anchor) }
     }
     store.freeze()
-    SSL_CTX_set1_cert_store(pointer, store.pointer)
+    unsafe SSL_CTX_set1_cert_store(pointer, store.pointer)
     if configuration.role == .server, configuration.peerVerification != .none {
       // Name the acceptable issuers in the certificate request; not the whole system store.
       if case .system = configuration.trust {
       } else {
-        let names = oo_sk_X509_NAME_new_null()!
+        let names = unsafe oo_sk_X509_NAME_new_null()!
         for anchor in store.certificates {
-          if let name = X509_NAME_dup(X509_get_subject_name(anchor.pointer)) { _ = oo_sk_X509_NAME_push(names, name) }
+          if let name = unsafe X509_NAME_dup(X509_get_subject_name(anchor.pointer)) {
+            _ = unsafe oo_sk_X509_NAME_push(names, name)
+          }
         }
-        SSL_CTX_set_client_CA_list(pointer, names)
+        unsafe SSL_CTX_set_client_CA_list(pointer, names)
       }
     }
 
@@ -133,20 +135,20 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
     case .none: mode = configuration.needsVerification ? SSL_VERIFY_PEER : SSL_VERIFY_NONE
     }
     if configuration.role == .client { mode &= ~SSL_VERIFY_FAIL_IF_NO_PEER_CERT }
-    SSL_CTX_set_verify(pointer, mode, verifyTrampoline)
-    SSL_CTX_set_cert_verify_callback(pointer, certVerifyTrampoline, nil)
+    unsafe SSL_CTX_set_verify(pointer, mode, verifyTrampoline)
+    unsafe SSL_CTX_set_cert_verify_callback(pointer, certVerifyTrampoline, nil)
     var policy = configuration.verification
     policy.host = nil
     policy.ipAddress = nil
     policy.email = nil
-    try policy.apply(to: SSL_CTX_get0_param(pointer))
+    unsafe try policy.apply(to: SSL_CTX_get0_param(pointer))
     let state = TLSContextState(
       configuration: configuration, verifyMode: mode, asynchronousChainPolicy: configuration.asynchronousChainPolicy)
-    TLSContextState.slot.set(pointer, state)
+    unsafe TLSContextState.slot.set(pointer, state)
     // A client's staple policy goes with its verification (also onto contexts C code made).
     if state.requestsStatus {
-      _ = oo_SSL_CTX_set_tlsext_status_cb(pointer, statusTrampoline)
-      _ = oo_SSL_CTX_set_tlsext_status_type(pointer, TLSEXT_STATUSTYPE_ocsp)
+      _ = unsafe oo_SSL_CTX_set_tlsext_status_cb(pointer, statusTrampoline)
+      _ = unsafe oo_SSL_CTX_set_tlsext_status_type(pointer, TLSEXT_STATUSTYPE_ocsp)
     }
     return state
   }
@@ -154,17 +156,19 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
   private func configureSessions(_ configuration: TLSConfiguration) throws {
     let sessions = configuration.sessions
     if configuration.role == .client {
-      _ = oo_SSL_CTX_set_session_cache_mode(
+      _ = unsafe oo_SSL_CTX_set_session_cache_mode(
         pointer,
         sessions.resumption ? Int(SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE) : Int(SSL_SESS_CACHE_OFF))
-      if sessions.resumption { SSL_CTX_sess_set_new_cb(pointer, newSessionTrampoline) }
+      if sessions.resumption { unsafe SSL_CTX_sess_set_new_cb(pointer, newSessionTrampoline) }
       return
     }
-    _ = oo_SSL_CTX_set_session_cache_mode(
+    _ = unsafe oo_SSL_CTX_set_session_cache_mode(
       pointer, sessions.resumption ? Int(SSL_SESS_CACHE_SERVER) : Int(SSL_SESS_CACHE_OFF))
-    _ = oo_SSL_CTX_sess_set_cache_size(pointer, sessions.cacheSize)
-    _ = SSL_CTX_set_num_tickets(pointer, sessions.resumption ? sessions.ticketCount : 0)
-    if !sessions.resumption || !sessions.statelessTickets { _ = SSL_CTX_set_options(pointer, oo_SSL_OP_NO_TICKET()) }
+    _ = unsafe oo_SSL_CTX_sess_set_cache_size(pointer, sessions.cacheSize)
+    _ = unsafe SSL_CTX_set_num_tickets(pointer, sessions.resumption ? sessions.ticketCount : 0)
+    if !sessions.resumption || !sessions.statelessTickets {
+      _ = unsafe SSL_CTX_set_options(pointer, oo_SSL_OP_NO_TICKET())
+    }
     // A session id context per verification policy: a session made under one client
     // authentication policy is not resumed under another.
     let policy = [
@@ -173,7 +177,7 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
     ].joined(separator: "|")
     let digest = SPKIPin.sha256(Array(policy.utf8))
     try check("SSL_CTX_set_session_id_context", "session id context") {
-      SSL_CTX_set_session_id_context(pointer, digest, UInt32(min(digest.count, Int(SSL_MAX_SID_CTX_LENGTH))))
+      unsafe SSL_CTX_set_session_id_context(pointer, digest, UInt32(min(digest.count, Int(SSL_MAX_SID_CTX_LENGTH))))
     }
   }
 
@@ -213,7 +217,7 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
     port: Int = 443,
     transport: SSLConnection.Transport = .memory
   ) throws -> SSLConnection {
-    let contextState = TLSContextState.slot.get(pointer)
+    let contextState = unsafe TLSContextState.slot.get(pointer)
     if let contextState, contextState.role == .client, contextState.hostNameRequirement == .required,
       contextState.verifyMode != SSL_VERIFY_NONE, serverName == nil
     {
@@ -228,11 +232,11 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
 
   /// The verification policy the context carries (from its configuration or the last
   /// ``installVerification(_:)``), if any: what another layer merges its changes into.
-  package var verificationPolicy: VerificationPolicy? { TLSContextState.slot.get(pointer)?.verification }
+  package var verificationPolicy: VerificationPolicy? { unsafe TLSContextState.slot.get(pointer)?.verification }
 
   /// The revocation policy the context carries, if any.
-  package var revocationPolicy: RevocationPolicy? { TLSContextState.slot.get(pointer)?.revocation }
+  package var revocationPolicy: RevocationPolicy? { unsafe TLSContextState.slot.get(pointer)?.revocation }
 
   /// The number of client sessions kept for resumption.
-  public var cachedSessionCount: Int { TLSContextState.slot.get(pointer)?.sessionCache?.count ?? 0 }
+  public var cachedSessionCount: Int { unsafe TLSContextState.slot.get(pointer)?.sessionCache?.count ?? 0 }
 }

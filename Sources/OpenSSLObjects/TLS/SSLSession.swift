@@ -12,32 +12,32 @@ public final class SSLSession: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
   ///
   /// - Throws: ``InputError`` for bytes that are not a session.
   public convenience init(derEncoded bytes: [UInt8]) throws(InputError) {
-    let pointer = try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try DER.decode(
+    let pointer = unsafe try withContiguousBytes(bytes) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      unsafe try DER.decode(
         buffer, object: "TLS session", source: .memory(count: buffer.count), operation: "d2i_SSL_SESSION",
-        d2i: { d2i_SSL_SESSION($0, $1, $2) }, free: { SSL_SESSION_free($0) })
+        d2i: { unsafe d2i_SSL_SESSION($0, $1, $2) }, free: { unsafe SSL_SESSION_free($0) })
     }
-    self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+    unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }
 
   /// The DER encoding (`i2d_SSL_SESSION`), to store the session. It holds the session's secrets.
   public func derEncoded() throws(OpenSSLError) -> SecretBytes {
-    var bytes = try DER.encode("i2d_SSL_SESSION") { i2d_SSL_SESSION(pointer, $0) }
-    defer { OPENSSL_cleanse(&bytes, bytes.count) }
+    var bytes = unsafe try DER.encode("i2d_SSL_SESSION") { unsafe i2d_SSL_SESSION(pointer, $0) }
+    defer { unsafe OPENSSL_cleanse(&bytes, bytes.count) }
     return SecretBytes(bytes)
   }
 
   /// Whether the session can still be offered (`SSL_SESSION_is_resumable`).
-  public var isResumable: Bool { SSL_SESSION_is_resumable(pointer) == 1 }
+  public var isResumable: Bool { unsafe SSL_SESSION_is_resumable(pointer) == 1 }
 
   /// The protocol version it was made with (`SSL_SESSION_get_protocol_version`).
-  public var version: TLSVersion? { TLSVersion(rawValue: SSL_SESSION_get_protocol_version(pointer)) }
+  public var version: TLSVersion? { unsafe TLSVersion(rawValue: SSL_SESSION_get_protocol_version(pointer)) }
 
   /// Its lifetime in seconds (`SSL_SESSION_get_timeout`).
-  public var timeout: Int { Int(SSL_SESSION_get_timeout(pointer)) }
+  public var timeout: Int { unsafe Int(SSL_SESSION_get_timeout(pointer)) }
 
   /// The peer's certificate, if the session has one (`SSL_SESSION_get0_peer`), retained.
   public var peerCertificate: X509Certificate? {
-    SSL_SESSION_get0_peer(pointer).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
+    unsafe SSL_SESSION_get0_peer(pointer).flatMap { unsafe try? X509Certificate(retaining: OpenSSLPointer($0)) }
   }
 }

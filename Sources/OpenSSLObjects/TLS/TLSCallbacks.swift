@@ -15,29 +15,31 @@ import COpenSSLFull
 /// which calls the verify callbacks), then the pins, the chain policy and the asynchronous
 /// policy. It never replaces OpenSSL's checks; it can only reject further.
 let certVerifyTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32 = { context, _ in
-  guard let context else { return 0 }
+  guard let context = unsafe context else { return 0 }
   let index = SSL_get_ex_data_X509_STORE_CTX_idx()
-  guard index >= 0, let raw = X509_STORE_CTX_get_ex_data(context, index) else { return X509_verify_cert(context) }
+  guard index >= 0, let raw = unsafe X509_STORE_CTX_get_ex_data(context, index) else {
+    return unsafe X509_verify_cert(context)
+  }
   let ssl = OpaquePointer(raw)
-  guard let state = TLSConnectionState.find(ssl) else { return X509_verify_cert(context) }
+  guard let state = unsafe TLSConnectionState.find(ssl) else { return unsafe X509_verify_cert(context) }
   let verification = VerificationState(
     callbacks: state.verifyCallback.map { [$0] } ?? [], purpose: state.context.verification.purpose)
   state.verification = verification
-  let status = X509_verify_cert(context)
+  let status = unsafe X509_verify_cert(context)
   if let thrown = verification.thrown {
     state.store(thrown)
     return 0
   }
-  guard status == 1, X509_STORE_CTX_get_error(context) == X509_V_OK else { return 0 }
-  let isClient = SSL_is_server(ssl) == 0
+  guard status == 1, unsafe X509_STORE_CTX_get_error(context) == X509_V_OK else { return 0 }
+  let isClient = unsafe SSL_is_server(ssl) == 0
   // The chain as Swift values only for what reads it: a handshake without pins or chain
   // policies retains and wraps nothing.
   guard state.pins != nil || state.chainPolicy != nil || (state.asynchronousChainPolicy != nil && isClient) else {
     return 1
   }
-  let chain = X509StoreContextView.chain(of: context)
+  let chain = unsafe X509StoreContextView.chain(of: context)
   func fail(_ error: VerificationError) -> Int32 {
-    X509_STORE_CTX_set_error(context, X509_V_ERR_APPLICATION_VERIFICATION)
+    unsafe X509_STORE_CTX_set_error(context, X509_V_ERR_APPLICATION_VERIFICATION)
     verification.failure = error
     return 0
   }
@@ -57,9 +59,9 @@ let certVerifyTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointe
   if let policy = state.asynchronousChainPolicy, isClient {
     guard let pending = state.pendingVerification else {
       state.pendingVerification = PendingVerification(policy: policy, chain: chain)
-      return oo_SSL_set_retry_verify(ssl)
+      return unsafe oo_SSL_set_retry_verify(ssl)
     }
-    guard let result = pending.result else { return oo_SSL_set_retry_verify(ssl) }
+    guard let result = pending.result else { return unsafe oo_SSL_set_retry_verify(ssl) }
     state.pendingVerification = nil
     switch result {
     case .success(.accept):
@@ -76,28 +78,30 @@ let certVerifyTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointe
 
 /// `SSL_CTX_set_keylog_callback`: one NSS key log line, without its newline.
 let keyLogTrampoline: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> Void = { ssl, line in
-  guard let ssl, let line, let state = TLSConnectionState.find(ssl), let keyLog = state.keyLog else { return }
-  keyLog(String(cString: line))
+  guard let ssl = unsafe ssl, let line = unsafe line, let state = unsafe TLSConnectionState.find(ssl),
+    let keyLog = state.keyLog
+  else { return }
+  unsafe keyLog(String(cString: line))
 }
 
 /// `SSL_CTX_set_cert_cb`: on a client, the certificate selection closure, when the server asks.
 let certificateTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32 = { ssl, _ in
-  guard let ssl, SSL_is_server(ssl) == 0, let state = TLSConnectionState.find(ssl),
+  guard let ssl = unsafe ssl, unsafe SSL_is_server(ssl) == 0, let state = unsafe TLSConnectionState.find(ssl),
     let selector = state.context.clientCertificateSelector
   else { return 1 }
   var issuers: [String] = []
-  if let names = SSL_get_client_CA_list(ssl) {
-    issuers = (0..<oo_sk_X509_NAME_num(names)).compactMap { index in
-      oo_sk_X509_NAME_value(names, index).map { X509Name(copyingBorrowed: $0).rfc2253 }
+  if let names = unsafe SSL_get_client_CA_list(ssl) {
+    issuers = unsafe (0..<oo_sk_X509_NAME_num(names)).compactMap { index in
+      unsafe oo_sk_X509_NAME_value(names, index).map { unsafe X509Name(copyingBorrowed: $0).rfc2253 }
     }
   }
   do {
     guard let chain = try selector(CertificateRequest(acceptableIssuers: issuers, serverName: state.serverName)) else {
       return 1
     }
-    let installed = X509Stack.withStack(chain.chain) { stack in
+    let installed = unsafe X509Stack.withStack(chain.chain) { stack in
       ErrorQueue.isolated { _ in
-        SSL_use_cert_and_key(ssl, chain.certificate.pointer, chain.privateKey.pointer, stack, 1)
+        unsafe SSL_use_cert_and_key(ssl, chain.certificate.pointer, chain.privateKey.pointer, stack, 1)
       }
     }
     guard installed == 1 else {
@@ -121,28 +125,30 @@ let certificateTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPoint
 let clientHelloTrampoline:
   @convention(c) (OpaquePointer?, UnsafeMutablePointer<Int32>?, UnsafeMutableRawPointer?) -> Int32 = {
     ssl, alert, _ in
-    guard let ssl, let state = TLSConnectionState.find(ssl), let handler = state.context.serverNameHandler else {
+    guard let ssl = unsafe ssl, let state = unsafe TLSConnectionState.find(ssl),
+      let handler = state.context.serverNameHandler
+    else {
       return 1
     }
-    let name = requestedServerName(ssl)
+    let name = unsafe requestedServerName(ssl)
     state.serverName = name
     do {
-      guard let chosen = try handler(name), chosen.pointer != SSL_get_SSL_CTX(ssl),
-        let chosenState = TLSContextState.slot.get(chosen.pointer)
+      guard let chosen = try handler(name), unsafe chosen.pointer != SSL_get_SSL_CTX(ssl),
+        let chosenState = unsafe TLSContextState.slot.get(chosen.pointer)
       else { return 1 }
       chosen.markInUse()
-      guard SSL_set_SSL_CTX(ssl, chosen.pointer) != nil else { return 0 }
-      SSL_set_verify(ssl, chosenState.verifyMode, verifyTrampoline)
-      let param = SSL_get0_param(ssl)
-      let saved = X509_VERIFY_PARAM_get_inh_flags(param)
-      _ = X509_VERIFY_PARAM_set_inh_flags(param, UInt32(X509_VP_FLAG_OVERWRITE | X509_VP_FLAG_RESET_FLAGS))
-      _ = X509_VERIFY_PARAM_inherit(param, SSL_CTX_get0_param(chosen.pointer))
-      _ = X509_VERIFY_PARAM_set_inh_flags(param, saved)
+      guard unsafe SSL_set_SSL_CTX(ssl, chosen.pointer) != nil else { return 0 }
+      unsafe SSL_set_verify(ssl, chosenState.verifyMode, verifyTrampoline)
+      let param = unsafe SSL_get0_param(ssl)
+      let saved = unsafe X509_VERIFY_PARAM_get_inh_flags(param)
+      _ = unsafe X509_VERIFY_PARAM_set_inh_flags(param, UInt32(X509_VP_FLAG_OVERWRITE | X509_VP_FLAG_RESET_FLAGS))
+      _ = unsafe X509_VERIFY_PARAM_inherit(param, SSL_CTX_get0_param(chosen.pointer))
+      _ = unsafe X509_VERIFY_PARAM_set_inh_flags(param, saved)
       state.adopt(chosenState)
       return 1
     } catch {
       state.store(error)
-      alert?.pointee = SSL_AD_INTERNAL_ERROR
+      unsafe alert?.pointee = SSL_AD_INTERNAL_ERROR
       return 0
     }
   }
@@ -151,18 +157,19 @@ let clientHelloTrampoline:
 private func requestedServerName(_ ssl: OpaquePointer) -> String? {
   var data: UnsafePointer<UInt8>? = nil
   var length = 0
-  guard SSL_client_hello_get0_ext(ssl, UInt32(TLSEXT_TYPE_server_name), &data, &length) == 1, let data, length > 2
+  guard unsafe SSL_client_hello_get0_ext(ssl, UInt32(TLSEXT_TYPE_server_name), &data, &length) == 1,
+    let data = unsafe data, length > 2
   else {
     return nil
   }
-  let bytes = UnsafeBufferPointer(start: data, count: length)
+  let bytes = unsafe UnsafeBufferPointer(start: data, count: length)
   var offset = 2
   while offset + 3 <= bytes.count {
-    let type = bytes[offset]
-    let nameLength = Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2])
+    let type = unsafe bytes[offset]
+    let nameLength = unsafe Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2])
     offset += 3
     guard offset + nameLength <= bytes.count else { return nil }
-    if type == 0 { return String(decoding: bytes[offset..<(offset + nameLength)], as: UTF8.self) }
+    if type == 0 { return unsafe String(decoding: bytes[offset..<(offset + nameLength)], as: UTF8.self) }
     offset += nameLength
   }
   return nil
@@ -174,38 +181,42 @@ let alpnSelectTrampoline:
     OpaquePointer?, UnsafeMutablePointer<UnsafePointer<UInt8>?>?, UnsafeMutablePointer<UInt8>?, UnsafePointer<UInt8>?,
     UInt32, UnsafeMutableRawPointer?
   ) -> Int32 = { ssl, out, outLength, input, inputLength, _ in
-    guard let ssl, let out, let outLength, let state = TLSConnectionState.find(ssl), let wire = state.context.alpnWire
+    guard let ssl = unsafe ssl, let out = unsafe out, let outLength = unsafe outLength,
+      let state = unsafe TLSConnectionState.find(ssl), let wire = state.context.alpnWire
     else {
       return SSL_TLSEXT_ERR_NOACK
     }
     var selected: UnsafeMutablePointer<UInt8>? = nil
     var length: UInt8 = 0
-    let status = SSL_select_next_proto(
+    let status = unsafe SSL_select_next_proto(
       &selected, &length, wire.bytes.baseAddress, UInt32(wire.bytes.count), input, inputLength)
-    guard status == OPENSSL_NPN_NEGOTIATED, let selected else { return SSL_TLSEXT_ERR_NOACK }
-    out.pointee = UnsafePointer(selected)
-    outLength.pointee = length
+    guard status == OPENSSL_NPN_NEGOTIATED, let selected = unsafe selected else { return SSL_TLSEXT_ERR_NOACK }
+    unsafe out.pointee = unsafe UnsafePointer(selected)
+    unsafe outLength.pointee = length
     return SSL_TLSEXT_ERR_OK
   }
 
 /// `SSL_CTX_sess_set_new_cb`: a client's new session, kept under the connection's host, port and
 /// policy. Returns 1: the session's reference is ours.
 let newSessionTrampoline: @convention(c) (OpaquePointer?, OpaquePointer?) -> Int32 = { ssl, session in
-  guard let ssl, let session, let state = TLSConnectionState.find(ssl), let cache = state.context.sessionCache,
+  guard let ssl = unsafe ssl, let session = unsafe session, let state = unsafe TLSConnectionState.find(ssl),
+    let cache = state.context.sessionCache,
     let key = state.sessionKey
   else { return 0 }
   if let deadline = state.sessionDeadline {
     // A resumed session skips the revocation check: it lives no longer than the answer checked.
-    let remaining = Int(deadline.timeIntervalSince1970) - Int(SSL_SESSION_get_time(session))
-    if remaining < SSL_SESSION_get_timeout(session) { _ = SSL_SESSION_set_timeout(session, max(remaining, 0)) }
+    let remaining = unsafe Int(deadline.timeIntervalSince1970) - Int(SSL_SESSION_get_time(session))
+    if unsafe remaining < SSL_SESSION_get_timeout(session) {
+      _ = unsafe SSL_SESSION_set_timeout(session, max(remaining, 0))
+    }
   }
-  cache.store(SSLSession(takingOwnershipOf: OpenSSLPointer(session)), for: key, notAfter: state.sessionDeadline)
+  unsafe cache.store(SSLSession(takingOwnershipOf: OpenSSLPointer(session)), for: key, notAfter: state.sessionDeadline)
   return 1
 }
 
 /// `SSL_CTX_set_tlsext_status_cb`: on a server, staples the context's response; on a client,
 /// checks the staple and runs the revocation policy.
 let statusTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32 = { ssl, _ in
-  guard let ssl, let state = TLSConnectionState.find(ssl) else { return SSL_TLSEXT_ERR_NOACK }
-  return SSL_is_server(ssl) == 1 ? serveStaple(ssl, state) : checkStaple(ssl, state)
+  guard let ssl = unsafe ssl, let state = unsafe TLSConnectionState.find(ssl) else { return SSL_TLSEXT_ERR_NOACK }
+  return unsafe SSL_is_server(ssl) == 1 ? serveStaple(ssl, state) : checkStaple(ssl, state)
 }

@@ -50,8 +50,9 @@ final class TLSContextState: Sendable {
   /// Whether clients of this context ask for a staple (and run the revocation policy).
   var requestsStatus: Bool { role == .client && (revocation.isEnabled || stapleCallback != nil) }
 
-  static let slot = ExDataSlot<TLSContextState>(
-    classIndex: CRYPTO_EX_INDEX_SSL_CTX, get: { SSL_CTX_get_ex_data($0, $1) }, set: { SSL_CTX_set_ex_data($0, $1, $2) })
+  static let slot = unsafe ExDataSlot<TLSContextState>(
+    classIndex: CRYPTO_EX_INDEX_SSL_CTX, get: { unsafe SSL_CTX_get_ex_data($0, $1) },
+    set: { unsafe SSL_CTX_set_ex_data($0, $1, $2) })
 }
 
 /// An asynchronous chain policy (client only): runs after OpenSSL's verification without
@@ -59,6 +60,7 @@ final class TLSContextState: Sendable {
 typealias AsynchronousChainPolicy = @Sendable ([X509Certificate]) async throws -> ChainDecision
 
 /// ALPN protocols in wire format (length-prefixed), in memory that stays put for OpenSSL.
+@safe
 final class ALPNWire: @unchecked Sendable {
   // Immutable after initialization.
   let bytes: UnsafeMutableBufferPointer<UInt8>
@@ -70,11 +72,11 @@ final class ALPNWire: @unchecked Sendable {
       wire.append(UInt8(clamping: encoded.count))
       wire += encoded.prefix(255)
     }
-    bytes = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: wire.count)
-    _ = bytes.initialize(from: wire)
+    unsafe bytes = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: wire.count)
+    _ = unsafe bytes.initialize(from: wire)
   }
 
-  deinit { bytes.deallocate() }
+  deinit { unsafe bytes.deallocate() }
 }
 
 /// Client sessions, kept per host, port and a digest of the verification policy, so that a
@@ -168,16 +170,19 @@ final class TLSConnectionState: @unchecked Sendable {
     if storedError == nil { storedError = error }
   }
 
-  static let slot = ExDataSlot<TLSConnectionState>(
-    classIndex: CRYPTO_EX_INDEX_SSL, get: { SSL_get_ex_data($0, $1) }, set: { SSL_set_ex_data($0, $1, $2) })
+  static let slot = unsafe ExDataSlot<TLSConnectionState>(
+    classIndex: CRYPTO_EX_INDEX_SSL, get: { unsafe SSL_get_ex_data($0, $1) },
+    set: { unsafe SSL_set_ex_data($0, $1, $2) })
 
   /// The state of an `SSL`: ours, or, for an `SSL` that C code made from one of our contexts, a
   /// new one made from the context's state (so that our closures apply there too).
   static func find(_ ssl: OpaquePointer) -> TLSConnectionState? {
-    if let state = slot.get(ssl) { return state }
-    guard let context = SSL_get_SSL_CTX(ssl), let contextState = TLSContextState.slot.get(context) else { return nil }
+    if let state = unsafe slot.get(ssl) { return state }
+    guard let context = unsafe SSL_get_SSL_CTX(ssl), let contextState = unsafe TLSContextState.slot.get(context) else {
+      return nil
+    }
     let state = TLSConnectionState(context: contextState)
-    slot.set(ssl, state)
+    unsafe slot.set(ssl, state)
     return state
   }
 }

@@ -27,7 +27,7 @@ public struct VerificationError: Error, Sendable, CustomStringConvertible {
     public var name: String { Self.symbolicNames[rawValue] ?? "X509_V_ERR_\(rawValue)" }
 
     /// OpenSSL's message for the code (`X509_verify_cert_error_string`).
-    public var message: String { String(cString: X509_verify_cert_error_string(Int(rawValue))) }
+    public var message: String { unsafe String(cString: X509_verify_cert_error_string(Int(rawValue))) }
 
     /// The symbolic name.
     public var description: String { name }
@@ -111,13 +111,13 @@ public struct VerificationError: Error, Sendable, CustomStringConvertible {
 
   /// The error an `X509_STORE_CTX` (borrowed) reports now, explained from what the context shows.
   init(context: OpaquePointer, callbackReason: String? = nil) {
-    let code = Code(X509_STORE_CTX_get_error(context))
-    let depth = Int(X509_STORE_CTX_get_error_depth(context))
-    let certificate = X509_STORE_CTX_get_current_cert(context).flatMap {
-      try? X509Certificate(retaining: OpenSSLPointer($0))
+    let code = unsafe Code(X509_STORE_CTX_get_error(context))
+    let depth = unsafe Int(X509_STORE_CTX_get_error_depth(context))
+    let certificate = unsafe X509_STORE_CTX_get_current_cert(context).flatMap {
+      unsafe try? X509Certificate(retaining: OpenSSLPointer($0))
     }
-    let chain = X509StoreContextView.chain(of: context)
-    let facts = Facts(context: context, code: code, depth: depth, certificate: certificate, chain: chain)
+    let chain = unsafe X509StoreContextView.chain(of: context)
+    let facts = unsafe Facts(context: context, code: code, depth: depth, certificate: certificate, chain: chain)
     var explanation = facts.explanation()
     if let callbackReason {
       explanation =
@@ -133,8 +133,9 @@ public struct VerificationError: Error, Sendable, CustomStringConvertible {
 
   /// The current error of a store context (borrowed), explained from what the context shows
   /// (`X509_STORE_CTX_get_error` and friends): for C code and callbacks that hold one.
+  @unsafe
   public init(explaining context: OpenSSLPointer<X509StoreContext>) {
-    self.init(context: context.raw)
+    unsafe self.init(context: context.raw)
   }
 
   /// A verification result OpenSSL kept (`SSL_get_verify_result`) without the context's facts.
@@ -180,6 +181,7 @@ public struct VerificationError: Error, Sendable, CustomStringConvertible {
 
 extension VerificationError {
   /// What the store context shows about an error, and the explanation built from it.
+  @safe
   struct Facts {
     let context: OpaquePointer
     let code: Code
@@ -187,12 +189,12 @@ extension VerificationError {
     let certificate: X509Certificate?
     let chain: [X509Certificate]
 
-    private var param: OpaquePointer { X509_STORE_CTX_get0_param(context) }
+    private var param: OpaquePointer { unsafe X509_STORE_CTX_get0_param(context) }
 
     /// The verification time: the one set, or now.
     var time: Date {
-      if X509_VERIFY_PARAM_get_flags(param) & UInt(X509_V_FLAG_USE_CHECK_TIME) != 0 {
-        return Date(timeIntervalSince1970: TimeInterval(X509_VERIFY_PARAM_get_time(param)))
+      if unsafe X509_VERIFY_PARAM_get_flags(param) & UInt(X509_V_FLAG_USE_CHECK_TIME) != 0 {
+        return unsafe Date(timeIntervalSince1970: TimeInterval(X509_VERIFY_PARAM_get_time(param)))
       }
       return Date()
     }
@@ -205,17 +207,17 @@ extension VerificationError {
     var issuerName: String { certificate.map { "\"\($0.issuer.rfc2253)\"" } ?? "its issuer" }
 
     var trustedCount: Int {
-      guard let store = X509_STORE_CTX_get0_store(context) else { return 0 }
-      _ = X509_STORE_lock(store)
-      defer { _ = X509_STORE_unlock(store) }
-      guard let objects = X509_STORE_get0_objects(store) else { return 0 }
-      return (0..<oo_sk_X509_OBJECT_num(objects)).filter { index in
-        oo_sk_X509_OBJECT_value(objects, index).map { oo_X509_OBJECT_is_certificate($0) != 0 } ?? false
+      guard let store = unsafe X509_STORE_CTX_get0_store(context) else { return 0 }
+      _ = unsafe X509_STORE_lock(store)
+      defer { _ = unsafe X509_STORE_unlock(store) }
+      guard let objects = unsafe X509_STORE_get0_objects(store) else { return 0 }
+      return unsafe (0..<oo_sk_X509_OBJECT_num(objects)).filter { index in
+        unsafe oo_sk_X509_OBJECT_value(objects, index).map { unsafe oo_X509_OBJECT_is_certificate($0) != 0 } ?? false
       }.count
     }
 
     var untrustedCount: Int {
-      X509_STORE_CTX_get0_untrusted(context).map { Int(oo_sk_X509_num($0)) } ?? 0
+      unsafe X509_STORE_CTX_get0_untrusted(context).map { unsafe Int(oo_sk_X509_num($0)) } ?? 0
     }
 
     func explanation() -> String {
@@ -248,23 +250,23 @@ extension VerificationError {
         return "\(subject) is self-signed and the store does not trust it (it has \(trustedCount) trusted "
           + "certificates); add it as a trusted certificate if it is meant to be trusted."
       case .hostnameMismatch:
-        let asked = X509_VERIFY_PARAM_get0_host(param, 0).map { String(cString: $0) } ?? "?"
+        let asked = unsafe X509_VERIFY_PARAM_get0_host(param, 0).map { unsafe String(cString: $0) } ?? "?"
         return "The certificate is valid for \(dnsNames), not for the host name \"\(asked)\"."
       case .ipAddressMismatch:
-        let asked = X509_VERIFY_PARAM_get1_ip_asc(param).map { text -> String in
-          defer { oo_OPENSSL_free(text) }
-          return String(cString: text)
+        let asked = unsafe X509_VERIFY_PARAM_get1_ip_asc(param).map { text -> String in
+          defer { unsafe oo_OPENSSL_free(text) }
+          return unsafe String(cString: text)
         }
         return
           "The certificate's IP addresses are \(names { if case .ipAddress(let bytes) = $0 { GeneralName.ipText(bytes) } else { nil } }), "
           + "not \(asked ?? "?")."
       case .emailMismatch:
-        let asked = X509_VERIFY_PARAM_get0_email(param).map { String(cString: $0) } ?? "?"
+        let asked = unsafe X509_VERIFY_PARAM_get0_email(param).map { unsafe String(cString: $0) } ?? "?"
         return
           "The certificate's e-mail addresses are \(names { if case .email(let address) = $0 { address } else { nil } }), "
           + "not \(asked)."
       case .invalidPurpose:
-        let purpose = VerificationState.find(context)?.purpose?.description ?? "the purpose asked for"
+        let purpose = unsafe VerificationState.find(context)?.purpose?.description ?? "the purpose asked for"
         let usages = ((try? certificate?.extendedKeyUsage) ?? nil).map { $0.map(\.description).joined(separator: ", ") }
         return "\(subject) may not be used for \(purpose): its extended key usage is \(usages ?? "absent")."
       case .invalidCA:
@@ -292,12 +294,13 @@ extension VerificationError {
         }
         return "A name of \(subject) (\(allNames)) is \(which) of \(constrained.joined(separator: "; "))."
       case .certificateRevoked:
-        if let certificate, let crl = X509_STORE_CTX_get0_current_crl(context) {
+        if let certificate, let crl = unsafe X509_STORE_CTX_get0_current_crl(context) {
           var entry: OpaquePointer? = nil
-          if X509_CRL_get0_by_cert(crl, &entry, certificate.pointer) == 1, let entry,
-            let revoked = (try? X509CRL(retaining: OpenSSLPointer(crl)))?.revocation(of: certificate.serialNumber)
+          if unsafe X509_CRL_get0_by_cert(crl, &entry, certificate.pointer) == 1, let entry = unsafe entry,
+            let revoked = unsafe (try? X509CRL(retaining: OpenSSLPointer(crl)))?.revocation(
+              of: certificate.serialNumber)
           {
-            _ = entry
+            _ = unsafe entry
             let reason = revoked.reason.map { "reason: \($0)" } ?? "no reason given"
             return
               "\(subject) (serial \(certificate.serialNumber.hex)) was revoked at \(Self.rfc3339(revoked.revocationDate)) "
@@ -306,28 +309,30 @@ extension VerificationError {
         }
         return "\(subject) is revoked, according to a CRL of \(issuerName)."
       case .unableToGetCRL:
-        let all = X509_VERIFY_PARAM_get_flags(param) & UInt(X509_V_FLAG_CRL_CHECK_ALL) != 0
+        let all = unsafe X509_VERIFY_PARAM_get_flags(param) & UInt(X509_V_FLAG_CRL_CHECK_ALL) != 0
         return "No CRL of \(issuerName) was found to check \(subject); CRL checking is on for "
           + (all ? "the whole chain." : "the leaf.")
       case .crlHasExpired:
-        if let crl = X509_STORE_CTX_get0_current_crl(context), let next = ASN1.date(X509_CRL_get0_nextUpdate(crl)) {
+        if let crl = unsafe X509_STORE_CTX_get0_current_crl(context),
+          let next = unsafe ASN1.date(X509_CRL_get0_nextUpdate(crl))
+        {
           return "The CRL of \(issuerName) was due to be replaced at \(Self.rfc3339(next)), "
             + "\(Self.duration(time.timeIntervalSince(next))) before the verification time \(verificationTime)."
         }
         return "The CRL of \(issuerName) has expired."
       case .endEntityKeyTooSmall, .caKeyTooSmall:
         guard let key = try? certificate?.publicKey else { break }
-        let level = Int(X509_VERIFY_PARAM_get_auth_level(param))
+        let level = unsafe Int(X509_VERIFY_PARAM_get_auth_level(param))
         return "\(subject) has a \(key.algorithm) key of \(key.bits) bits (\(key.securityBits) security bits); "
           + "security level \(level) requires at least \(Self.requiredBits(level)) security bits."
       case .caDigestTooWeak:
         guard let certificate else { break }
         let info = certificate.signatureInfo
-        let level = Int(X509_VERIFY_PARAM_get_auth_level(param))
+        let level = unsafe Int(X509_VERIFY_PARAM_get_auth_level(param))
         return "\(subject) is signed with \(info.digest ?? "its algorithm") (\(info.securityBits) security bits); "
           + "security level \(level) requires at least \(Self.requiredBits(level)) security bits."
       case .chainTooLong:
-        return "The chain is longer than the maximum depth of \(X509_VERIFY_PARAM_get_depth(param)) "
+        return unsafe "The chain is longer than the maximum depth of \(X509_VERIFY_PARAM_get_depth(param)) "
           + "(certificates below the trust anchor)."
       case .signatureFailure:
         return "The signature on \(subject) does not verify with the public key of its issuer \(issuerName)."

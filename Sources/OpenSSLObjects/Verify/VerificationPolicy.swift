@@ -66,10 +66,11 @@ public enum VerificationPurpose: Int32, Sendable, CaseIterable, CustomStringConv
   /// OpenSSL's short name for the purpose (`X509_PURPOSE_get0_sname`), for example `"sslserver"`.
   public var description: String {
     let index = X509_PURPOSE_get_by_id(rawValue)
-    guard index >= 0, let purpose = X509_PURPOSE_get0(index), let name = X509_PURPOSE_get0_sname(purpose) else {
+    guard index >= 0, let purpose = unsafe X509_PURPOSE_get0(index), let name = unsafe X509_PURPOSE_get0_sname(purpose)
+    else {
       return "purpose \(rawValue)"
     }
-    return String(cString: name)
+    return unsafe String(cString: name)
   }
 }
 
@@ -158,36 +159,40 @@ public struct VerificationPolicy: Sendable {
         .invalidArgument, object: "verification policy", source: "time and flags",
         detail: "a verification time and noCheckTime exclude each other (OpenSSL would check the time anyway)")
     }
-    if !flags.isEmpty { _ = X509_VERIFY_PARAM_set_flags(param, flags.rawValue) }
+    if !flags.isEmpty { _ = unsafe X509_VERIFY_PARAM_set_flags(param, flags.rawValue) }
     if let purpose {
-      try Self.check("purpose", purpose.description) { X509_VERIFY_PARAM_set_purpose(param, purpose.rawValue) }
+      try Self.check("purpose", purpose.description) { unsafe X509_VERIFY_PARAM_set_purpose(param, purpose.rawValue) }
       // X509_STORE_CTX_init infers the trust setting from the purpose; a purpose set after it
       // must bring its trust along, or TRUSTED CERTIFICATE settings would not apply.
       let index = X509_PURPOSE_get_by_id(purpose.rawValue)
-      if index >= 0, let entry = X509_PURPOSE_get0(index) {
-        _ = X509_VERIFY_PARAM_set_trust(param, X509_PURPOSE_get_trust(entry))
+      if index >= 0, let entry = unsafe X509_PURPOSE_get0(index) {
+        _ = unsafe X509_VERIFY_PARAM_set_trust(param, X509_PURPOSE_get_trust(entry))
       }
     }
-    if let maximumDepth { X509_VERIFY_PARAM_set_depth(param, Int32(clamping: maximumDepth)) }
-    if let time { X509_VERIFY_PARAM_set_time(param, time_t(time.timeIntervalSince1970.rounded(.down))) }
-    if let authenticationLevel { X509_VERIFY_PARAM_set_auth_level(param, Int32(clamping: authenticationLevel)) }
+    if let maximumDepth { unsafe X509_VERIFY_PARAM_set_depth(param, Int32(clamping: maximumDepth)) }
+    if let time { unsafe X509_VERIFY_PARAM_set_time(param, time_t(time.timeIntervalSince1970.rounded(.down))) }
+    if let authenticationLevel { unsafe X509_VERIFY_PARAM_set_auth_level(param, Int32(clamping: authenticationLevel)) }
     if let host {
-      X509_VERIFY_PARAM_set_hostflags(param, hostFlags.rawValue)
+      unsafe X509_VERIFY_PARAM_set_hostflags(param, hostFlags.rawValue)
       let bytes = Array(host.utf8)
       try Self.check("host name", host) {
-        bytes.withUnsafeBufferPointer { buffer in
-          buffer.withMemoryRebound(to: CChar.self) { X509_VERIFY_PARAM_set1_host(param, $0.baseAddress, $0.count) }
+        unsafe bytes.withUnsafeBufferPointer { buffer in
+          unsafe buffer.withMemoryRebound(to: CChar.self) {
+            unsafe X509_VERIFY_PARAM_set1_host(param, $0.baseAddress, $0.count)
+          }
         }
       }
     }
     if let ipAddress {
-      try Self.check("IP address", ipAddress) { X509_VERIFY_PARAM_set1_ip_asc(param, ipAddress) }
+      try Self.check("IP address", ipAddress) { unsafe X509_VERIFY_PARAM_set1_ip_asc(param, ipAddress) }
     }
     if let email {
       let bytes = Array(email.utf8)
       try Self.check("e-mail address", email) {
-        bytes.withUnsafeBufferPointer { buffer in
-          buffer.withMemoryRebound(to: CChar.self) { X509_VERIFY_PARAM_set1_email(param, $0.baseAddress, $0.count) }
+        unsafe bytes.withUnsafeBufferPointer { buffer in
+          unsafe buffer.withMemoryRebound(to: CChar.self) {
+            unsafe X509_VERIFY_PARAM_set1_email(param, $0.baseAddress, $0.count)
+          }
         }
       }
     }

@@ -24,21 +24,21 @@ package final class VerificationState: @unchecked Sendable {
   }
 
   /// The state of our own `X509_STORE_CTX`s.
-  package static let contextSlot = ExDataSlot<VerificationState>(
-    classIndex: CRYPTO_EX_INDEX_X509_STORE_CTX, get: { X509_STORE_CTX_get_ex_data($0, $1) },
-    set: { X509_STORE_CTX_set_ex_data($0, $1, $2) })
+  package static let contextSlot = unsafe ExDataSlot<VerificationState>(
+    classIndex: CRYPTO_EX_INDEX_X509_STORE_CTX, get: { unsafe X509_STORE_CTX_get_ex_data($0, $1) },
+    set: { unsafe X509_STORE_CTX_set_ex_data($0, $1, $2) })
 
   /// A store's own callback (``X509Store/setVerifyCallback(_:)``).
-  package static let storeCallbacks = ExDataSlot<ExDataBox<VerifyCallback>>(
-    classIndex: CRYPTO_EX_INDEX_X509_STORE, get: { X509_STORE_get_ex_data($0, $1) },
-    set: { X509_STORE_set_ex_data($0, $1, $2) })
+  package static let storeCallbacks = unsafe ExDataSlot<ExDataBox<VerifyCallback>>(
+    classIndex: CRYPTO_EX_INDEX_X509_STORE, get: { unsafe X509_STORE_get_ex_data($0, $1) },
+    set: { unsafe X509_STORE_set_ex_data($0, $1, $2) })
 
   /// The state for a store context: its own, or that of the TLS connection it verifies for.
   package static func find(_ context: OpaquePointer) -> VerificationState? {
-    if let state = contextSlot.get(context) { return state }
+    if let state = unsafe contextSlot.get(context) { return state }
     let index = SSL_get_ex_data_X509_STORE_CTX_idx()
-    guard index >= 0, let ssl = X509_STORE_CTX_get_ex_data(context, index) else { return nil }
-    return TLSConnectionState.find(OpaquePointer(ssl))?.verification
+    guard index >= 0, let ssl = unsafe X509_STORE_CTX_get_ex_data(context, index) else { return nil }
+    return unsafe TLSConnectionState.find(OpaquePointer(ssl))?.verification
   }
 }
 
@@ -50,10 +50,11 @@ package final class VerificationState: @unchecked Sendable {
 /// a throw ends the verification at once. An acceptance clears the error
 /// (`X509_STORE_CTX_set_error(ctx, X509_V_OK)`) and is recorded as an accepted override.
 package let verifyTrampoline: @convention(c) (Int32, OpaquePointer?) -> Int32 = { ok, context in
-  guard let context else { return ok }
-  let state = VerificationState.find(context)
+  guard let context = unsafe context else { return ok }
+  let state = unsafe VerificationState.find(context)
   var callbacks: [VerifyCallback] = []
-  if let store = X509_STORE_CTX_get0_store(context), let box = VerificationState.storeCallbacks.get(store) {
+  if let store = unsafe X509_STORE_CTX_get0_store(context), let box = unsafe VerificationState.storeCallbacks.get(store)
+  {
     callbacks.append(box.value)
   }
   if let state { callbacks += state.callbacks }
@@ -61,10 +62,10 @@ package let verifyTrampoline: @convention(c) (Int32, OpaquePointer?) -> Int32 = 
   for callback in callbacks {
     let decision: VerifyDecision
     do {
-      decision = try callback(X509StoreContextView(context, ok: verdict))
+      decision = unsafe try callback(X509StoreContextView(context, ok: verdict))
     } catch {
       state?.thrown = state?.thrown ?? error
-      rejectContext(context, reason: "the verify callback threw \(error)", state: state)
+      unsafe rejectContext(context, reason: "the verify callback threw \(error)", state: state)
       return 0
     }
     switch decision {
@@ -72,17 +73,17 @@ package let verifyTrampoline: @convention(c) (Int32, OpaquePointer?) -> Int32 = 
       continue
     case .accept:
       if !verdict {
-        state?.accepted.append(VerificationError(context: context))
-        X509_STORE_CTX_set_error(context, X509_V_OK)
+        unsafe state?.accepted.append(VerificationError(context: context))
+        unsafe X509_STORE_CTX_set_error(context, X509_V_OK)
         verdict = true
       }
     case .reject(let reason):
-      rejectContext(context, reason: reason, state: state)
+      unsafe rejectContext(context, reason: reason, state: state)
       return 0
     }
   }
   if !verdict, let state, state.failure == nil {
-    state.failure = VerificationError(context: context)
+    state.failure = unsafe VerificationError(context: context)
   }
   return verdict ? 1 : 0
 }
@@ -90,10 +91,10 @@ package let verifyTrampoline: @convention(c) (Int32, OpaquePointer?) -> Int32 = 
 /// Fails the verification on behalf of a callback: an error is always set, so a rejection can
 /// never read as success (`X509_V_ERR_CERT_REJECTED` when OpenSSL had none).
 private func rejectContext(_ context: OpaquePointer, reason: String, state: VerificationState?) {
-  if X509_STORE_CTX_get_error(context) == X509_V_OK {
-    X509_STORE_CTX_set_error(context, X509_V_ERR_CERT_REJECTED)
+  if unsafe X509_STORE_CTX_get_error(context) == X509_V_OK {
+    unsafe X509_STORE_CTX_set_error(context, X509_V_ERR_CERT_REJECTED)
   }
   if let state, state.failure == nil {
-    state.failure = VerificationError(context: context, callbackReason: reason)
+    state.failure = unsafe VerificationError(context: context, callbackReason: reason)
   }
 }

@@ -38,13 +38,13 @@ public final class X509Store: OpenSSLObjectBase, OpenSSLReferenceCounted, @unche
   /// it behind the C code's back is not ours to do.
   package required init(adopting pointer: OpaquePointer) {
     frozen = true
-    super.init(adopting: pointer)
+    unsafe super.init(adopting: pointer)
   }
 
   /// An empty store (`X509_STORE_new`) that trusts nothing until certificates are added.
   public init() {
-    super.init(adopting: X509_STORE_new()!)
-    X509Store.installTrampoline(pointer)
+    unsafe super.init(adopting: X509_STORE_new()!)
+    unsafe X509Store.installTrampoline(pointer)
   }
 
   // MARK: - The operating system's trust store
@@ -74,14 +74,14 @@ public final class X509Store: OpenSSLObjectBase, OpenSSLReferenceCounted, @unche
   ///
   /// - Throws: ``UsageError`` if the store is in use.
   public func add(_ certificate: X509Certificate) throws {
-    try mutate("X509_STORE_add_cert") { X509_STORE_add_cert(pointer, certificate.pointer) }
+    try mutate("X509_STORE_add_cert") { unsafe X509_STORE_add_cert(pointer, certificate.pointer) }
   }
 
   /// Adds a CRL (`X509_STORE_add_crl`, which takes its own reference).
   ///
   /// - Throws: ``UsageError`` if the store is in use.
   public func add(_ crl: X509CRL) throws {
-    try mutate("X509_STORE_add_crl") { X509_STORE_add_crl(pointer, crl.pointer) }
+    try mutate("X509_STORE_add_crl") { unsafe X509_STORE_add_crl(pointer, crl.pointer) }
   }
 
   /// Loads the certificates and CRLs of a PEM file (`X509_STORE_load_file`).
@@ -89,7 +89,7 @@ public final class X509Store: OpenSSLObjectBase, OpenSSLReferenceCounted, @unche
   /// - Throws: ``InputError`` if the file cannot be read, ``UsageError`` if the store is in use.
   public func load(file path: String) throws {
     try checkReadable(path, directory: false)
-    try mutate("X509_STORE_load_file", input: path) { X509_STORE_load_file(pointer, path) }
+    try mutate("X509_STORE_load_file", input: path) { unsafe X509_STORE_load_file(pointer, path) }
   }
 
   /// Adds a hashed directory (`X509_STORE_load_path`; files named by `X509_NAME_hash`, as
@@ -98,14 +98,14 @@ public final class X509Store: OpenSSLObjectBase, OpenSSLReferenceCounted, @unche
   /// - Throws: ``InputError`` if the directory does not exist, ``UsageError`` if the store is in use.
   public func load(directory path: String) throws {
     try checkReadable(path, directory: true)
-    try mutate("X509_STORE_load_path", input: path) { X509_STORE_load_path(pointer, path) }
+    try mutate("X509_STORE_load_path", input: path) { unsafe X509_STORE_load_path(pointer, path) }
   }
 
   /// Adds OpenSSL's default trust locations (`X509_STORE_set_default_paths`): the operating
   /// system's trust store, or `SSL_CERT_FILE` and `SSL_CERT_DIR` when they are set.
   public func loadSystemTrust() throws(InputError) {
     do {
-      try mutate("X509_STORE_set_default_paths") { X509_STORE_set_default_paths(pointer) }
+      try mutate("X509_STORE_set_default_paths") { unsafe X509_STORE_set_default_paths(pointer) }
     } catch let error as InputError {
       throw error
     } catch {
@@ -117,23 +117,24 @@ public final class X509Store: OpenSSLObjectBase, OpenSSLReferenceCounted, @unche
 
   /// Adds verification flags (`X509_STORE_set_flags`).
   public func setFlags(_ flags: VerificationFlags) throws {
-    try mutate("X509_STORE_set_flags") { X509_STORE_set_flags(pointer, flags.rawValue) }
+    try mutate("X509_STORE_set_flags") { unsafe X509_STORE_set_flags(pointer, flags.rawValue) }
   }
 
   /// Sets the purpose (`X509_STORE_set_purpose`).
   public func setPurpose(_ purpose: VerificationPurpose) throws {
-    try mutate("X509_STORE_set_purpose") { X509_STORE_set_purpose(pointer, purpose.rawValue) }
+    try mutate("X509_STORE_set_purpose") { unsafe X509_STORE_set_purpose(pointer, purpose.rawValue) }
   }
 
   /// Sets the maximum chain depth (`X509_STORE_set_depth`).
   public func setMaximumDepth(_ depth: Int) throws {
-    try mutate("X509_STORE_set_depth") { X509_STORE_set_depth(pointer, Int32(clamping: depth)) }
+    try mutate("X509_STORE_set_depth") { unsafe X509_STORE_set_depth(pointer, Int32(clamping: depth)) }
   }
 
   /// Sets the verification time (`X509_VERIFY_PARAM_set_time` on the store's parameters).
   public func setTime(_ time: Date) throws {
     try mutate("X509_VERIFY_PARAM_set_time") {
-      X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(pointer), time_t(time.timeIntervalSince1970.rounded(.down)))
+      unsafe X509_VERIFY_PARAM_set_time(
+        X509_STORE_get0_param(pointer), time_t(time.timeIntervalSince1970.rounded(.down)))
       return 1
     }
   }
@@ -141,7 +142,7 @@ public final class X509Store: OpenSSLObjectBase, OpenSSLReferenceCounted, @unche
   /// Sets the authentication (security) level (`X509_VERIFY_PARAM_set_auth_level`).
   public func setAuthenticationLevel(_ level: Int) throws {
     try mutate("X509_VERIFY_PARAM_set_auth_level") {
-      X509_VERIFY_PARAM_set_auth_level(X509_STORE_get0_param(pointer), Int32(clamping: level))
+      unsafe X509_VERIFY_PARAM_set_auth_level(X509_STORE_get0_param(pointer), Int32(clamping: level))
       return 1
     }
   }
@@ -152,7 +153,7 @@ public final class X509Store: OpenSSLObjectBase, OpenSSLReferenceCounted, @unche
   /// or connection (see ``VerifyCallback``).
   public func setVerifyCallback(_ callback: VerifyCallback?) throws {
     try mutate("X509_STORE_set_ex_data") {
-      VerificationState.storeCallbacks.set(pointer, callback.map { ExDataBox($0) }) ? 1 : 0
+      unsafe VerificationState.storeCallbacks.set(pointer, callback.map { ExDataBox($0) }) ? 1 : 0
     }
   }
 
@@ -161,24 +162,24 @@ public final class X509Store: OpenSSLObjectBase, OpenSSLReferenceCounted, @unche
   /// The trusted certificates loaded so far (`X509_STORE_get0_objects`); hashed directories are
   /// read lazily and only show what lookups have loaded.
   public var certificates: [X509Certificate] {
-    objects(certificates: true).compactMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
+    unsafe objects(certificates: true).compactMap { unsafe try? X509Certificate(retaining: OpenSSLPointer($0)) }
   }
 
   /// The CRLs loaded so far (`X509_STORE_get0_objects`).
   public var crls: [X509CRL] {
-    objects(certificates: false).compactMap { try? X509CRL(retaining: OpenSSLPointer($0)) }
+    unsafe objects(certificates: false).compactMap { unsafe try? X509CRL(retaining: OpenSSLPointer($0)) }
   }
 
   /// Whether the store is in use and can no longer be changed.
   public var isFrozen: Bool { lock.withLock { frozen } }
 
   private func objects(certificates: Bool) -> [OpaquePointer] {
-    _ = X509_STORE_lock(pointer)
-    defer { _ = X509_STORE_unlock(pointer) }
-    guard let objects = X509_STORE_get0_objects(pointer) else { return [] }
-    return (0..<oo_sk_X509_OBJECT_num(objects)).compactMap { index in
-      guard let object = oo_sk_X509_OBJECT_value(objects, index) else { return nil }
-      return certificates ? X509_OBJECT_get0_X509(object) : X509_OBJECT_get0_X509_CRL(object)
+    _ = unsafe X509_STORE_lock(pointer)
+    defer { _ = unsafe X509_STORE_unlock(pointer) }
+    guard let objects = unsafe X509_STORE_get0_objects(pointer) else { return unsafe [] }
+    return unsafe (0..<oo_sk_X509_OBJECT_num(objects)).compactMap { index in
+      guard let object = unsafe oo_sk_X509_OBJECT_value(objects, index) else { return nil }
+      return unsafe certificates ? X509_OBJECT_get0_X509(object) : X509_OBJECT_get0_X509_CRL(object)
     }
   }
 
@@ -216,7 +217,7 @@ public final class X509Store: OpenSSLObjectBase, OpenSSLReferenceCounted, @unche
 
   private func checkReadable(_ path: String, directory: Bool) throws(InputError) {
     var info = stat()
-    let exists = stat(path, &info) == 0
+    let exists = unsafe stat(path, &info) == 0
     let isDirectory = exists && (info.st_mode & S_IFMT) == S_IFDIR
     guard exists, isDirectory == directory else {
       throw InputError(
@@ -228,6 +229,6 @@ public final class X509Store: OpenSSLObjectBase, OpenSSLReferenceCounted, @unche
   /// The store-level callback trampoline, so that C code verifying with this store directly still
   /// runs its Swift callback (`X509_STORE_set_verify_cb`).
   private static func installTrampoline(_ store: OpaquePointer) {
-    X509_STORE_set_verify_cb(store, verifyTrampoline)
+    unsafe X509_STORE_set_verify_cb(store, verifyTrampoline)
   }
 }

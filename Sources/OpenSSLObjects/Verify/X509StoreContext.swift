@@ -15,6 +15,7 @@ import COpenSSLFull
 ///
 /// Inside a callback, OpenSSL lends its own context: callbacks see an ``X509StoreContextView``
 /// instead, which cannot outlive the callback.
+@safe
 public final class X509StoreContext: OpenSSLObjectBase, OpenSSLObject {
   override package class var cType: CObjectType { .x509StoreContext }
 
@@ -41,24 +42,24 @@ public final class X509StoreContext: OpenSSLObjectBase, OpenSSLObject {
     store.freeze()
     self.store = store
     self.leaf = certificate
-    let stack = oo_sk_X509_new_null()!
-    untrustedStack = stack
-    super.init(adopting: X509_STORE_CTX_new()!)
+    let stack = unsafe oo_sk_X509_new_null()!
+    unsafe untrustedStack = unsafe stack
+    unsafe super.init(adopting: X509_STORE_CTX_new()!)
     for member in untrusted {
-      _ = oo_sk_X509_push(stack, try member.retainedPointer().raw)
+      _ = unsafe oo_sk_X509_push(stack, try member.retainedPointer().raw)
     }
     try ErrorQueue.isolated { scope throws(InputError) in
-      guard X509_STORE_CTX_init(pointer, store.pointer, certificate.pointer, stack) == 1 else {
+      guard unsafe X509_STORE_CTX_init(pointer, store.pointer, certificate.pointer, stack) == 1 else {
         throw InputError(
           .invalidArgument, object: "verification", source: "X509_STORE_CTX_init",
           detail: "OpenSSL could not set up the verification", openSSLError: scope.failure("X509_STORE_CTX_init"))
       }
     }
-    try policy.apply(to: X509_STORE_CTX_get0_param(pointer))
+    unsafe try policy.apply(to: X509_STORE_CTX_get0_param(pointer))
     let state = VerificationState(callbacks: policy.verifyCallback.map { [$0] } ?? [], purpose: policy.purpose)
-    VerificationState.contextSlot.set(pointer, state)
+    unsafe VerificationState.contextSlot.set(pointer, state)
     self.state = state
-    X509_STORE_CTX_set_verify_cb(pointer, verifyTrampoline)
+    unsafe X509_STORE_CTX_set_verify_cb(pointer, verifyTrampoline)
     chainPolicy = policy.chainPolicy
     pins = policy.pins
   }
@@ -66,15 +67,15 @@ public final class X509StoreContext: OpenSSLObjectBase, OpenSSLObject {
   /// Adopts an `X509_STORE_CTX` (the shared mechanism behind ``OpenSSLObject/init(takingOwnershipOf:)``).
   /// The caller keeps what it initialized the context with alive.
   package required init(adopting pointer: OpaquePointer) {
-    super.init(adopting: pointer)
+    unsafe super.init(adopting: pointer)
   }
 
   deinit {
     // The context borrows the untrusted stack: it lets go of it (X509_STORE_CTX_cleanup) before the
     // stack goes; the base class frees the context itself.
-    guard let untrustedStack else { return }
-    X509_STORE_CTX_cleanup(pointer)
-    oo_sk_X509_pop_free(untrustedStack)
+    guard let untrustedStack = unsafe untrustedStack else { return }
+    unsafe X509_STORE_CTX_cleanup(pointer)
+    unsafe oo_sk_X509_pop_free(untrustedStack)
   }
 
   /// Runs OpenSSL's verification (`X509_verify_cert`), then the pins and the chain policy.
@@ -86,10 +87,10 @@ public final class X509StoreContext: OpenSSLObjectBase, OpenSSLObject {
   public func verify() throws -> VerifiedChain {
     guard !verified else { throw UsageError("an X509_STORE_CTX verifies once; make a new X509StoreContext") }
     verified = true
-    let status = ErrorQueue.isolated { _ in X509_verify_cert(pointer) }
+    let status = ErrorQueue.isolated { _ in unsafe X509_verify_cert(pointer) }
     if let thrown = state?.thrown { throw thrown }
-    guard status == 1, X509_STORE_CTX_get_error(pointer) == X509_V_OK else {
-      throw state?.failure ?? VerificationError(context: pointer)
+    guard status == 1, unsafe X509_STORE_CTX_get_error(pointer) == X509_V_OK else {
+      throw unsafe state?.failure ?? VerificationError(context: pointer)
     }
     let chain = self.chain
     if let pins, !pins.isSatisfied(by: chain) {
@@ -102,25 +103,29 @@ public final class X509StoreContext: OpenSSLObjectBase, OpenSSLObject {
   }
 
   /// The verification's error code (`X509_STORE_CTX_get_error`).
-  public var errorCode: VerificationError.Code { VerificationError.Code(X509_STORE_CTX_get_error(pointer)) }
+  public var errorCode: VerificationError.Code { unsafe VerificationError.Code(X509_STORE_CTX_get_error(pointer)) }
 
   /// The depth of the error (`X509_STORE_CTX_get_error_depth`).
-  public var errorDepth: Int { Int(X509_STORE_CTX_get_error_depth(pointer)) }
+  public var errorDepth: Int { unsafe Int(X509_STORE_CTX_get_error_depth(pointer)) }
 
   /// The certificate being checked when the error happened (`X509_STORE_CTX_get_current_cert`),
   /// retained; absent for errors about the chain as a whole.
   public var currentCertificate: X509Certificate? {
-    X509_STORE_CTX_get_current_cert(pointer).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
+    unsafe X509_STORE_CTX_get_current_cert(pointer).flatMap {
+      unsafe try? X509Certificate(retaining: OpenSSLPointer($0))
+    }
   }
 
   /// The issuer of the current certificate (`X509_STORE_CTX_get0_current_issuer`), retained.
   public var currentIssuer: X509Certificate? {
-    X509_STORE_CTX_get0_current_issuer(pointer).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
+    unsafe X509_STORE_CTX_get0_current_issuer(pointer).flatMap {
+      unsafe try? X509Certificate(retaining: OpenSSLPointer($0))
+    }
   }
 
   /// The chain OpenSSL built, leaf first (`X509_STORE_CTX_get0_chain`), each member retained:
   /// the verified chain after success, the chain as far as it was built after a failure.
-  public var chain: [X509Certificate] { X509StoreContextView.chain(of: pointer) }
+  public var chain: [X509Certificate] { unsafe X509StoreContextView.chain(of: pointer) }
 }
 
 /// The result of a successful verification.
@@ -154,6 +159,7 @@ extension X509Store {
 /// It is noncopyable and passed `borrowing`, so it cannot be kept after the callback returns:
 /// the compiler refuses to store or capture it. Certificates read from it are retained and may be
 /// kept.
+@safe
 public struct X509StoreContextView: ~Copyable {
   private let context: OpaquePointer
 
@@ -162,46 +168,50 @@ public struct X509StoreContextView: ~Copyable {
   public let ok: Bool
 
   init(_ context: OpaquePointer, ok: Bool) {
-    self.context = context
+    unsafe self.context = unsafe context
     self.ok = ok
   }
 
   /// The current error (`X509_STORE_CTX_get_error`); `X509_V_OK` when ``ok`` is `true`.
-  public var error: VerificationError.Code { VerificationError.Code(X509_STORE_CTX_get_error(context)) }
+  public var error: VerificationError.Code { unsafe VerificationError.Code(X509_STORE_CTX_get_error(context)) }
 
   /// The depth of the current certificate or error (`X509_STORE_CTX_get_error_depth`); 0 is the leaf.
-  public var depth: Int { Int(X509_STORE_CTX_get_error_depth(context)) }
+  public var depth: Int { unsafe Int(X509_STORE_CTX_get_error_depth(context)) }
 
   /// The current certificate (`X509_STORE_CTX_get_current_cert`), retained; `nil` for errors
   /// about the chain as a whole.
   public var currentCertificate: X509Certificate? {
-    X509_STORE_CTX_get_current_cert(context).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
+    unsafe X509_STORE_CTX_get_current_cert(context).flatMap {
+      unsafe try? X509Certificate(retaining: OpenSSLPointer($0))
+    }
   }
 
   /// The current certificate's issuer (`X509_STORE_CTX_get0_current_issuer`), retained, if known.
   public var currentIssuer: X509Certificate? {
-    X509_STORE_CTX_get0_current_issuer(context).flatMap { try? X509Certificate(retaining: OpenSSLPointer($0)) }
+    unsafe X509_STORE_CTX_get0_current_issuer(context).flatMap {
+      unsafe try? X509Certificate(retaining: OpenSSLPointer($0))
+    }
   }
 
   /// The chain built so far, leaf first (`X509_STORE_CTX_get0_chain`), each member retained.
-  public var chain: [X509Certificate] { Self.chain(of: context) }
+  public var chain: [X509Certificate] { unsafe Self.chain(of: context) }
 
   /// Whether this step checks a CRL's own chain rather than the main one
   /// (`X509_STORE_CTX_get0_parent_ctx` is set).
-  public var isCRLPath: Bool { X509_STORE_CTX_get0_parent_ctx(context) != nil }
+  public var isCRLPath: Bool { unsafe X509_STORE_CTX_get0_parent_ctx(context) != nil }
 
   /// The error as a ``VerificationError`` with its explanation.
-  public var verificationError: VerificationError { VerificationError(context: context) }
+  public var verificationError: VerificationError { unsafe VerificationError(context: context) }
 
   /// Lends OpenSSL's `X509_STORE_CTX` for the duration of `body`, for C code that needs it. It
   /// belongs to OpenSSL and is valid only during this callback.
   public func withUnsafePointer<Result, Failure: Error>(
     _ body: (OpenSSLPointer<X509StoreContext>) throws(Failure) -> Result
   ) throws(Failure) -> Result {
-    try body(OpenSSLPointer(context))
+    unsafe try body(OpenSSLPointer(context))
   }
 
   static func chain(of context: OpaquePointer) -> [X509Certificate] {
-    X509Stack.certificates(X509_STORE_CTX_get0_chain(context))
+    unsafe X509Stack.certificates(X509_STORE_CTX_get0_chain(context))
   }
 }

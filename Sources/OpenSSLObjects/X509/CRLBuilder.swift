@@ -32,67 +32,71 @@ public struct CRLBuilder: Sendable {
   ///
   /// - Throws: ``InputError`` if a value cannot be encoded or OpenSSL cannot sign.
   public func sign(with key: PrivateKey, issuerCertificate: X509Certificate) throws -> X509CRL {
-    let crl = X509CRL(takingOwnershipOf: OpenSSLPointer(X509_CRL_new()!))
-    let pointer = crl.pointer
-    try CertificateBuilder.check("X509_CRL_set_version") { X509_CRL_set_version(pointer, 1) }
+    let crl = unsafe X509CRL(takingOwnershipOf: OpenSSLPointer(X509_CRL_new()!))
+    let pointer = unsafe crl.pointer
+    try CertificateBuilder.check("X509_CRL_set_version") { unsafe X509_CRL_set_version(pointer, 1) }
     let issuer = issuerCertificate.subject
-    try CertificateBuilder.check("X509_CRL_set_issuer_name") { X509_CRL_set_issuer_name(pointer, issuer.pointer) }
-    try CertificateBuilder.setTime(thisUpdate, "lastUpdate") { X509_CRL_set1_lastUpdate(pointer, $0) }
+    try CertificateBuilder.check("X509_CRL_set_issuer_name") {
+      unsafe X509_CRL_set_issuer_name(pointer, issuer.pointer)
+    }
+    unsafe try CertificateBuilder.setTime(thisUpdate, "lastUpdate") { unsafe X509_CRL_set1_lastUpdate(pointer, $0) }
     if let nextUpdate {
-      try CertificateBuilder.setTime(nextUpdate, "nextUpdate") { X509_CRL_set1_nextUpdate(pointer, $0) }
+      unsafe try CertificateBuilder.setTime(nextUpdate, "nextUpdate") { unsafe X509_CRL_set1_nextUpdate(pointer, $0) }
     }
     for entry in revoked {
-      try add(entry, to: pointer)
+      unsafe try add(entry, to: pointer)
     }
-    try CertificateBuilder.check("X509_CRL_sort") { X509_CRL_sort(pointer) }
+    try CertificateBuilder.check("X509_CRL_sort") { unsafe X509_CRL_sort(pointer) }
     if let crlNumber {
-      guard let integer = crlNumber.makeInteger() else {
+      guard let integer = unsafe crlNumber.makeInteger() else {
         throw CertificateBuilder.invalid("CRL number", "cannot encode")
       }
-      defer { ASN1_INTEGER_free(integer) }
+      defer { unsafe ASN1_INTEGER_free(integer) }
       try CertificateBuilder.check("X509_CRL_add1_ext_i2d") {
-        X509_CRL_add1_ext_i2d(pointer, NID_crl_number, integer, 0, UInt(X509V3_ADD_DEFAULT))
+        unsafe X509_CRL_add1_ext_i2d(pointer, NID_crl_number, integer, 0, UInt(X509V3_ADD_DEFAULT))
       }
     }
     if includeAuthorityKeyIdentifier {
       let identifier =
-        try issuerCertificate.subjectKeyIdentifier ?? CertificateBuilder.keyHash(issuerCertificate.pointer)
-      let ext = try ExtensionEncoder.authorityKeyIdentifier(
+        unsafe try issuerCertificate.subjectKeyIdentifier ?? CertificateBuilder.keyHash(issuerCertificate.pointer)
+      let ext = unsafe try ExtensionEncoder.authorityKeyIdentifier(
         AuthorityKeyIdentifier(keyIdentifier: identifier), critical: false)
-      defer { X509_EXTENSION_free(ext) }
-      try CertificateBuilder.check("X509_CRL_add_ext") { X509_CRL_add_ext(pointer, ext, -1) }
+      defer { unsafe X509_EXTENSION_free(ext) }
+      try CertificateBuilder.check("X509_CRL_add_ext") { unsafe X509_CRL_add_ext(pointer, ext, -1) }
     }
     for raw in rawExtensions {
-      let ext = try ExtensionEncoder.make(raw)
-      defer { X509_EXTENSION_free(ext) }
-      try CertificateBuilder.check("X509_CRL_add_ext") { X509_CRL_add_ext(pointer, ext, -1) }
+      let ext = unsafe try ExtensionEncoder.make(raw)
+      defer { unsafe X509_EXTENSION_free(ext) }
+      try CertificateBuilder.check("X509_CRL_add_ext") { unsafe X509_CRL_add_ext(pointer, ext, -1) }
     }
-    let md = try SignatureOperation.digestAlgorithm(digest, for: key.algorithm, object: "CRL signature")
-    try CertificateBuilder.check("X509_CRL_sign") { X509_CRL_sign(pointer, key.pointer, md) > 0 ? 1 : 0 }
+    let md = unsafe try SignatureOperation.digestAlgorithm(digest, for: key.algorithm, object: "CRL signature")
+    try CertificateBuilder.check("X509_CRL_sign") { unsafe X509_CRL_sign(pointer, key.pointer, md) > 0 ? 1 : 0 }
     return crl
   }
 
   private func add(_ entry: RevokedCertificate, to crl: OpaquePointer) throws(InputError) {
-    let revoked = X509_REVOKED_new()!
+    let revoked = unsafe X509_REVOKED_new()!
     var handedOver = false
-    defer { if !handedOver { X509_REVOKED_free(revoked) } }
-    guard let serial = entry.serialNumber.makeInteger() else {
+    defer { if !handedOver { unsafe X509_REVOKED_free(revoked) } }
+    guard let serial = unsafe entry.serialNumber.makeInteger() else {
       throw CertificateBuilder.invalid("serial number", "cannot encode")
     }
-    defer { ASN1_INTEGER_free(serial) }
-    try CertificateBuilder.check("X509_REVOKED_set_serialNumber") { X509_REVOKED_set_serialNumber(revoked, serial) }
-    try CertificateBuilder.setTime(entry.revocationDate, "revocationDate") {
-      X509_REVOKED_set_revocationDate(revoked, $0)
+    defer { unsafe ASN1_INTEGER_free(serial) }
+    try CertificateBuilder.check("X509_REVOKED_set_serialNumber") {
+      unsafe X509_REVOKED_set_serialNumber(revoked, serial)
+    }
+    unsafe try CertificateBuilder.setTime(entry.revocationDate, "revocationDate") {
+      unsafe X509_REVOKED_set_revocationDate(revoked, $0)
     }
     if let reason = entry.reason {
-      let enumerated = ASN1_ENUMERATED_new()!
-      defer { ASN1_ENUMERATED_free(enumerated) }
-      ASN1_ENUMERATED_set(enumerated, reason.rawValue)
+      let enumerated = unsafe ASN1_ENUMERATED_new()!
+      defer { unsafe ASN1_ENUMERATED_free(enumerated) }
+      unsafe ASN1_ENUMERATED_set(enumerated, reason.rawValue)
       try CertificateBuilder.check("X509_REVOKED_add1_ext_i2d") {
-        X509_REVOKED_add1_ext_i2d(revoked, NID_crl_reason, enumerated, 0, UInt(X509V3_ADD_DEFAULT))
+        unsafe X509_REVOKED_add1_ext_i2d(revoked, NID_crl_reason, enumerated, 0, UInt(X509V3_ADD_DEFAULT))
       }
     }
-    try CertificateBuilder.check("X509_CRL_add0_revoked") { X509_CRL_add0_revoked(crl, revoked) }
+    try CertificateBuilder.check("X509_CRL_add0_revoked") { unsafe X509_CRL_add0_revoked(crl, revoked) }
     handedOver = true
   }
 }

@@ -106,28 +106,29 @@ public struct CertificateBuilder: Sendable {
   ///     the issuer name and its key identifier the authority key identifier.
   /// - Throws: ``InputError`` if a value cannot be encoded or OpenSSL cannot sign.
   public func sign(with key: PrivateKey, issuerCertificate: X509Certificate? = nil) throws -> X509Certificate {
-    let certificate = X509Certificate(takingOwnershipOf: OpenSSLPointer(X509_new()!))
-    let x509 = certificate.pointer
+    let certificate = unsafe X509Certificate(takingOwnershipOf: OpenSSLPointer(X509_new()!))
+    let x509 = unsafe certificate.pointer
     let subjectKey = try publicKey ?? key.publicKey
-    try Self.check("X509_set_version") { X509_set_version(x509, Int(version - 1)) }
-    guard let serial = serialNumber.makeInteger() else { throw Self.invalid("serial number", "cannot encode") }
-    defer { ASN1_INTEGER_free(serial) }
-    try Self.check("X509_set_serialNumber") { X509_set_serialNumber(x509, serial) }
-    try Self.check("X509_set_subject_name") { X509_set_subject_name(x509, subject.pointer) }
+    try Self.check("X509_set_version") { unsafe X509_set_version(x509, Int(version - 1)) }
+    guard let serial = unsafe serialNumber.makeInteger() else { throw Self.invalid("serial number", "cannot encode") }
+    defer { unsafe ASN1_INTEGER_free(serial) }
+    try Self.check("X509_set_serialNumber") { unsafe X509_set_serialNumber(x509, serial) }
+    try Self.check("X509_set_subject_name") { unsafe X509_set_subject_name(x509, subject.pointer) }
     let issuerName = issuer ?? issuerCertificate?.subject ?? subject
-    try Self.check("X509_set_issuer_name") { X509_set_issuer_name(x509, issuerName.pointer) }
-    try Self.setTime(notBefore, "notBefore") { X509_set1_notBefore(x509, $0) }
-    try Self.setTime(notAfter, "notAfter") { X509_set1_notAfter(x509, $0) }
-    try Self.check("X509_set_pubkey") { X509_set_pubkey(x509, subjectKey.pointer) }
+    try Self.check("X509_set_issuer_name") { unsafe X509_set_issuer_name(x509, issuerName.pointer) }
+    unsafe try Self.setTime(notBefore, "notBefore") { unsafe X509_set1_notBefore(x509, $0) }
+    unsafe try Self.setTime(notAfter, "notAfter") { unsafe X509_set1_notAfter(x509, $0) }
+    try Self.check("X509_set_pubkey") { unsafe X509_set_pubkey(x509, subjectKey.pointer) }
 
-    for ext in try extensions(certificate: x509, issuerCertificate: issuerCertificate) {
-      defer { X509_EXTENSION_free(ext) }
-      try Self.check("X509_add_ext") { X509_add_ext(x509, ext, -1) }
+    let extensions = unsafe try extensions(certificate: x509, issuerCertificate: issuerCertificate)
+    defer { unsafe extensions.forEach { unsafe X509_EXTENSION_free($0) } }
+    for index in unsafe extensions.indices {
+      try Self.check("X509_add_ext") { unsafe X509_add_ext(x509, extensions[index], -1) }
     }
 
-    let md = try SignatureOperation.digestAlgorithm(digest, for: key.algorithm, object: "certificate signature")
+    let md = unsafe try SignatureOperation.digestAlgorithm(digest, for: key.algorithm, object: "certificate signature")
     try ErrorQueue.isolated { scope throws(InputError) in
-      guard X509_sign(x509, key.pointer, md) > 0 else {
+      guard unsafe X509_sign(x509, key.pointer, md) > 0 else {
         let error = scope.failure("X509_sign")
         throw InputError(
           .invalidArgument, object: "certificate signature", source: "the builder",
@@ -138,51 +139,52 @@ public struct CertificateBuilder: Sendable {
   }
 
   private func critical(_ nid: Int32, default value: Bool) -> Bool {
-    criticality[OID(String(cString: OBJ_nid2sn(nid)))] ?? value
+    unsafe criticality[OID(String(cString: OBJ_nid2sn(nid)))] ?? value
   }
 
   private func extensions(
     certificate x509: OpaquePointer, issuerCertificate: X509Certificate?
   ) throws -> [OpaquePointer] {
-    var made: [OpaquePointer] = []
+    var made: [OpaquePointer] = unsafe []
     do {
       if let names = subjectAlternativeNames {
-        made.append(
+        unsafe made.append(
           try ExtensionEncoder.generalNames(
             NID_subject_alt_name, names, critical: critical(NID_subject_alt_name, default: false)))
       }
       if let usage = keyUsage {
-        made.append(try ExtensionEncoder.keyUsage(usage, critical: critical(NID_key_usage, default: true)))
+        unsafe made.append(try ExtensionEncoder.keyUsage(usage, critical: critical(NID_key_usage, default: true)))
       }
       if let usages = extendedKeyUsage {
-        made.append(
+        unsafe made.append(
           try ExtensionEncoder.extendedKeyUsage(usages, critical: critical(NID_ext_key_usage, default: false)))
       }
       if let constraints = basicConstraints {
-        made.append(
+        unsafe made.append(
           try ExtensionEncoder.basicConstraints(constraints, critical: critical(NID_basic_constraints, default: true)))
       }
       if let constraints = nameConstraints {
-        made.append(
+        unsafe made.append(
           try ExtensionEncoder.nameConstraints(constraints, critical: critical(NID_name_constraints, default: true)))
       }
       if let access = authorityInformationAccess {
-        made.append(try ExtensionEncoder.informationAccess(access, critical: critical(NID_info_access, default: false)))
+        unsafe made.append(
+          try ExtensionEncoder.informationAccess(access, critical: critical(NID_info_access, default: false)))
       }
       if let points = crlDistributionPoints {
-        made.append(
+        unsafe made.append(
           try ExtensionEncoder.crlDistributionPoints(
             points, critical: critical(NID_crl_distribution_points, default: false)))
       }
-      let ownKeyIdentifier = Self.keyHash(x509)
+      let ownKeyIdentifier = unsafe Self.keyHash(x509)
       switch subjectKeyIdentifier {
       case .none: break
       case .hash:
-        made.append(
+        unsafe made.append(
           try ExtensionEncoder.keyIdentifier(
             ownKeyIdentifier, critical: critical(NID_subject_key_identifier, default: false)))
       case .explicit(let bytes):
-        made.append(
+        unsafe made.append(
           try ExtensionEncoder.keyIdentifier(bytes, critical: critical(NID_subject_key_identifier, default: false)))
       }
       switch authorityKeyIdentifier {
@@ -190,43 +192,45 @@ public struct CertificateBuilder: Sendable {
       case .fromIssuer:
         let identifier: [UInt8]
         if let issuerCertificate {
-          identifier = try issuerCertificate.subjectKeyIdentifier ?? Self.keyHash(issuerCertificate.pointer)
+          identifier = unsafe try issuerCertificate.subjectKeyIdentifier ?? Self.keyHash(issuerCertificate.pointer)
         } else if case .explicit(let bytes) = subjectKeyIdentifier {
           identifier = bytes
         } else {
           identifier = ownKeyIdentifier
         }
-        made.append(
+        unsafe made.append(
           try ExtensionEncoder.authorityKeyIdentifier(
             AuthorityKeyIdentifier(keyIdentifier: identifier),
             critical: critical(NID_authority_key_identifier, default: false)))
       case .explicit(let value):
-        made.append(
+        unsafe made.append(
           try ExtensionEncoder.authorityKeyIdentifier(
             value, critical: critical(NID_authority_key_identifier, default: false)))
       }
       if let features = tlsFeatures {
-        made.append(try ExtensionEncoder.tlsFeatures(features, critical: critical(NID_tlsfeature, default: false)))
+        unsafe made.append(
+          try ExtensionEncoder.tlsFeatures(features, critical: critical(NID_tlsfeature, default: false)))
       }
       if ocspNoCheck {
-        made.append(try ExtensionEncoder.ocspNoCheck(critical: critical(NID_id_pkix_OCSP_noCheck, default: false)))
+        unsafe made.append(
+          try ExtensionEncoder.ocspNoCheck(critical: critical(NID_id_pkix_OCSP_noCheck, default: false)))
       }
       for raw in rawExtensions {
-        made.append(try ExtensionEncoder.make(raw))
+        unsafe made.append(try ExtensionEncoder.make(raw))
       }
     } catch {
-      made.forEach { X509_EXTENSION_free($0) }
+      unsafe made.forEach { unsafe X509_EXTENSION_free($0) }
       throw error
     }
-    return made
+    return unsafe made
   }
 
   /// SHA-1 of a certificate's public key bits (`X509_pubkey_digest`).
   static func keyHash(_ x509: OpaquePointer) -> [UInt8] {
     var output = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
     var length: UInt32 = 0
-    guard let sha1 = Digest.sha1.md,
-      ErrorQueue.isolated({ _ in X509_pubkey_digest(x509, sha1, &output, &length) }) == 1
+    guard let sha1 = unsafe Digest.sha1.md,
+      ErrorQueue.isolated({ _ in unsafe X509_pubkey_digest(x509, sha1, &output, &length) }) == 1
     else { return [] }
     return Array(output[0..<Int(length)])
   }
@@ -241,9 +245,9 @@ public struct CertificateBuilder: Sendable {
   static func setTime(
     _ date: Date, _ field: String, _ set: (UnsafeMutablePointer<ASN1_TIME>) -> Int32
   ) throws(InputError) {
-    guard let time = ASN1.makeTime(date) else { throw invalid(field, "cannot encode \(date)") }
-    defer { ASN1_TIME_free(time) }
-    try check("X509_set1_\(field)") { set(time) }
+    guard let time = unsafe ASN1.makeTime(date) else { throw invalid(field, "cannot encode \(date)") }
+    defer { unsafe ASN1_TIME_free(time) }
+    try check("X509_set1_\(field)") { unsafe set(time) }
   }
 
   static func invalid(_ what: String, _ detail: String) -> InputError {

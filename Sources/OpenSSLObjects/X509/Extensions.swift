@@ -21,9 +21,9 @@ public struct X509Extension: Hashable, Sendable, CustomStringConvertible {
 
   /// Reads an `X509_EXTENSION` (borrowed).
   init(_ ext: OpaquePointer) {
-    oid = OID(object: X509_EXTENSION_get_object(ext))
-    isCritical = X509_EXTENSION_get_critical(ext) != 0
-    value = ASN1.bytes(X509_EXTENSION_get_data(ext))
+    oid = unsafe OID(object: X509_EXTENSION_get_object(ext))
+    isCritical = unsafe X509_EXTENSION_get_critical(ext) != 0
+    value = unsafe ASN1.bytes(X509_EXTENSION_get_data(ext))
   }
 
   /// A readable description, without secret material.
@@ -174,6 +174,7 @@ public struct TLSFeatures: Hashable, Sendable {
 // MARK: - Decoding
 
 /// Decodes typed extensions from a certificate, a CRL or a CRL entry.
+@safe
 struct ExtensionDecoder {
   /// The certificate, CRL or CRL entry, borrowed for the decoder's short life.
   let object: OpaquePointer
@@ -195,155 +196,159 @@ struct ExtensionDecoder {
   ) throws(InputError) -> T? {
     try ErrorQueue.isolated { scope throws(InputError) -> T? in
       var critical: Int32 = 0
-      guard let value = getD2I(object, nid, &critical) else {
-        let name = String(cString: OBJ_nid2ln(nid))
+      guard let value = unsafe getD2I(object, nid, &critical) else {
+        let name = unsafe String(cString: OBJ_nid2ln(nid))
         switch critical {
         case -1: return nil
         case -2:
           throw InputError(
-            .duplicateExtension, object: "extension \(name)", source: owner(object),
+            .duplicateExtension, object: "extension \(name)", source: unsafe owner(object),
             detail: "the \(name) extension occurs more than once (RFC 5280 allows one)")
         default:
           let error = scope.failure("X509V3_EXT_d2i")
           throw InputError(
-            .malformed, object: "extension \(name)", source: owner(object),
+            .malformed, object: "extension \(name)", source: unsafe owner(object),
             detail: "OpenSSL cannot decode the \(name) extension's value", openSSLError: error)
         }
       }
-      defer { free(value) }
-      return read(value)
+      defer { unsafe free(value) }
+      return unsafe read(value)
     }
   }
 
   func subjectAlternativeNames(_ nid: Int32 = NID_subject_alt_name) throws(InputError) -> [GeneralName]? {
-    try decode(nid, { GeneralName.list(OpaquePointer($0)) }, free: { GENERAL_NAMES_free(OpaquePointer($0)) })
+    unsafe try decode(
+      nid, { unsafe GeneralName.list(OpaquePointer($0)) }, free: { unsafe GENERAL_NAMES_free(OpaquePointer($0)) })
   }
 
   func keyUsage() throws(InputError) -> KeyUsage? {
-    try decode(
+    unsafe try decode(
       NID_key_usage,
       { raw in
-        let bits = raw.assumingMemoryBound(to: ASN1_BIT_STRING.self)
+        let bits = unsafe raw.assumingMemoryBound(to: ASN1_BIT_STRING.self)
         var usage = KeyUsage()
-        for bit in 0..<9 where ASN1_BIT_STRING_get_bit(bits, Int32(bit)) == 1 {
+        for bit in 0..<9 where unsafe ASN1_BIT_STRING_get_bit(bits, Int32(bit)) == 1 {
           usage.insert(KeyUsage(rawValue: 1 << UInt16(bit)))
         }
         return usage
-      }, free: { ASN1_BIT_STRING_free($0.assumingMemoryBound(to: ASN1_BIT_STRING.self)) })
+      }, free: { unsafe ASN1_BIT_STRING_free($0.assumingMemoryBound(to: ASN1_BIT_STRING.self)) })
   }
 
   func extendedKeyUsage() throws(InputError) -> [OID]? {
-    try decode(
+    unsafe try decode(
       NID_ext_key_usage,
       { raw in
         let stack = OpaquePointer(raw)
-        return stackValues(count: oo_sk_ASN1_OBJECT_num(stack)) { OID(object: oo_sk_ASN1_OBJECT_value(stack, $0)) }
-      }, free: { EXTENDED_KEY_USAGE_free(OpaquePointer($0)) })
+        return unsafe stackValues(count: oo_sk_ASN1_OBJECT_num(stack)) {
+          unsafe OID(object: oo_sk_ASN1_OBJECT_value(stack, $0))
+        }
+      }, free: { unsafe EXTENDED_KEY_USAGE_free(OpaquePointer($0)) })
   }
 
   func basicConstraints() throws(InputError) -> BasicConstraints? {
-    try decode(
+    unsafe try decode(
       NID_basic_constraints,
       { raw in
-        let constraints = raw.assumingMemoryBound(to: BASIC_CONSTRAINTS.self).pointee
-        let pathLength = constraints.pathlen.map { Int(ASN1_INTEGER_get($0)) }
-        return BasicConstraints(isCA: constraints.ca != 0, pathLength: pathLength)
-      }, free: { BASIC_CONSTRAINTS_free($0.assumingMemoryBound(to: BASIC_CONSTRAINTS.self)) })
+        let constraints = unsafe raw.assumingMemoryBound(to: BASIC_CONSTRAINTS.self).pointee
+        let pathLength = unsafe constraints.pathlen.map { unsafe Int(ASN1_INTEGER_get($0)) }
+        return unsafe BasicConstraints(isCA: constraints.ca != 0, pathLength: pathLength)
+      }, free: { unsafe BASIC_CONSTRAINTS_free($0.assumingMemoryBound(to: BASIC_CONSTRAINTS.self)) })
   }
 
   func nameConstraints() throws(InputError) -> NameConstraints? {
     func subtrees(_ stack: OpaquePointer?) -> [GeneralName] {
-      guard let stack else { return [] }
-      return stackValues(count: oo_sk_GENERAL_SUBTREE_num(stack)) { index in
-        oo_sk_GENERAL_SUBTREE_value(stack, index)?.pointee.base.map { GeneralName(UnsafePointer($0)) }
+      guard let stack = unsafe stack else { return [] }
+      return unsafe stackValues(count: oo_sk_GENERAL_SUBTREE_num(stack)) { index in
+        unsafe oo_sk_GENERAL_SUBTREE_value(stack, index)?.pointee.base.map { unsafe GeneralName(UnsafePointer($0)) }
       }
     }
-    return try decode(
+    return unsafe try decode(
       NID_name_constraints,
       { raw in
-        let constraints = raw.assumingMemoryBound(to: NAME_CONSTRAINTS.self).pointee
-        return NameConstraints(
+        let constraints = unsafe raw.assumingMemoryBound(to: NAME_CONSTRAINTS.self).pointee
+        return unsafe NameConstraints(
           permitted: subtrees(constraints.permittedSubtrees), excluded: subtrees(constraints.excludedSubtrees))
-      }, free: { NAME_CONSTRAINTS_free($0.assumingMemoryBound(to: NAME_CONSTRAINTS.self)) })
+      }, free: { unsafe NAME_CONSTRAINTS_free($0.assumingMemoryBound(to: NAME_CONSTRAINTS.self)) })
   }
 
   func informationAccess(_ nid: Int32 = NID_info_access) throws(InputError) -> [AccessDescription]? {
-    try decode(
+    unsafe try decode(
       nid,
       { raw in
         let stack = OpaquePointer(raw)
-        return stackValues(count: oo_sk_ACCESS_DESCRIPTION_num(stack)) { index in
-          guard let description = oo_sk_ACCESS_DESCRIPTION_value(stack, index)?.pointee,
-            let location = description.location
+        return unsafe stackValues(count: oo_sk_ACCESS_DESCRIPTION_num(stack)) { index in
+          guard let description = unsafe oo_sk_ACCESS_DESCRIPTION_value(stack, index)?.pointee,
+            let location = unsafe description.location
           else { return nil }
-          return AccessDescription(
+          return unsafe AccessDescription(
             method: OID(object: description.method), location: GeneralName(UnsafePointer(location)))
         }
-      }, free: { AUTHORITY_INFO_ACCESS_free(OpaquePointer($0)) })
+      }, free: { unsafe AUTHORITY_INFO_ACCESS_free(OpaquePointer($0)) })
   }
 
   func crlDistributionPoints() throws(InputError) -> [DistributionPoint]? {
-    try decode(
+    unsafe try decode(
       NID_crl_distribution_points,
       { raw in
         let stack = OpaquePointer(raw)
-        return stackValues(count: oo_sk_DIST_POINT_num(stack)) { index in
-          guard let point = oo_sk_DIST_POINT_value(stack, index)?.pointee else { return nil }
+        return unsafe stackValues(count: oo_sk_DIST_POINT_num(stack)) { index in
+          guard let point = unsafe oo_sk_DIST_POINT_value(stack, index)?.pointee else { return nil }
           var fullName: [GeneralName] = []
           var relative: [X509Name.Entry] = []
-          if let name = point.distpoint?.pointee {
-            if name.type == 0 {
-              fullName = GeneralName.list(name.name.fullname)
-            } else if let rdn = name.name.relativename {
-              relative = stackValues(count: OPENSSL_sk_num(rdn)) { entryIndex in
-                guard let entry = OPENSSL_sk_value(rdn, entryIndex) else { return nil }
+          if let name = unsafe point.distpoint?.pointee {
+            if unsafe name.type == 0 {
+              fullName = unsafe GeneralName.list(name.name.fullname)
+            } else if let rdn = unsafe name.name.relativename {
+              relative = unsafe stackValues(count: OPENSSL_sk_num(rdn)) { entryIndex in
+                guard let entry = unsafe OPENSSL_sk_value(rdn, entryIndex) else { return nil }
                 let pointer = OpaquePointer(entry)
-                return X509Name.Entry(
+                return unsafe X509Name.Entry(
                   oid: OID(object: X509_NAME_ENTRY_get_object(pointer)),
                   value: ASN1.utf8(X509_NAME_ENTRY_get_data(pointer)))
               }
             }
           }
-          return DistributionPoint(
+          return unsafe DistributionPoint(
             fullName: fullName, relativeName: relative, crlIssuer: GeneralName.list(point.CRLissuer))
         }
-      }, free: { CRL_DIST_POINTS_free(OpaquePointer($0)) })
+      }, free: { unsafe CRL_DIST_POINTS_free(OpaquePointer($0)) })
   }
 
   func subjectKeyIdentifier() throws(InputError) -> [UInt8]? {
-    try decode(
+    unsafe try decode(
       NID_subject_key_identifier,
-      { ASN1.bytes($0.assumingMemoryBound(to: ASN1_OCTET_STRING.self)) },
-      free: { ASN1_OCTET_STRING_free($0.assumingMemoryBound(to: ASN1_OCTET_STRING.self)) })
+      { unsafe ASN1.bytes($0.assumingMemoryBound(to: ASN1_OCTET_STRING.self)) },
+      free: { unsafe ASN1_OCTET_STRING_free($0.assumingMemoryBound(to: ASN1_OCTET_STRING.self)) })
   }
 
   func authorityKeyIdentifier() throws(InputError) -> AuthorityKeyIdentifier? {
-    try decode(
+    unsafe try decode(
       NID_authority_key_identifier,
       { raw in
-        let identifier = raw.assumingMemoryBound(to: AUTHORITY_KEYID.self).pointee
-        return AuthorityKeyIdentifier(
-          keyIdentifier: identifier.keyid.map { ASN1.bytes($0) },
-          issuer: GeneralName.list(identifier.issuer),
-          serialNumber: identifier.serial.map { SerialNumber(integer: $0) })
-      }, free: { AUTHORITY_KEYID_free($0.assumingMemoryBound(to: AUTHORITY_KEYID.self)) })
+        let identifier = unsafe raw.assumingMemoryBound(to: AUTHORITY_KEYID.self).pointee
+        return unsafe AuthorityKeyIdentifier(
+          keyIdentifier: identifier.keyid.map { unsafe ASN1.bytes($0) },
+          issuer: unsafe GeneralName.list(identifier.issuer),
+          serialNumber: unsafe identifier.serial.map { unsafe SerialNumber(integer: $0) })
+      }, free: { unsafe AUTHORITY_KEYID_free($0.assumingMemoryBound(to: AUTHORITY_KEYID.self)) })
   }
 
   func tlsFeatures() throws(InputError) -> TLSFeatures? {
-    try decode(
+    unsafe try decode(
       NID_tlsfeature,
       { raw in
         let stack = OpaquePointer(raw)
-        return TLSFeatures(
+        return unsafe TLSFeatures(
           features: stackValues(count: oo_sk_ASN1_INTEGER_num(stack)) {
-            Int(ASN1_INTEGER_get(oo_sk_ASN1_INTEGER_value(stack, $0)))
+            unsafe Int(ASN1_INTEGER_get(oo_sk_ASN1_INTEGER_value(stack, $0)))
           })
-      }, free: { TLS_FEATURE_free(OpaquePointer($0)) })
+      }, free: { unsafe TLS_FEATURE_free(OpaquePointer($0)) })
   }
 
   func ocspNoCheck() throws(InputError) -> Bool {
-    try decode(
-      NID_id_pkix_OCSP_noCheck, { _ in true }, free: { ASN1_NULL_free($0.assumingMemoryBound(to: ASN1_NULL.self)) })
+    unsafe try decode(
+      NID_id_pkix_OCSP_noCheck, { _ in true },
+      free: { unsafe ASN1_NULL_free($0.assumingMemoryBound(to: ASN1_NULL.self)) })
       ?? false
   }
 }
@@ -354,174 +359,179 @@ struct ExtensionDecoder {
 enum ExtensionEncoder {
   /// Encodes an OpenSSL extension structure as a new `X509_EXTENSION` owned by the caller.
   static func make(_ nid: Int32, critical: Bool, _ value: UnsafeMutableRawPointer) throws(InputError) -> OpaquePointer {
-    try ErrorQueue.isolated { scope throws(InputError) -> OpaquePointer in
-      guard let ext = X509V3_EXT_i2d(nid, critical ? 1 : 0, value) else {
+    unsafe try ErrorQueue.isolated { scope throws(InputError) -> OpaquePointer in
+      guard let ext = unsafe X509V3_EXT_i2d(nid, critical ? 1 : 0, value) else {
         let error = scope.failure("X509V3_EXT_i2d")
-        let name = String(cString: OBJ_nid2ln(nid))
+        let name = unsafe String(cString: OBJ_nid2ln(nid))
         throw InputError(
           .invalidArgument, object: "extension \(name)", source: "the builder",
           detail: "OpenSSL cannot encode this value", openSSLError: error)
       }
-      return ext
+      return unsafe ext
     }
   }
 
   /// A raw extension from its identifier and DER value.
   static func make(_ ext: X509Extension) throws(InputError) -> OpaquePointer {
-    guard let object = ext.oid.makeObject() else {
+    guard let object = unsafe ext.oid.makeObject() else {
       throw InputError(
         .invalidArgument, object: "extension", source: "the builder", detail: "bad OID \(ext.oid.dotted)")
     }
-    defer { ASN1_OBJECT_free(object) }
-    guard let data = ASN1.makeOctetString(ext.value) else {
+    defer { unsafe ASN1_OBJECT_free(object) }
+    guard let data = unsafe ASN1.makeOctetString(ext.value) else {
       throw InputError(.invalidArgument, object: "extension", source: "the builder", detail: "cannot hold the value")
     }
-    defer { ASN1_OCTET_STRING_free(data) }
-    return try ErrorQueue.isolated { scope throws(InputError) -> OpaquePointer in
-      guard let made = X509_EXTENSION_create_by_OBJ(nil, object, ext.isCritical ? 1 : 0, data) else {
+    defer { unsafe ASN1_OCTET_STRING_free(data) }
+    return unsafe try ErrorQueue.isolated { scope throws(InputError) -> OpaquePointer in
+      guard let made = unsafe X509_EXTENSION_create_by_OBJ(nil, object, ext.isCritical ? 1 : 0, data) else {
         throw InputError(
           .invalidArgument, object: "extension \(ext.oid)", source: "the builder",
           detail: "OpenSSL cannot make the extension", openSSLError: scope.failure("X509_EXTENSION_create_by_OBJ"))
       }
-      return made
+      return unsafe made
     }
   }
 
   static func generalNames(_ nid: Int32, _ names: [GeneralName], critical: Bool) throws(InputError) -> OpaquePointer {
-    guard let stack = GeneralName.makeStack(names) else { throw invalid(nid, "a name cannot be encoded") }
-    defer { GENERAL_NAMES_free(stack) }
-    return try make(nid, critical: critical, UnsafeMutableRawPointer(stack))
+    guard let stack = unsafe GeneralName.makeStack(names) else { throw invalid(nid, "a name cannot be encoded") }
+    defer { unsafe GENERAL_NAMES_free(stack) }
+    return unsafe try make(nid, critical: critical, UnsafeMutableRawPointer(stack))
   }
 
   static func keyUsage(_ usage: KeyUsage, critical: Bool) throws(InputError) -> OpaquePointer {
-    guard let bits = ASN1_BIT_STRING_new() else { throw invalid(NID_key_usage, "out of memory") }
-    defer { ASN1_BIT_STRING_free(bits) }
+    guard let bits = unsafe ASN1_BIT_STRING_new() else { throw invalid(NID_key_usage, "out of memory") }
+    defer { unsafe ASN1_BIT_STRING_free(bits) }
     for bit in 0..<9 where usage.contains(KeyUsage(rawValue: 1 << UInt16(bit))) {
-      ASN1_BIT_STRING_set_bit(bits, Int32(bit), 1)
+      unsafe ASN1_BIT_STRING_set_bit(bits, Int32(bit), 1)
     }
-    return try make(NID_key_usage, critical: critical, UnsafeMutableRawPointer(bits))
+    return unsafe try make(NID_key_usage, critical: critical, UnsafeMutableRawPointer(bits))
   }
 
   static func extendedKeyUsage(_ usages: [OID], critical: Bool) throws(InputError) -> OpaquePointer {
-    guard let stack = oo_sk_ASN1_OBJECT_new_null() else { throw invalid(NID_ext_key_usage, "out of memory") }
-    defer { oo_sk_ASN1_OBJECT_pop_free(stack) }
+    guard let stack = unsafe oo_sk_ASN1_OBJECT_new_null() else { throw invalid(NID_ext_key_usage, "out of memory") }
+    defer { unsafe oo_sk_ASN1_OBJECT_pop_free(stack) }
     for usage in usages {
-      guard let object = usage.makeObject() else { throw invalid(NID_ext_key_usage, "bad OID \(usage.dotted)") }
-      _ = oo_sk_ASN1_OBJECT_push(stack, object)
+      guard let object = unsafe usage.makeObject() else { throw invalid(NID_ext_key_usage, "bad OID \(usage.dotted)") }
+      _ = unsafe oo_sk_ASN1_OBJECT_push(stack, object)
     }
-    return try make(NID_ext_key_usage, critical: critical, UnsafeMutableRawPointer(stack))
+    return unsafe try make(NID_ext_key_usage, critical: critical, UnsafeMutableRawPointer(stack))
   }
 
   static func basicConstraints(_ constraints: BasicConstraints, critical: Bool) throws(InputError) -> OpaquePointer {
-    guard let value = BASIC_CONSTRAINTS_new() else { throw invalid(NID_basic_constraints, "out of memory") }
-    defer { BASIC_CONSTRAINTS_free(value) }
-    value.pointee.ca = constraints.isCA ? 0xFF : 0
+    guard let value = unsafe BASIC_CONSTRAINTS_new() else { throw invalid(NID_basic_constraints, "out of memory") }
+    defer { unsafe BASIC_CONSTRAINTS_free(value) }
+    unsafe value.pointee.ca = constraints.isCA ? 0xFF : 0
     if let pathLength = constraints.pathLength {
-      value.pointee.pathlen = ASN1_INTEGER_new()
-      ASN1_INTEGER_set(value.pointee.pathlen, pathLength)
+      unsafe value.pointee.pathlen = unsafe ASN1_INTEGER_new()
+      unsafe ASN1_INTEGER_set(value.pointee.pathlen, pathLength)
     }
-    return try make(NID_basic_constraints, critical: critical, UnsafeMutableRawPointer(value))
+    return unsafe try make(NID_basic_constraints, critical: critical, UnsafeMutableRawPointer(value))
   }
 
   static func nameConstraints(_ constraints: NameConstraints, critical: Bool) throws(InputError) -> OpaquePointer {
-    guard let value = NAME_CONSTRAINTS_new() else { throw invalid(NID_name_constraints, "out of memory") }
-    defer { NAME_CONSTRAINTS_free(value) }
+    guard let value = unsafe NAME_CONSTRAINTS_new() else { throw invalid(NID_name_constraints, "out of memory") }
+    defer { unsafe NAME_CONSTRAINTS_free(value) }
     func subtrees(_ names: [GeneralName]) throws(InputError) -> OpaquePointer? {
       guard !names.isEmpty else { return nil }
-      let stack = oo_sk_GENERAL_SUBTREE_new_null()!
+      let stack = unsafe oo_sk_GENERAL_SUBTREE_new_null()!
       for name in names {
-        guard let subtree = GENERAL_SUBTREE_new(), let base = name.makeGeneralName() else {
-          oo_sk_GENERAL_SUBTREE_pop_free(stack)
+        guard let subtree = unsafe GENERAL_SUBTREE_new(), let base = unsafe name.makeGeneralName() else {
+          unsafe oo_sk_GENERAL_SUBTREE_pop_free(stack)
           throw invalid(NID_name_constraints, "cannot encode \(name)")
         }
-        GENERAL_NAME_free(subtree.pointee.base)
-        subtree.pointee.base = base
-        _ = oo_sk_GENERAL_SUBTREE_push(stack, subtree)
+        unsafe GENERAL_NAME_free(subtree.pointee.base)
+        unsafe subtree.pointee.base = unsafe base
+        _ = unsafe oo_sk_GENERAL_SUBTREE_push(stack, subtree)
       }
-      return stack
+      return unsafe stack
     }
-    value.pointee.permittedSubtrees = try subtrees(constraints.permitted)
-    value.pointee.excludedSubtrees = try subtrees(constraints.excluded)
-    return try make(NID_name_constraints, critical: critical, UnsafeMutableRawPointer(value))
+    unsafe value.pointee.permittedSubtrees = unsafe try subtrees(constraints.permitted)
+    unsafe value.pointee.excludedSubtrees = unsafe try subtrees(constraints.excluded)
+    return unsafe try make(NID_name_constraints, critical: critical, UnsafeMutableRawPointer(value))
   }
 
   static func informationAccess(_ descriptions: [AccessDescription], critical: Bool) throws(InputError) -> OpaquePointer
   {
-    let stack = oo_sk_ACCESS_DESCRIPTION_new_null()!
-    defer { AUTHORITY_INFO_ACCESS_free(stack) }
+    let stack = unsafe oo_sk_ACCESS_DESCRIPTION_new_null()!
+    defer { unsafe AUTHORITY_INFO_ACCESS_free(stack) }
     for description in descriptions {
-      guard let entry = ACCESS_DESCRIPTION_new(), let method = description.method.makeObject(),
-        let location = description.location.makeGeneralName()
+      guard let entry = unsafe ACCESS_DESCRIPTION_new(), let method = unsafe description.method.makeObject(),
+        let location = unsafe description.location.makeGeneralName()
       else { throw invalid(NID_info_access, "cannot encode \(description)") }
-      ASN1_OBJECT_free(entry.pointee.method)
-      GENERAL_NAME_free(entry.pointee.location)
-      entry.pointee.method = method
-      entry.pointee.location = location
-      _ = oo_sk_ACCESS_DESCRIPTION_push(stack, entry)
+      unsafe ASN1_OBJECT_free(entry.pointee.method)
+      unsafe GENERAL_NAME_free(entry.pointee.location)
+      unsafe entry.pointee.method = unsafe method
+      unsafe entry.pointee.location = unsafe location
+      _ = unsafe oo_sk_ACCESS_DESCRIPTION_push(stack, entry)
     }
-    return try make(NID_info_access, critical: critical, UnsafeMutableRawPointer(stack))
+    return unsafe try make(NID_info_access, critical: critical, UnsafeMutableRawPointer(stack))
   }
 
   static func crlDistributionPoints(_ points: [DistributionPoint], critical: Bool) throws(InputError) -> OpaquePointer {
-    let stack = oo_sk_DIST_POINT_new_null()!
-    defer { CRL_DIST_POINTS_free(stack) }
+    let stack = unsafe oo_sk_DIST_POINT_new_null()!
+    defer { unsafe CRL_DIST_POINTS_free(stack) }
     for point in points {
-      guard let entry = DIST_POINT_new() else { throw invalid(NID_crl_distribution_points, "out of memory") }
-      _ = oo_sk_DIST_POINT_push(stack, entry)
+      guard let entry = unsafe DIST_POINT_new() else { throw invalid(NID_crl_distribution_points, "out of memory") }
+      _ = unsafe oo_sk_DIST_POINT_push(stack, entry)
       if !point.fullName.isEmpty {
-        guard let name = DIST_POINT_NAME_new(), let names = GeneralName.makeStack(point.fullName) else {
+        guard let name = unsafe DIST_POINT_NAME_new(), let names = unsafe GeneralName.makeStack(point.fullName) else {
           throw invalid(NID_crl_distribution_points, "cannot encode \(point.fullName)")
         }
-        name.pointee.type = 0
-        name.pointee.name.fullname = names
-        entry.pointee.distpoint = name
+        unsafe name.pointee.type = 0
+        unsafe name.pointee.name.fullname = unsafe names
+        unsafe entry.pointee.distpoint = unsafe name
       }
       if !point.crlIssuer.isEmpty {
-        guard let issuer = GeneralName.makeStack(point.crlIssuer) else {
+        guard let issuer = unsafe GeneralName.makeStack(point.crlIssuer) else {
           throw invalid(NID_crl_distribution_points, "cannot encode \(point.crlIssuer)")
         }
-        entry.pointee.CRLissuer = issuer
+        unsafe entry.pointee.CRLissuer = unsafe issuer
       }
     }
-    return try make(NID_crl_distribution_points, critical: critical, UnsafeMutableRawPointer(stack))
+    return unsafe try make(NID_crl_distribution_points, critical: critical, UnsafeMutableRawPointer(stack))
   }
 
   static func keyIdentifier(_ bytes: [UInt8], critical: Bool) throws(InputError) -> OpaquePointer {
-    guard let value = ASN1.makeOctetString(bytes) else { throw invalid(NID_subject_key_identifier, "out of memory") }
-    defer { ASN1_OCTET_STRING_free(value) }
-    return try make(NID_subject_key_identifier, critical: critical, UnsafeMutableRawPointer(value))
+    guard let value = unsafe ASN1.makeOctetString(bytes) else {
+      throw invalid(NID_subject_key_identifier, "out of memory")
+    }
+    defer { unsafe ASN1_OCTET_STRING_free(value) }
+    return unsafe try make(NID_subject_key_identifier, critical: critical, UnsafeMutableRawPointer(value))
   }
 
   static func authorityKeyIdentifier(
     _ identifier: AuthorityKeyIdentifier, critical: Bool
   ) throws(InputError) -> OpaquePointer {
-    guard let value = AUTHORITY_KEYID_new() else { throw invalid(NID_authority_key_identifier, "out of memory") }
-    defer { AUTHORITY_KEYID_free(value) }
-    if let keyIdentifier = identifier.keyIdentifier { value.pointee.keyid = ASN1.makeOctetString(keyIdentifier) }
-    if !identifier.issuer.isEmpty { value.pointee.issuer = GeneralName.makeStack(identifier.issuer) }
-    if let serial = identifier.serialNumber { value.pointee.serial = serial.makeInteger() }
-    return try make(NID_authority_key_identifier, critical: critical, UnsafeMutableRawPointer(value))
+    guard let value = unsafe AUTHORITY_KEYID_new() else { throw invalid(NID_authority_key_identifier, "out of memory") }
+    defer { unsafe AUTHORITY_KEYID_free(value) }
+    if let keyIdentifier = identifier.keyIdentifier {
+      unsafe value.pointee.keyid = unsafe ASN1.makeOctetString(keyIdentifier)
+    }
+    if !identifier.issuer.isEmpty { unsafe value.pointee.issuer = unsafe GeneralName.makeStack(identifier.issuer) }
+    if let serial = identifier.serialNumber { unsafe value.pointee.serial = unsafe serial.makeInteger() }
+    return unsafe try make(NID_authority_key_identifier, critical: critical, UnsafeMutableRawPointer(value))
   }
 
   static func tlsFeatures(_ features: TLSFeatures, critical: Bool) throws(InputError) -> OpaquePointer {
-    let stack = oo_sk_ASN1_INTEGER_new_null()!
-    defer { oo_sk_ASN1_INTEGER_pop_free(stack) }
+    let stack = unsafe oo_sk_ASN1_INTEGER_new_null()!
+    defer { unsafe oo_sk_ASN1_INTEGER_pop_free(stack) }
     for feature in features.features {
-      let integer = ASN1_INTEGER_new()!
-      ASN1_INTEGER_set(integer, feature)
-      _ = oo_sk_ASN1_INTEGER_push(stack, integer)
+      let integer = unsafe ASN1_INTEGER_new()!
+      unsafe ASN1_INTEGER_set(integer, feature)
+      _ = unsafe oo_sk_ASN1_INTEGER_push(stack, integer)
     }
-    return try make(NID_tlsfeature, critical: critical, UnsafeMutableRawPointer(stack))
+    return unsafe try make(NID_tlsfeature, critical: critical, UnsafeMutableRawPointer(stack))
   }
 
   static func ocspNoCheck(critical: Bool) throws(InputError) -> OpaquePointer {
-    let value = ASN1_NULL_new()!
-    defer { ASN1_NULL_free(value) }
-    return try make(NID_id_pkix_OCSP_noCheck, critical: critical, UnsafeMutableRawPointer(value))
+    let value = unsafe ASN1_NULL_new()!
+    defer { unsafe ASN1_NULL_free(value) }
+    return unsafe try make(NID_id_pkix_OCSP_noCheck, critical: critical, UnsafeMutableRawPointer(value))
   }
 
   private static func invalid(_ nid: Int32, _ detail: String) -> InputError {
     InputError(
-      .invalidArgument, object: "extension \(String(cString: OBJ_nid2ln(nid)))", source: "the builder", detail: detail)
+      .invalidArgument, object: unsafe "extension \(String(cString: OBJ_nid2ln(nid)))", source: "the builder",
+      detail: detail)
   }
 }

@@ -34,17 +34,17 @@ public enum GeneralName: Hashable, Sendable, CustomStringConvertible {
   /// An IP address from its text form (IPv4 dotted or IPv6), parsed by OpenSSL (`a2i_IPADDRESS`),
   /// or `nil` if it is not an address.
   public static func ipAddress(_ text: String) -> GeneralName? {
-    guard let string = ErrorQueue.isolated({ _ in a2i_IPADDRESS(text) }) else { return nil }
-    defer { ASN1_OCTET_STRING_free(string) }
-    return .ipAddress(ASN1.bytes(string))
+    guard let string = unsafe ErrorQueue.isolated({ _ in unsafe a2i_IPADDRESS(text) }) else { return nil }
+    defer { unsafe ASN1_OCTET_STRING_free(string) }
+    return unsafe .ipAddress(ASN1.bytes(string))
   }
 
   /// An IP range for name constraints from an address and a mask in text (`a2i_IPADDRESS_NC`,
   /// for example `"10.0.0.0/255.0.0.0"`), or `nil` if it is not one.
   public static func ipRange(_ text: String) -> GeneralName? {
-    guard let string = ErrorQueue.isolated({ _ in a2i_IPADDRESS_NC(text) }) else { return nil }
-    defer { ASN1_OCTET_STRING_free(string) }
-    return .ipAddress(ASN1.bytes(string))
+    guard let string = unsafe ErrorQueue.isolated({ _ in unsafe a2i_IPADDRESS_NC(text) }) else { return nil }
+    defer { unsafe ASN1_OCTET_STRING_free(string) }
+    return unsafe .ipAddress(ASN1.bytes(string))
   }
 
   /// A readable description, without secret material.
@@ -66,9 +66,11 @@ public enum GeneralName: Hashable, Sendable, CustomStringConvertible {
     func address(_ part: ArraySlice<UInt8>) -> String {
       let family = part.count == 4 ? AF_INET : AF_INET6
       var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
-      let ok = Array(part).withUnsafeBytes { inet_ntop(family, $0.baseAddress, &text, socklen_t(text.count)) }
-      guard ok != nil else { return part.map(String.init).joined(separator: ".") }
-      return text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+      let ok = unsafe Array(part).withUnsafeBytes {
+        unsafe inet_ntop(family, $0.baseAddress, &text, socklen_t(text.count))
+      }
+      guard unsafe ok != nil else { return part.map(String.init).joined(separator: ".") }
+      return unsafe text.withUnsafeBufferPointer { unsafe String(cString: $0.baseAddress!) }
     }
     switch bytes.count {
     case 4, 16: return address(bytes[...])
@@ -83,30 +85,32 @@ public enum GeneralName: Hashable, Sendable, CustomStringConvertible {
 
   /// Reads a `GENERAL_NAME` (borrowed).
   init(_ name: UnsafePointer<GENERAL_NAME>) {
-    let value = name.pointee.d
-    switch name.pointee.type {
-    case GEN_DNS: self = .dnsName(ASN1.text(value.dNSName))
-    case GEN_EMAIL: self = .email(ASN1.text(value.rfc822Name))
-    case GEN_URI: self = .uri(ASN1.text(value.uniformResourceIdentifier))
-    case GEN_IPADD: self = .ipAddress(ASN1.bytes(value.iPAddress))
-    case GEN_DIRNAME: self = .directoryName(X509Name(copyingBorrowed: value.directoryName))
-    case GEN_RID: self = .registeredID(OID(object: value.registeredID))
+    let value = unsafe name.pointee.d
+    switch unsafe name.pointee.type {
+    case GEN_DNS: self = unsafe .dnsName(ASN1.text(value.dNSName))
+    case GEN_EMAIL: self = unsafe .email(ASN1.text(value.rfc822Name))
+    case GEN_URI: self = unsafe .uri(ASN1.text(value.uniformResourceIdentifier))
+    case GEN_IPADD: self = unsafe .ipAddress(ASN1.bytes(value.iPAddress))
+    case GEN_DIRNAME: self = unsafe .directoryName(X509Name(copyingBorrowed: value.directoryName))
+    case GEN_RID: self = unsafe .registeredID(OID(object: value.registeredID))
     case GEN_OTHERNAME:
-      let other = value.otherName!.pointee
-      let der = (try? DER.encode("i2d_ASN1_TYPE") { i2d_ASN1_TYPE(other.value, $0) }) ?? []
-      self = .otherName(type: OID(object: other.type_id), value: der)
+      let other = unsafe value.otherName!.pointee
+      let der = unsafe (try? DER.encode("i2d_ASN1_TYPE") { unsafe i2d_ASN1_TYPE(other.value, $0) }) ?? []
+      self = unsafe .otherName(type: OID(object: other.type_id), value: der)
     default:
       let der =
-        (try? DER.encode("i2d_GENERAL_NAME") { i2d_GENERAL_NAME(UnsafeMutablePointer(mutating: name), $0) }) ?? []
-      self = .other(tag: Int(name.pointee.type), der: der)
+        unsafe (try? DER.encode("i2d_GENERAL_NAME") {
+          unsafe i2d_GENERAL_NAME(UnsafeMutablePointer(mutating: name), $0)
+        }) ?? []
+      self = unsafe .other(tag: Int(name.pointee.type), der: der)
     }
   }
 
   /// Reads a `GENERAL_NAMES` stack (borrowed).
   static func list(_ names: OpaquePointer?) -> [GeneralName] {
-    guard let names else { return [] }
-    return stackValues(count: oo_sk_GENERAL_NAME_num(names)) { index in
-      oo_sk_GENERAL_NAME_value(names, index).map { GeneralName(UnsafePointer($0)) }
+    guard let names = unsafe names else { return [] }
+    return unsafe stackValues(count: oo_sk_GENERAL_NAME_num(names)) { index in
+      unsafe oo_sk_GENERAL_NAME_value(names, index).map { unsafe GeneralName(UnsafePointer($0)) }
     }
   }
 
@@ -114,65 +118,65 @@ public enum GeneralName: Hashable, Sendable, CustomStringConvertible {
   func makeGeneralName() -> UnsafeMutablePointer<GENERAL_NAME>? {
     switch self {
     case .dnsName(let text):
-      return Self.make(GEN_DNS, ASN1.makeIA5String(Array(text.utf8)).map(UnsafeMutableRawPointer.init))
+      return unsafe Self.make(GEN_DNS, ASN1.makeIA5String(Array(text.utf8)).map(UnsafeMutableRawPointer.init))
     case .email(let text):
-      return Self.make(GEN_EMAIL, ASN1.makeIA5String(Array(text.utf8)).map(UnsafeMutableRawPointer.init))
+      return unsafe Self.make(GEN_EMAIL, ASN1.makeIA5String(Array(text.utf8)).map(UnsafeMutableRawPointer.init))
     case .uri(let text):
-      return Self.make(GEN_URI, ASN1.makeIA5String(Array(text.utf8)).map(UnsafeMutableRawPointer.init))
+      return unsafe Self.make(GEN_URI, ASN1.makeIA5String(Array(text.utf8)).map(UnsafeMutableRawPointer.init))
     case .ipAddress(let bytes):
-      return Self.make(GEN_IPADD, ASN1.makeOctetString(bytes).map(UnsafeMutableRawPointer.init))
+      return unsafe Self.make(GEN_IPADD, ASN1.makeOctetString(bytes).map(UnsafeMutableRawPointer.init))
     case .directoryName(let name):
       guard let copy = try? name.copiedPointer() else { return nil }
-      return Self.make(GEN_DIRNAME, UnsafeMutableRawPointer(copy.raw))
-    case .registeredID(let oid): return Self.make(GEN_RID, oid.makeObject().map(UnsafeMutableRawPointer.init))
+      return unsafe Self.make(GEN_DIRNAME, UnsafeMutableRawPointer(copy.raw))
+    case .registeredID(let oid): return unsafe Self.make(GEN_RID, oid.makeObject().map(UnsafeMutableRawPointer.init))
     case .otherName(let type, let value):
-      guard let name = GENERAL_NAME_new() else { return nil }
-      guard let object = type.makeObject() else {
-        GENERAL_NAME_free(name)
+      guard let name = unsafe GENERAL_NAME_new() else { return nil }
+      guard let object = unsafe type.makeObject() else {
+        unsafe GENERAL_NAME_free(name)
         return nil
       }
       var cursor: UnsafePointer<UInt8>? = nil
-      let asn1Value = value.withUnsafeBufferPointer { buffer -> UnsafeMutablePointer<ASN1_TYPE>? in
-        cursor = buffer.baseAddress
-        return d2i_ASN1_TYPE(nil, &cursor, buffer.count)
+      let asn1Value = unsafe value.withUnsafeBufferPointer { buffer -> UnsafeMutablePointer<ASN1_TYPE>? in
+        unsafe cursor = buffer.baseAddress
+        return unsafe d2i_ASN1_TYPE(nil, &cursor, buffer.count)
       }
-      guard let asn1Value, GENERAL_NAME_set0_othername(name, object, asn1Value) == 1 else {
-        ASN1_OBJECT_free(object)
-        ASN1_TYPE_free(asn1Value)
-        GENERAL_NAME_free(name)
+      guard let asn1Value = unsafe asn1Value, unsafe GENERAL_NAME_set0_othername(name, object, asn1Value) == 1 else {
+        unsafe ASN1_OBJECT_free(object)
+        unsafe ASN1_TYPE_free(asn1Value)
+        unsafe GENERAL_NAME_free(name)
         return nil
       }
-      return name
+      return unsafe name
     case .other(_, let der):
       var cursor: UnsafePointer<UInt8>? = nil
-      return der.withUnsafeBufferPointer { buffer in
-        cursor = buffer.baseAddress
-        return d2i_GENERAL_NAME(nil, &cursor, buffer.count)
+      return unsafe der.withUnsafeBufferPointer { buffer in
+        unsafe cursor = buffer.baseAddress
+        return unsafe d2i_GENERAL_NAME(nil, &cursor, buffer.count)
       }
     }
   }
 
   private static func make(_ type: Int32, _ value: UnsafeMutableRawPointer?) -> UnsafeMutablePointer<GENERAL_NAME>? {
-    guard let value, let name = GENERAL_NAME_new() else { return nil }
-    GENERAL_NAME_set0_value(name, type, value)
-    return name
+    guard let value = unsafe value, let name = unsafe GENERAL_NAME_new() else { return nil }
+    unsafe GENERAL_NAME_set0_value(name, type, value)
+    return unsafe name
   }
 
   /// A new `GENERAL_NAMES` stack holding `names`, owned by the caller.
   static func makeStack(_ names: [GeneralName]) -> OpaquePointer? {
-    guard let stack = oo_sk_GENERAL_NAME_new_null() else { return nil }
+    guard let stack = unsafe oo_sk_GENERAL_NAME_new_null() else { return nil }
     for name in names {
-      guard let made = name.makeGeneralName() else {
-        oo_sk_GENERAL_NAME_pop_free(stack)
+      guard let made = unsafe name.makeGeneralName() else {
+        unsafe oo_sk_GENERAL_NAME_pop_free(stack)
         return nil
       }
-      if oo_sk_GENERAL_NAME_push(stack, made) == 0 {
-        GENERAL_NAME_free(made)
-        oo_sk_GENERAL_NAME_pop_free(stack)
+      if unsafe oo_sk_GENERAL_NAME_push(stack, made) == 0 {
+        unsafe GENERAL_NAME_free(made)
+        unsafe oo_sk_GENERAL_NAME_pop_free(stack)
         return nil
       }
     }
-    return stack
+    return unsafe stack
   }
 }
 

@@ -63,88 +63,90 @@ public final class X509CRL: OpenSSLObjectBase, OpenSSLReferenceCounted, PEMDERDe
   // MARK: - Loading
 
   /// How CRLs are read: `X509 CRL` PEM blocks or DER, with `d2i_X509_CRL`.
-  public static let decodingRules = ObjectDecoder(
-    object: "CRL", labels: ObjectKind.crl.pemLabels, d2i: { _ in { d2i_X509_CRL($0, $1, $2) } },
-    operation: { _ in "d2i_X509_CRL" }, free: { X509_CRL_free($0) })
+  public static let decodingRules = unsafe ObjectDecoder(
+    object: "CRL", labels: ObjectKind.crl.pemLabels, d2i: { _ in { unsafe d2i_X509_CRL($0, $1, $2) } },
+    operation: { _ in "d2i_X509_CRL" }, free: { unsafe X509_CRL_free($0) })
 
   // MARK: - Encoding
 
   /// The DER encoding (`i2d_X509_CRL`).
   public var derEncoded: [UInt8] {
-    (try? DER.encode("i2d_X509_CRL") { i2d_X509_CRL(pointer, $0) }) ?? []
+    unsafe (try? DER.encode("i2d_X509_CRL") { unsafe i2d_X509_CRL(pointer, $0) }) ?? []
   }
 
   /// The PEM encoding (`PEM_write_bio_X509_CRL`), labelled `X509 CRL`.
   public var pemEncoded: String {
-    (try? PEM.write("PEM_write_bio_X509_CRL") { PEM_write_bio_X509_CRL($0, pointer) }) ?? ""
+    unsafe (try? PEM.write("PEM_write_bio_X509_CRL") { unsafe PEM_write_bio_X509_CRL($0, pointer) }) ?? ""
   }
 
   // MARK: - Fields
 
   /// The issuer (`X509_CRL_get_issuer`), a copy.
-  public var issuer: X509Name { X509Name(copyingBorrowed: X509_CRL_get_issuer(pointer)) }
+  public var issuer: X509Name { unsafe X509Name(copyingBorrowed: X509_CRL_get_issuer(pointer)) }
 
   /// When this CRL was issued (`X509_CRL_get0_lastUpdate`, RFC 5280's thisUpdate).
-  public var thisUpdate: Date { ASN1.date(X509_CRL_get0_lastUpdate(pointer)) ?? Date(timeIntervalSince1970: 0) }
+  public var thisUpdate: Date { unsafe ASN1.date(X509_CRL_get0_lastUpdate(pointer)) ?? Date(timeIntervalSince1970: 0) }
 
   /// When the next CRL is due (`X509_CRL_get0_nextUpdate`), if the CRL says.
-  public var nextUpdate: Date? { ASN1.date(X509_CRL_get0_nextUpdate(pointer)) }
+  public var nextUpdate: Date? { unsafe ASN1.date(X509_CRL_get0_nextUpdate(pointer)) }
 
   /// The CRL number extension, if present.
   public var crlNumber: SerialNumber? {
     get throws(InputError) {
       try withExtendedLifetime(self) { () throws(InputError) in
-        try extensionDecoder.decode(
-          NID_crl_number, { SerialNumber(integer: $0.assumingMemoryBound(to: ASN1_INTEGER.self)) },
-          free: { ASN1_INTEGER_free($0.assumingMemoryBound(to: ASN1_INTEGER.self)) })
+        unsafe try extensionDecoder.decode(
+          NID_crl_number, { unsafe SerialNumber(integer: $0.assumingMemoryBound(to: ASN1_INTEGER.self)) },
+          free: { unsafe ASN1_INTEGER_free($0.assumingMemoryBound(to: ASN1_INTEGER.self)) })
       }
     }
   }
 
   /// Every extension as stored (`X509_CRL_get_ext`).
   public var extensions: [X509Extension] {
-    (0..<X509_CRL_get_ext_count(pointer)).compactMap { X509_CRL_get_ext(pointer, $0).map(X509Extension.init) }
+    unsafe (0..<X509_CRL_get_ext_count(pointer)).compactMap {
+      unsafe X509_CRL_get_ext(pointer, $0).map(X509Extension.init)
+    }
   }
 
   /// The revoked certificates, in order (`X509_CRL_get_REVOKED`).
   public var revokedCertificates: [RevokedCertificate] {
-    guard let stack = X509_CRL_get_REVOKED(pointer) else { return [] }
-    return (0..<oo_sk_X509_REVOKED_num(stack)).compactMap { index in
-      oo_sk_X509_REVOKED_value(stack, index).map(Self.revoked)
+    guard let stack = unsafe X509_CRL_get_REVOKED(pointer) else { return [] }
+    return unsafe (0..<oo_sk_X509_REVOKED_num(stack)).compactMap { index in
+      unsafe oo_sk_X509_REVOKED_value(stack, index).map(unsafe Self.revoked)
     }
   }
 
   /// The entry for a serial number, if it is revoked (`X509_CRL_get0_by_serial`).
   public func revocation(of serialNumber: SerialNumber) -> RevokedCertificate? {
-    guard let integer = serialNumber.makeInteger() else { return nil }
-    defer { ASN1_INTEGER_free(integer) }
+    guard let integer = unsafe serialNumber.makeInteger() else { return nil }
+    defer { unsafe ASN1_INTEGER_free(integer) }
     var entry: OpaquePointer? = nil
-    let found = ErrorQueue.isolated { _ in X509_CRL_get0_by_serial(pointer, &entry, integer) }
-    guard found == 1, let entry else { return nil }
-    return Self.revoked(entry)
+    let found = ErrorQueue.isolated { _ in unsafe X509_CRL_get0_by_serial(pointer, &entry, integer) }
+    guard found == 1, let entry = unsafe entry else { return nil }
+    return unsafe Self.revoked(entry)
   }
 
   /// Whether the CRL's signature verifies with `key` (`X509_CRL_verify`).
   public func isSignatureValid(publicKey key: some AsymmetricKey) -> Bool {
-    ErrorQueue.isolated { _ in X509_CRL_verify(pointer, key.pointer) == 1 }
+    ErrorQueue.isolated { _ in unsafe X509_CRL_verify(pointer, key.pointer) == 1 }
   }
 
   var extensionDecoder: ExtensionDecoder {
-    ExtensionDecoder(
+    unsafe ExtensionDecoder(
       object: pointer,
-      getD2I: { crl, nid, critical in X509_CRL_get_ext_d2i(crl, nid, critical, nil) },
-      owner: { crl in "CRL \(X509Name(copyingBorrowed: X509_CRL_get_issuer(crl)).rfc2253)" })
+      getD2I: { crl, nid, critical in unsafe X509_CRL_get_ext_d2i(crl, nid, critical, nil) },
+      owner: { crl in unsafe "CRL \(X509Name(copyingBorrowed: X509_CRL_get_issuer(crl)).rfc2253)" })
   }
 
   private static func revoked(_ entry: OpaquePointer) -> RevokedCertificate {
-    let serial = SerialNumber(integer: X509_REVOKED_get0_serialNumber(entry))
-    let date = ASN1.date(X509_REVOKED_get0_revocationDate(entry)) ?? Date(timeIntervalSince1970: 0)
+    let serial = unsafe SerialNumber(integer: X509_REVOKED_get0_serialNumber(entry))
+    let date = unsafe ASN1.date(X509_REVOKED_get0_revocationDate(entry)) ?? Date(timeIntervalSince1970: 0)
     var critical: Int32 = 0
     let reasonCode: Int? = ErrorQueue.isolated { _ in
-      guard let raw = X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, &critical, nil) else { return nil }
-      let enumerated = raw.assumingMemoryBound(to: ASN1_ENUMERATED.self)
-      defer { ASN1_ENUMERATED_free(enumerated) }
-      return ASN1_ENUMERATED_get(enumerated)
+      guard let raw = unsafe X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, &critical, nil) else { return nil }
+      let enumerated = unsafe raw.assumingMemoryBound(to: ASN1_ENUMERATED.self)
+      defer { unsafe ASN1_ENUMERATED_free(enumerated) }
+      return unsafe ASN1_ENUMERATED_get(enumerated)
     }
     return RevokedCertificate(
       serialNumber: serial, revocationDate: date, reason: reasonCode.flatMap { RevocationReason(rawValue: $0) })
@@ -154,7 +156,7 @@ public final class X509CRL: OpenSSLObjectBase, OpenSSLReferenceCounted, PEMDERDe
 extension X509CRL: Equatable, CustomStringConvertible {
   /// CRLs are equal when OpenSSL says so (`X509_CRL_cmp` compares issuers; the encodings decide).
   public static func == (lhs: X509CRL, rhs: X509CRL) -> Bool {
-    lhs.pointer == rhs.pointer || lhs.derEncoded == rhs.derEncoded
+    unsafe lhs.pointer == rhs.pointer || lhs.derEncoded == rhs.derEncoded
   }
 
   /// A readable description, without secret material.

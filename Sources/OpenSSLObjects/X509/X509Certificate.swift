@@ -25,57 +25,59 @@ public final class X509Certificate: OpenSSLObjectBase, OpenSSLReferenceCounted, 
 
   /// How certificates are read: `d2i_X509`, and `d2i_X509_AUX` for `TRUSTED CERTIFICATE` blocks,
   /// whose trust settings are kept.
-  public static let decodingRules = ObjectDecoder(
+  public static let decodingRules = unsafe ObjectDecoder(
     object: "certificate", labels: pemLabels,
-    d2i: { label in label == "TRUSTED CERTIFICATE" ? { d2i_X509_AUX($0, $1, $2) } : { d2i_X509($0, $1, $2) } },
+    d2i: { label in
+      label == "TRUSTED CERTIFICATE" ? { unsafe d2i_X509_AUX($0, $1, $2) } : { unsafe d2i_X509($0, $1, $2) }
+    },
     operation: { label in label == "TRUSTED CERTIFICATE" ? "d2i_X509_AUX" : "d2i_X509" },
-    free: { X509_free($0) })
+    free: { unsafe X509_free($0) })
 
   // MARK: - Encoding
 
   /// The DER encoding (`i2d_X509`), without trust settings.
   public var derEncoded: [UInt8] {
     // i2d_X509 cannot fail for a certificate that was decoded or signed.
-    (try? DER.encode("i2d_X509") { i2d_X509(pointer, $0) }) ?? []
+    unsafe (try? DER.encode("i2d_X509") { unsafe i2d_X509(pointer, $0) }) ?? []
   }
 
   /// The PEM encoding (`PEM_write_bio_X509`), labelled `CERTIFICATE`.
   public var pemEncoded: String {
-    (try? PEM.write("PEM_write_bio_X509") { PEM_write_bio_X509($0, pointer) }) ?? ""
+    unsafe (try? PEM.write("PEM_write_bio_X509") { unsafe PEM_write_bio_X509($0, pointer) }) ?? ""
   }
 
   /// The PEM encoding with trust settings (`PEM_write_bio_X509_AUX`), labelled `TRUSTED CERTIFICATE`.
   public var trustedPEMEncoded: String {
-    (try? PEM.write("PEM_write_bio_X509_AUX") { PEM_write_bio_X509_AUX($0, pointer) }) ?? ""
+    unsafe (try? PEM.write("PEM_write_bio_X509_AUX") { unsafe PEM_write_bio_X509_AUX($0, pointer) }) ?? ""
   }
 
   // MARK: - Fields
 
   /// The X.509 version: 1, 2 or 3 (`X509_get_version` + 1).
-  public var version: Int { Int(X509_get_version(pointer)) + 1 }
+  public var version: Int { unsafe Int(X509_get_version(pointer)) + 1 }
 
   /// The serial number (`X509_get0_serialNumber`).
-  public var serialNumber: SerialNumber { SerialNumber(integer: X509_get0_serialNumber(pointer)) }
+  public var serialNumber: SerialNumber { unsafe SerialNumber(integer: X509_get0_serialNumber(pointer)) }
 
   /// The subject name, a copy this certificate does not own (`X509_get_subject_name`, `X509_NAME_dup`).
-  public var subject: X509Name { X509Name(copyingBorrowed: X509_get_subject_name(pointer)) }
+  public var subject: X509Name { unsafe X509Name(copyingBorrowed: X509_get_subject_name(pointer)) }
 
   /// The issuer name, a copy (`X509_get_issuer_name`, `X509_NAME_dup`).
-  public var issuer: X509Name { X509Name(copyingBorrowed: X509_get_issuer_name(pointer)) }
+  public var issuer: X509Name { unsafe X509Name(copyingBorrowed: X509_get_issuer_name(pointer)) }
 
   /// The start of the validity period (`X509_get0_notBefore`).
-  public var notBefore: Date { ASN1.date(X509_get0_notBefore(pointer)) ?? Date(timeIntervalSince1970: 0) }
+  public var notBefore: Date { unsafe ASN1.date(X509_get0_notBefore(pointer)) ?? Date(timeIntervalSince1970: 0) }
 
   /// The end of the validity period (`X509_get0_notAfter`).
-  public var notAfter: Date { ASN1.date(X509_get0_notAfter(pointer)) ?? Date(timeIntervalSince1970: 0) }
+  public var notAfter: Date { unsafe ASN1.date(X509_get0_notAfter(pointer)) ?? Date(timeIntervalSince1970: 0) }
 
   /// The signature algorithm (`X509_get0_signature`), for example `sha256WithRSAEncryption`.
   public var signatureAlgorithm: OID {
     var algorithm: UnsafePointer<X509_ALGOR>? = nil
-    X509_get0_signature(nil, &algorithm, pointer)
+    unsafe X509_get0_signature(nil, &algorithm, pointer)
     var object: OpaquePointer? = nil
-    X509_ALGOR_get0(&object, nil, nil, algorithm)
-    return object.map { OID(object: $0) } ?? OID("0.0")
+    unsafe X509_ALGOR_get0(&object, nil, nil, algorithm)
+    return unsafe object.map { unsafe OID(object: $0) } ?? OID("0.0")
   }
 
   /// What the signature is made of and how strong it is (`X509_get_signature_info`).
@@ -94,10 +96,10 @@ public final class X509Certificate: OpenSSLObjectBase, OpenSSLReferenceCounted, 
     var pkNID: Int32 = 0
     var securityBits: Int32 = 0
     var flags: UInt32 = 0
-    _ = ErrorQueue.isolated { _ in X509_get_signature_info(pointer, &mdNID, &pkNID, &securityBits, &flags) }
+    _ = ErrorQueue.isolated { _ in unsafe X509_get_signature_info(pointer, &mdNID, &pkNID, &securityBits, &flags) }
     func name(_ nid: Int32) -> String? {
-      guard nid != NID_undef, let text = OBJ_nid2sn(nid) else { return nil }
-      return String(cString: text)
+      guard nid != NID_undef, let text = unsafe OBJ_nid2sn(nid) else { return nil }
+      return unsafe String(cString: text)
     }
     return SignatureInfo(digest: name(mdNID), publicKeyAlgorithm: name(pkNID), securityBits: Int(securityBits))
   }
@@ -105,28 +107,31 @@ public final class X509Certificate: OpenSSLObjectBase, OpenSSLReferenceCounted, 
   /// The subject's public key (`X509_get_pubkey`, which returns a new reference).
   public var publicKey: PublicKey {
     get throws(OpenSSLError) {
-      PublicKey(takingOwnershipOf: OpenSSLPointer(try ErrorQueue.call("X509_get_pubkey") { X509_get_pubkey(pointer) }))
+      unsafe PublicKey(
+        takingOwnershipOf: OpenSSLPointer(try ErrorQueue.call("X509_get_pubkey") { unsafe X509_get_pubkey(pointer) }))
     }
   }
 
   /// Whether the certificate is self-issued: its issuer is its subject and, when both key
   /// identifiers are present, they match (`X509_check_issued` on itself).
   public var isSelfIssued: Bool {
-    ErrorQueue.isolated { _ in X509_check_issued(pointer, pointer) == X509_V_OK }
+    ErrorQueue.isolated { _ in unsafe X509_check_issued(pointer, pointer) == X509_V_OK }
   }
 
   // MARK: - Extensions
 
   /// Every extension as stored, in order (`X509_get_ext`).
   public var extensions: [X509Extension] {
-    (0..<X509_get_ext_count(pointer)).compactMap { index in X509_get_ext(pointer, index).map(X509Extension.init) }
+    unsafe (0..<X509_get_ext_count(pointer)).compactMap { index in
+      unsafe X509_get_ext(pointer, index).map(X509Extension.init)
+    }
   }
 
   var extensionDecoder: ExtensionDecoder {
-    ExtensionDecoder(
+    unsafe ExtensionDecoder(
       object: pointer,
-      getD2I: { x509, nid, critical in X509_get_ext_d2i(x509, nid, critical, nil) },
-      owner: { x509 in "certificate \(X509Name(copyingBorrowed: X509_get_subject_name(x509)).rfc2253)" })
+      getD2I: { x509, nid, critical in unsafe X509_get_ext_d2i(x509, nid, critical, nil) },
+      owner: { x509 in unsafe "certificate \(X509Name(copyingBorrowed: X509_get_subject_name(x509)).rfc2253)" })
   }
 
   /// Subject alternative names, or `nil` without the extension.
@@ -244,10 +249,10 @@ public final class X509Certificate: OpenSSLObjectBase, OpenSSLReferenceCounted, 
 
   /// The fingerprint: a digest of the DER encoding (`X509_digest`).
   public func fingerprint(_ digest: Digest = .sha256) throws(InputError) -> [UInt8] {
-    let md = try digest.algorithm(for: "fingerprint")
+    let md = unsafe try digest.algorithm(for: "fingerprint")
     var output = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
     var length: UInt32 = 0
-    let ok = ErrorQueue.isolated { _ in X509_digest(pointer, md, &output, &length) }
+    let ok = ErrorQueue.isolated { _ in unsafe X509_digest(pointer, md, &output, &length) }
     guard ok == 1 else {
       throw InputError(
         .unsupported, object: "fingerprint", source: "certificate", detail: "X509_digest failed with \(digest)")
@@ -260,7 +265,7 @@ public final class X509Certificate: OpenSSLObjectBase, OpenSSLReferenceCounted, 
 
   /// The DER SubjectPublicKeyInfo (`i2d_X509_PUBKEY` of `X509_get_X509_PUBKEY`).
   public var subjectPublicKeyInfo: [UInt8] {
-    (try? DER.encode("i2d_X509_PUBKEY") { i2d_X509_PUBKEY(X509_get_X509_PUBKEY(pointer), $0) }) ?? []
+    unsafe (try? DER.encode("i2d_X509_PUBKEY") { unsafe i2d_X509_PUBKEY(X509_get_X509_PUBKEY(pointer), $0) }) ?? []
   }
 
   /// The SPKI pin: `sha256/` and the base64 of SHA-256 over the DER SubjectPublicKeyInfo
@@ -300,9 +305,9 @@ public final class X509Certificate: OpenSSLObjectBase, OpenSSLReferenceCounted, 
   public func matchesHost(_ host: String, flags: CheckFlags = .default) throws(InputError) -> Bool {
     let bytes = Array(host.utf8)
     return try identityCheck("host name", host) {
-      bytes.withUnsafeBufferPointer { buffer in
-        buffer.withMemoryRebound(to: CChar.self) {
-          X509_check_host(pointer, $0.baseAddress, $0.count, flags.rawValue, nil)
+      unsafe bytes.withUnsafeBufferPointer { buffer in
+        unsafe buffer.withMemoryRebound(to: CChar.self) {
+          unsafe X509_check_host(pointer, $0.baseAddress, $0.count, flags.rawValue, nil)
         }
       }
     }
@@ -310,16 +315,16 @@ public final class X509Certificate: OpenSSLObjectBase, OpenSSLReferenceCounted, 
 
   /// Whether the certificate is valid for the IP address `address` in text (`X509_check_ip_asc`).
   public func matchesIPAddress(_ address: String, flags: CheckFlags = .default) throws(InputError) -> Bool {
-    try identityCheck("IP address", address) { X509_check_ip_asc(pointer, address, flags.rawValue) }
+    try identityCheck("IP address", address) { unsafe X509_check_ip_asc(pointer, address, flags.rawValue) }
   }
 
   /// Whether the certificate is valid for the e-mail address `address` (`X509_check_email`).
   public func matchesEmail(_ address: String, flags: CheckFlags = .default) throws(InputError) -> Bool {
     let bytes = Array(address.utf8)
     return try identityCheck("e-mail address", address) {
-      bytes.withUnsafeBufferPointer { buffer in
-        buffer.withMemoryRebound(to: CChar.self) {
-          X509_check_email(pointer, $0.baseAddress, $0.count, flags.rawValue)
+      unsafe bytes.withUnsafeBufferPointer { buffer in
+        unsafe buffer.withMemoryRebound(to: CChar.self) {
+          unsafe X509_check_email(pointer, $0.baseAddress, $0.count, flags.rawValue)
         }
       }
     }
@@ -368,14 +373,14 @@ public final class X509Certificate: OpenSSLObjectBase, OpenSSLReferenceCounted, 
   /// This certificate's trust settings (empty for a plain `CERTIFICATE`).
   public var trustSettings: TrustSettings {
     func list(_ stack: OpaquePointer?) -> [OID] {
-      guard let stack else { return [] }
-      return (0..<oo_sk_ASN1_OBJECT_num(stack)).map { OID(object: oo_sk_ASN1_OBJECT_value(stack, $0)) }
+      guard let stack = unsafe stack else { return [] }
+      return unsafe (0..<oo_sk_ASN1_OBJECT_num(stack)).map { unsafe OID(object: oo_sk_ASN1_OBJECT_value(stack, $0)) }
     }
     var length: Int32 = 0
-    let alias = X509_alias_get0(pointer, &length).map {
-      String(decoding: UnsafeBufferPointer(start: $0, count: Int(length)), as: UTF8.self)
+    let alias = unsafe X509_alias_get0(pointer, &length).map {
+      unsafe String(decoding: UnsafeBufferPointer(start: $0, count: Int(length)), as: UTF8.self)
     }
-    return TrustSettings(
+    return unsafe TrustSettings(
       trusted: list(X509_get0_trust_objects(pointer)), rejected: list(X509_get0_reject_objects(pointer)), alias: alias
     )
   }
@@ -386,27 +391,31 @@ public final class X509Certificate: OpenSSLObjectBase, OpenSSLReferenceCounted, 
   public func withTrustSettings(_ settings: TrustSettings) throws(InputError) -> X509Certificate {
     // X509_dup does not copy the auxiliary trust data, so copy through the AUX encoding.
     let aux = try InputError.converting("certificate") { () throws(OpenSSLError) in
-      try DER.encode("i2d_X509_AUX") { i2d_X509_AUX(pointer, $0) }
+      unsafe try DER.encode("i2d_X509_AUX") { unsafe i2d_X509_AUX(pointer, $0) }
     }
-    let copy = try withContiguousBytes(aux) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
-      try DER.decode(
+    let copy = unsafe try withContiguousBytes(aux) { (buffer: UnsafeRawBufferPointer) throws(InputError) in
+      unsafe try DER.decode(
         buffer, object: "certificate", source: .named("this certificate"), operation: "d2i_X509_AUX",
-        d2i: { d2i_X509_AUX($0, $1, $2) }, free: { X509_free($0) })
+        d2i: { unsafe d2i_X509_AUX($0, $1, $2) }, free: { unsafe X509_free($0) })
     }
-    let certificate = X509Certificate(takingOwnershipOf: OpenSSLPointer(copy))
-    X509_trust_clear(copy)
-    X509_reject_clear(copy)
-    for (oids, add) in [(settings.trusted, X509_add1_trust_object), (settings.rejected, X509_add1_reject_object)] {
+    let certificate = unsafe X509Certificate(takingOwnershipOf: OpenSSLPointer(copy))
+    unsafe X509_trust_clear(copy)
+    unsafe X509_reject_clear(copy)
+    let lists = unsafe [
+      (settings.trusted, X509_add1_trust_object), (settings.rejected, X509_add1_reject_object),
+    ]
+    for index in unsafe lists.indices {
+      let (oids, add) = unsafe lists[index]
       for oid in oids {
-        guard let object = oid.makeObject() else {
+        guard let object = unsafe oid.makeObject() else {
           throw InputError(.invalidArgument, object: "trust setting", source: oid.dotted, detail: "not an OID")
         }
-        defer { ASN1_OBJECT_free(object) }
-        _ = add(copy, object)
+        defer { unsafe ASN1_OBJECT_free(object) }
+        _ = unsafe add(copy, object)
       }
     }
     let alias = settings.alias.map { Array($0.utf8) }
-    _ = X509_alias_set1(copy, alias, alias.map { Int32($0.count) } ?? -1)
+    _ = unsafe X509_alias_set1(copy, alias, alias.map { Int32($0.count) } ?? -1)
     return certificate
   }
 }
@@ -418,7 +427,7 @@ extension X509Certificate: Equatable, Hashable, CustomStringConvertible {
   public static func == (lhs: X509Certificate, rhs: X509Certificate) -> Bool {
     // X509_cmp first caches each certificate's extensions, which queues an error for one whose
     // extensions do not decode: that error is not the caller's to see.
-    lhs.pointer == rhs.pointer || ErrorQueue.isolated { _ in X509_cmp(lhs.pointer, rhs.pointer) } == 0
+    unsafe lhs.pointer == rhs.pointer || ErrorQueue.isolated { _ in unsafe X509_cmp(lhs.pointer, rhs.pointer) } == 0
   }
 
   /// Hashes the SHA-1 fingerprint OpenSSL caches inside the certificate.

@@ -39,25 +39,25 @@ public final class X509Name: OpenSSLObjectBase, OpenSSLCopyable, @unchecked Send
   /// - Throws: ``InputError`` with ``InputError/Reason/invalidArgument`` if OpenSSL rejects an
   ///   entry (an unknown field, a value too long for its type such as a country code of three letters).
   public convenience init(_ entries: [Entry]) throws(InputError) {
-    let name = X509_NAME_new()!
+    let name = unsafe X509_NAME_new()!
     for (position, entry) in entries.enumerated() {
       let added = ErrorQueue.isolated { scope -> OpenSSLError? in
-        guard let object = entry.oid.makeObject() else { return scope.failure("OBJ_txt2obj") }
-        defer { ASN1_OBJECT_free(object) }
+        guard let object = unsafe entry.oid.makeObject() else { return scope.failure("OBJ_txt2obj") }
+        defer { unsafe ASN1_OBJECT_free(object) }
         let bytes = Array(entry.value.utf8)
-        if X509_NAME_add_entry_by_OBJ(name, object, MBSTRING_UTF8, bytes, Int32(bytes.count), -1, 0) == 1 {
+        if unsafe X509_NAME_add_entry_by_OBJ(name, object, MBSTRING_UTF8, bytes, Int32(bytes.count), -1, 0) == 1 {
           return nil
         }
         return scope.failure("X509_NAME_add_entry_by_OBJ")
       }
       if let added {
-        X509_NAME_free(name)
+        unsafe X509_NAME_free(name)
         throw InputError(
           .invalidArgument, object: "distinguished name", source: "entry \(position + 1) (\(entry))",
           detail: added.last?.reasonText ?? "OpenSSL rejected the entry", openSSLError: added)
       }
     }
-    self.init(takingOwnershipOf: OpenSSLPointer(name))
+    unsafe self.init(takingOwnershipOf: OpenSSLPointer(name))
   }
 
   /// Builds a name from `(field, value)` pairs, for example `[("CN", "example.com"), ("O", "Example")]`.
@@ -67,15 +67,15 @@ public final class X509Name: OpenSSLObjectBase, OpenSSLCopyable, @unchecked Send
 
   /// Copies a name OpenSSL lends (`X509_get_subject_name` and friends return get0 pointers).
   convenience init(copyingBorrowed name: OpaquePointer) {
-    self.init(takingOwnershipOf: OpenSSLPointer(X509_NAME_dup(name)!))
+    unsafe self.init(takingOwnershipOf: OpenSSLPointer(X509_NAME_dup(name)!))
   }
 
   /// The entries in order, most significant first as stored (`X509_NAME_get_entry`).
   public var entries: [Entry] {
-    (0..<X509_NAME_entry_count(pointer)).map { index in
-      let entry = X509_NAME_get_entry(pointer, index)
-      let object = X509_NAME_ENTRY_get_object(entry)!
-      return Entry(oid: OID(object: object), value: ASN1.utf8(X509_NAME_ENTRY_get_data(entry)))
+    unsafe (0..<X509_NAME_entry_count(pointer)).map { index in
+      let entry = unsafe X509_NAME_get_entry(pointer, index)
+      let object = unsafe X509_NAME_ENTRY_get_object(entry)!
+      return unsafe Entry(oid: OID(object: object), value: ASN1.utf8(X509_NAME_ENTRY_get_data(entry)))
     }
   }
 
@@ -98,18 +98,18 @@ public final class X509Name: OpenSSLObjectBase, OpenSSLCopyable, @unchecked Send
 
   /// The DER encoding (`i2d_X509_NAME`).
   public var derEncoded: [UInt8] {
-    (try? DER.encode("i2d_X509_NAME") { i2d_X509_NAME(pointer, $0) }) ?? []
+    unsafe (try? DER.encode("i2d_X509_NAME") { unsafe i2d_X509_NAME(pointer, $0) }) ?? []
   }
 
   /// OpenSSL's hash of the canonical name (`X509_NAME_hash_ex`), the file name stem of hashed
   /// certificate directories.
   public var hashValueForDirectory: UInt {
-    ErrorQueue.isolated { _ in X509_NAME_hash_ex(pointer, nil, nil, nil) }
+    ErrorQueue.isolated { _ in unsafe X509_NAME_hash_ex(pointer, nil, nil, nil) }
   }
 
   private func printed(flags: UInt) -> String {
-    let bytes = MemoryBIO.writing { bio in
-      _ = ErrorQueue.isolated { _ in X509_NAME_print_ex(bio, pointer, 0, flags) }
+    let bytes = unsafe MemoryBIO.writing { bio in
+      _ = ErrorQueue.isolated { _ in unsafe X509_NAME_print_ex(bio, pointer, 0, flags) }
     }
     return String(decoding: bytes, as: UTF8.self)
   }
@@ -118,7 +118,7 @@ public final class X509Name: OpenSSLObjectBase, OpenSSLCopyable, @unchecked Send
 extension X509Name: Equatable, Hashable, CustomStringConvertible {
   /// Names compare as OpenSSL compares them (`X509_NAME_cmp` on the canonical encoding).
   public static func == (lhs: X509Name, rhs: X509Name) -> Bool {
-    X509_NAME_cmp(lhs.pointer, rhs.pointer) == 0
+    unsafe X509_NAME_cmp(lhs.pointer, rhs.pointer) == 0
   }
 
   /// Hashes consistently with `==`.
