@@ -29,7 +29,9 @@ struct Verify: ParsableCommand {
 
   @Flag(
     name: .customLong("never-check-subject"),
-    help: "With --host: never fall back to the subject CN (X509_CHECK_FLAG_NEVER_CHECK_SUBJECT).")
+    help: ArgumentHelp(
+      "With --host: never fall back to the subject CN (X509_CHECK_FLAG_NEVER_CHECK_SUBJECT), the default.",
+      visibility: .hidden))
   var neverCheckSubject = false
 
   @Option(help: "The IP address the certificate must be valid for (X509_VERIFY_PARAM_set1_ip_asc).")

@@ -129,13 +129,13 @@ struct CertificateFieldsTests {
     #expect(try !certificate.matchesEmail("dev@example.test"))
   }
 
-  @Test func subjectCNFallbackCanBeTurnedOff() throws {
+  @Test func subjectCNFallbackIsOffByDefault() throws {
     let pki = try pki
     var builder = try TestPKI.leafBuilder(name: "cn-only.example.test", key: pki.leafKey)
     builder.subjectAlternativeNames = nil
     let certificate = try builder.sign(with: pki.intermediateKey, issuerCertificate: pki.intermediate)
-    #expect(try certificate.matchesHost("cn-only.example.test"))
-    #expect(try !certificate.matchesHost("cn-only.example.test", flags: [.neverCheckSubject]))
+    #expect(try !certificate.matchesHost("cn-only.example.test"))
+    #expect(try certificate.matchesHost("cn-only.example.test", flags: [.noPartialWildcards]))
   }
 
   @Test func fingerprintsAreDigestsOfTheDER() throws {

@@ -75,22 +75,24 @@ struct VerificationTests {
         == "The certificate is valid for \"www.example.test\", not for the host name \"other.example.test\".")
   }
 
-  @Test func partialWildcardsAndTheSubjectCNFallbackAreOptions() throws {
+  @Test func partialWildcardsAndTheSubjectCNFallbackAreOffByDefault() throws {
     let wildcard = try Chain { $0.subjectAlternativeNames = [.dnsName("w*.example.test")] }
     #expect(try wildcard.failure(VerificationPolicy(host: "www.example.test")).code == .hostnameMismatch)
     var allowing = VerificationPolicy(host: "www.example.test")
     allowing.hostFlags = []
     #expect(try wildcard.verify(allowing).certificates.count == 3)
 
+    // A certificate without DNS names does not pass on its subject CN (X509_CHECK_FLAG_NEVER_CHECK_SUBJECT).
     let cnOnly = try Chain { $0.subjectAlternativeNames = nil }
-    #expect(try cnOnly.verify(VerificationPolicy(host: "www.example.test")).certificates.count == 3)
-    var strict = VerificationPolicy(host: "www.example.test")
-    strict.hostFlags = [.noPartialWildcards, .neverCheckSubject]
-    let error = try cnOnly.failure(strict)
+    let error = try cnOnly.failure(VerificationPolicy(host: "www.example.test"))
+    #expect(error.code == .hostnameMismatch)
     #expect(
       error.explanation
         == "The certificate is valid for \"www.example.test\" (subject CN only), not for the host name \"www.example.test\"."
     )
+    var fallback = VerificationPolicy(host: "www.example.test")
+    fallback.hostFlags.remove(.neverCheckSubject)
+    #expect(try cnOnly.verify(fallback).certificates.count == 3)
   }
 
   @Test func ipAndEmailMismatches() throws {

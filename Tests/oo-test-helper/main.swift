@@ -273,9 +273,20 @@ func pkcs11NoContextPIN(module path: String, uri: String) throws {
 
 func describe(_ context: OpaquePointer, _ name: String) {
   let options = SSL_CTX_get_options(context)
+  let unsafeOptions: [(String, UInt64)] = [
+    ("unsafe_legacy_renegotiation", oo_SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION()),
+    ("legacy_server_connect", oo_SSL_OP_LEGACY_SERVER_CONNECT()),
+    ("no_extended_master_secret", oo_SSL_OP_NO_EXTENDED_MASTER_SECRET()),
+    ("no_encrypt_then_mac", oo_SSL_OP_NO_ENCRYPT_THEN_MAC()),
+    ("ignore_unexpected_eof", oo_SSL_OP_IGNORE_UNEXPECTED_EOF()),
+    ("allow_no_dhe_kex", oo_SSL_OP_ALLOW_NO_DHE_KEX()),
+    ("client_renegotiation", oo_SSL_OP_ALLOW_CLIENT_RENEGOTIATION()),
+  ]
+  let set = unsafeOptions.filter { options & $0.1 != 0 }.map(\.0)
   print(
     "\(name): min=\(oo_SSL_CTX_get_min_proto_version(context)) seclevel=\(SSL_CTX_get_security_level(context)) "
-      + "no_compression=\(options & oo_SSL_OP_NO_COMPRESSION() != 0) no_renegotiation=\(options & oo_SSL_OP_NO_RENEGOTIATION() != 0)"
+      + "no_compression=\(options & oo_SSL_OP_NO_COMPRESSION() != 0) no_renegotiation=\(options & oo_SSL_OP_NO_RENEGOTIATION() != 0) "
+      + "unsafe=[\(set.joined(separator: ","))]"
   )
 }
 

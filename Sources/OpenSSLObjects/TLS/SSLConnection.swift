@@ -171,7 +171,7 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
       if isAddress {
         ok = unsafe X509_VERIFY_PARAM_set1_ip_asc(param, name) == 1
       } else {
-        let flags = state?.context.verification.hostFlags ?? [.noPartialWildcards]
+        let flags = state?.context.verification.hostFlags ?? .default
         unsafe SSL_set_hostflags(pointer, flags.rawValue)
         ok = unsafe oo_SSL_set_tlsext_host_name(pointer, name) == 1 && SSL_set1_host(pointer, name) == 1
       }

@@ -39,7 +39,7 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
       unsafe oo_SSL_CTX_set_max_proto_version(context, configuration.maximumVersion?.rawValue ?? 0)
     }
     _ = unsafe SSL_CTX_set_options(context, oo_SSL_OP_NO_COMPRESSION() | oo_SSL_OP_NO_RENEGOTIATION())
-    _ = unsafe SSL_CTX_clear_options(context, oo_SSL_OP_ALLOW_CLIENT_RENEGOTIATION())
+    _ = unsafe SSL_CTX_clear_options(context, Self.unsafeOptions)
     unsafe SSL_CTX_set_security_level(context, Int32(configuration.securityLevel))
     try check("SSL_CTX_set_cipher_list", configuration.cipherList) {
       unsafe SSL_CTX_set_cipher_list(context, configuration.cipherList)
@@ -180,6 +180,16 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
       unsafe SSL_CTX_set_session_id_context(pointer, digest, UInt32(min(digest.count, Int(SSL_MAX_SID_CTX_LENGTH))))
     }
   }
+
+  /// Options that weaken TLS, which an `OPENSSL_CONF` system default (`Options = ...`) may set on
+  /// every new `SSL_CTX`: renegotiation with unpatched peers (`UnsafeLegacyRenegotiation`,
+  /// `UnsafeLegacyServerConnect`) or at a client's request, TLS 1.2 without the extended master
+  /// secret or encrypt-then-MAC, truncation read as a clean close (`IgnoreUnexpectedEOF`), and
+  /// TLS 1.3 resumption without a fresh key exchange. They are cleared on every context we build.
+  static let unsafeOptions =
+    oo_SSL_OP_ALLOW_CLIENT_RENEGOTIATION() | oo_SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION()
+    | oo_SSL_OP_LEGACY_SERVER_CONNECT() | oo_SSL_OP_NO_EXTENDED_MASTER_SECRET() | oo_SSL_OP_NO_ENCRYPT_THEN_MAC()
+    | oo_SSL_OP_IGNORE_UNEXPECTED_EOF() | oo_SSL_OP_ALLOW_NO_DHE_KEX()
 
   private func check(_ operation: String, _ value: String, _ body: () -> Int32) throws(InputError) {
     try ErrorQueue.isolated { scope throws(InputError) in

@@ -128,9 +128,11 @@ public struct VerificationPolicy: Sendable {
   public var authenticationLevel: Int?
   /// The DNS name the leaf must be valid for (`X509_VERIFY_PARAM_set1_host`).
   public var host: String?
-  /// How ``host`` is matched (`X509_VERIFY_PARAM_set_hostflags`); no partial wildcards by default.
-  /// Add ``X509Certificate/CheckFlags/neverCheckSubject`` to never fall back to the subject CN.
-  public var hostFlags: X509Certificate.CheckFlags = [.noPartialWildcards]
+  /// How ``host`` is matched (`X509_VERIFY_PARAM_set_hostflags`): by default no partial wildcards
+  /// and never the subject CN (``X509Certificate/CheckFlags/default``). Remove
+  /// ``X509Certificate/CheckFlags/neverCheckSubject`` to let a certificate without DNS names pass
+  /// on its subject CN, as raw OpenSSL does.
+  public var hostFlags: X509Certificate.CheckFlags = .default
   /// The IP address the leaf must be valid for (`X509_VERIFY_PARAM_set1_ip_asc`).
   public var ipAddress: String?
   /// The e-mail address the leaf must be valid for (`X509_VERIFY_PARAM_set1_email`).

@@ -283,7 +283,8 @@ public final class X509Certificate: OpenSSLObjectBase, OpenSSLReferenceCounted, 
 
     /// Check the subject's CN even when subject alternative names exist.
     public static let alwaysCheckSubject = CheckFlags(rawValue: UInt32(X509_CHECK_FLAG_ALWAYS_CHECK_SUBJECT))
-    /// Never fall back to the subject's CN.
+    /// Never fall back to the subject's CN (part of ``default``, as in browsers and Python's `ssl`
+    /// since 3.7: RFC 6125 and the CA/Browser Forum deprecated the CN for host names).
     public static let neverCheckSubject = CheckFlags(rawValue: UInt32(X509_CHECK_FLAG_NEVER_CHECK_SUBJECT))
     /// No wildcards at all.
     public static let noWildcards = CheckFlags(rawValue: UInt32(X509_CHECK_FLAG_NO_WILDCARDS))
@@ -294,8 +295,9 @@ public final class X509Certificate: OpenSSLObjectBase, OpenSSLReferenceCounted, 
     /// A name with a leading dot matches any subdomain.
     public static let singleLabelSubdomains = CheckFlags(rawValue: UInt32(X509_CHECK_FLAG_SINGLE_LABEL_SUBDOMAINS))
 
-    /// The default: no partial wildcards.
-    public static let `default`: CheckFlags = [.noPartialWildcards]
+    /// The default: no partial wildcards, and no fallback to the subject's CN when a certificate has
+    /// no DNS subject alternative name.
+    public static let `default`: CheckFlags = [.noPartialWildcards, .neverCheckSubject]
   }
 
   /// Whether the certificate is valid for the DNS name `host` (`X509_check_host`).
