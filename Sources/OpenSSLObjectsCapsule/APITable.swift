@@ -161,7 +161,7 @@ final class InstalledPolicy: Sendable {
     } else if let existing = wrapped.revocationPolicy {
       configuration.revocation = existing
     }
-    try wrapped.installVerification(configuration)
+    try wrapped.installVerification(configuration, door: .cAPI)
     unsafe InstalledPolicy.slot.set(context, self)
   }
 }

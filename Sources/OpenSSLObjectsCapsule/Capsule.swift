@@ -95,11 +95,13 @@ public protocol CapsuleConvertible: OpenSSLObject {
 
 extension CapsuleConvertible where Self: OpenSSLReferenceCounted {
   /// A new capsule holding its own reference to this object (`*_up_ref`); C code gets it with
-  /// `oo_capsule_get` and lets go with `oo_capsule_release`.
+  /// `oo_capsule_get` and lets go with `oo_capsule_release`. This hands the object to C code: a
+  /// store or a TLS context is no longer changed from Swift.
   ///
   /// - Throws: ``CapsuleError`` if OpenSSL could not add the reference.
   public func capsule() throws(CapsuleError) -> Capsule {
-    try withUnsafePointer { pointer throws(CapsuleError) in
+    willHandOver()
+    return try withUnsafePointer { pointer throws(CapsuleError) in
       unsafe try Capsule.make(Self.capsuleType, retaining: pointer.raw)
     }
   }
