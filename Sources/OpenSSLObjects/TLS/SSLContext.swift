@@ -163,8 +163,15 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
     policy.email = nil
     unsafe try policy.apply(to: SSL_CTX_get0_param(pointer))
     let state = TLSContextState(
-      configuration: configuration, verifyMode: mode, asynchronousChainPolicy: configuration.asynchronousChainPolicy)
+      configuration: configuration, verifyMode: mode, asynchronousChainPolicy: configuration.asynchronousChainPolicy,
+      trust: SessionBinding.trustIdentity(configuration.trust, store: store))
     unsafe TLSContextState.slot.set(pointer, state)
+    // Sessions are bound to this policy: a server resumes only sessions made under it, and SSLs
+    // that C code makes from the context carry it too.
+    let sessionIDContext = state.sessionIDContext
+    try check("SSL_CTX_set_session_id_context", "session id context") {
+      unsafe SSL_CTX_set_session_id_context(pointer, sessionIDContext, UInt32(sessionIDContext.count))
+    }
     // A client's staple policy goes with its verification (also onto contexts C code made).
     if state.requestsStatus {
       _ = unsafe oo_SSL_CTX_set_tlsext_status_cb(pointer, statusTrampoline)
@@ -188,16 +195,6 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
     _ = unsafe SSL_CTX_set_num_tickets(pointer, sessions.resumption ? sessions.ticketCount : 0)
     if !sessions.resumption || !sessions.statelessTickets {
       _ = unsafe SSL_CTX_set_options(pointer, oo_SSL_OP_NO_TICKET())
-    }
-    // A session id context per verification policy: a session made under one client
-    // authentication policy is not resumed under another.
-    let policy = [
-      "\(configuration.peerVerification)", "\(configuration.verification.flags.rawValue)",
-      "\(configuration.verification.pins?.description ?? "")", "\(lifecycle.identity)",
-    ].joined(separator: "|")
-    let digest = SPKIPin.sha256(Array(policy.utf8))
-    try check("SSL_CTX_set_session_id_context", "session id context") {
-      unsafe SSL_CTX_set_session_id_context(pointer, digest, UInt32(min(digest.count, Int(SSL_MAX_SID_CTX_LENGTH))))
     }
   }
 

@@ -153,6 +153,16 @@ public struct VerificationError: Error, Sendable, CustomStringConvertible {
       explanation: "No key of the verified chain matches a pin. Expected one of: \(pins). The chain has: \(found).")
   }
 
+  /// A client connection of a context that requires a host name was given none to check.
+  init(noHostNameFor chain: [X509Certificate]) {
+    self.init(
+      code: .applicationVerification, depth: 0, certificate: chain.first, chain: chain, rejectionReason: nil,
+      explanation:
+        "The connection names no host to check the certificate against, and its context requires one: set it with "
+        + "SSL_set1_host, X509_VERIFY_PARAM_set1_host or X509_VERIFY_PARAM_set1_ip before the handshake "
+        + "(a server name sent as SNI alone is not checked).")
+  }
+
   /// A chain policy rejected the verified chain.
   init(chainPolicyRejected reason: String, chain: [X509Certificate]) {
     self.init(

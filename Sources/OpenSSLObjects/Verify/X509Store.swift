@@ -47,6 +47,9 @@ public final class X509Store: OpenSSLObjectBase, OpenSSLReferenceCounted, @unche
   /// The store's lifecycle, in its ex_data.
   private var lifecycle: ObjectLifecycle { unsafe ObjectLifecycle.of(store: pointer) }
 
+  /// The store's random identity (never its address), for what is keyed by store.
+  package var lifecycleIdentity: [UInt8] { lifecycle.identity }
+
   /// Handing the store to C code freezes it.
   override package func willHandOver() {
     lifecycle.markHandedOver()
