@@ -199,11 +199,13 @@ extension VerificationError {
     let certificate: X509Certificate?
     let chain: [X509Certificate]
 
-    private var param: OpaquePointer { unsafe X509_STORE_CTX_get0_param(context) }
+    /// The context's parameters; `nil` for a context that was never initialised (C code can lend
+    /// one through a capsule).
+    private var param: OpaquePointer? { unsafe X509_STORE_CTX_get0_param(context) }
 
     /// The verification time: the one set, or now.
     var time: Date {
-      if unsafe X509_VERIFY_PARAM_get_flags(param) & UInt(X509_V_FLAG_USE_CHECK_TIME) != 0 {
+      if let param = unsafe param, unsafe X509_VERIFY_PARAM_get_flags(param) & UInt(X509_V_FLAG_USE_CHECK_TIME) != 0 {
         return unsafe Date(timeIntervalSince1970: TimeInterval(X509_VERIFY_PARAM_get_time(param)))
       }
       return Date()
@@ -231,6 +233,10 @@ extension VerificationError {
     }
 
     func explanation() -> String {
+      guard unsafe param != nil else {
+        return "The X509_STORE_CTX was never set up for a verification (X509_STORE_CTX_init), so nothing explains "
+          + "\(code.name) (\(code.message))."
+      }
       let verificationTime = Self.rfc3339(time)
       switch code {
       case .certificateHasExpired:
