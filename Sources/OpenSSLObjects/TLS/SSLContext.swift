@@ -133,7 +133,7 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
       for anchor in anchors { try store.add(anchor) }
     }
     store.freeze()
-    unsafe SSL_CTX_set1_cert_store(pointer, store.pointer)
+    store.withUnsafePointer { unsafe SSL_CTX_set1_cert_store(pointer, $0.raw) }
     if configuration.role == .server, configuration.peerVerification != .none {
       // Name the acceptable issuers in the certificate request; not the whole system store.
       if case .system = configuration.trust {
