@@ -45,14 +45,24 @@ package final class ObjectLifecycle: @unchecked Sendable {
   private var inUse = false
   private var handedOver = false
 
-  /// A random identity, made once per C object: what keys state by object (session policies)
-  /// instead of its address, which C libraries reuse.
-  package let identity: [UInt8]
+  // Guarded by `lock`; made on first use.
+  private var madeIdentity: [UInt8]?
+
+  /// A random identity, made once per C object when first asked for: what keys state by object
+  /// (session policies) instead of its address, which C libraries reuse.
+  package var identity: [UInt8] {
+    lock.withLock {
+      if let madeIdentity { return madeIdentity }
+      var generator = SystemRandomNumberGenerator()
+      let words: [UInt64] = [generator.next(), generator.next()]
+      let made = words.flatMap { word in (0..<8).map { UInt8(truncatingIfNeeded: word >> ($0 * 8)) } }
+      madeIdentity = made
+      return made
+    }
+  }
 
   private init(_ kind: Kind) {
     self.kind = kind
-    var generator = SystemRandomNumberGenerator()
-    identity = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
   }
 
   /// Whether the object is in use.
@@ -127,7 +137,8 @@ package final class ObjectLifecycle: @unchecked Sendable {
     _ object: OpaquePointer, in slot: ExDataSlot<ObjectLifecycle>, _ kind: Kind
   ) -> ObjectLifecycle {
     tracking
-    if let found = unsafe slot.get(object) { return found }
+    // Read and made under one lock: CRYPTO_set_ex_data may grow the object's ex_data stack, which
+    // a read on another thread must not see half done.
     return creation.withLock {
       if let found = unsafe slot.get(object) { return found }
       let made = ObjectLifecycle(kind)

@@ -106,7 +106,9 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
       self.state = state
     }
     unsafe super.init(adopting: ssl)
-    bindSessions()
+    // A server connection starts with its context's binding (SSL_new copied it); a client's names
+    // its server and port as well (setServerName binds it when it has a name).
+    if contextState?.role == .client && serverName == nil { bindSessions() }
     switch transport {
     case .memory:
       let incoming = unsafe BIO_new(BIO_s_mem())!
@@ -198,6 +200,7 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
   /// (`SSL_set_session_id_context`; see ``TLSSessionError``).
   private func bindSessions() {
     guard let state else { return }
+    state.rebind()
     let context = state.sessionIDContext
     _ = ErrorQueue.isolated { _ in unsafe SSL_set_session_id_context(pointer, context, UInt32(context.count)) }
   }

@@ -51,11 +51,16 @@ final class TLSContextState: Sendable {
     revocation = configuration.revocation
     stapleCallback = configuration.stapleCallback
     policyIdentity = SessionBinding.contextIdentity(configuration, verifyMode: verifyMode, trust: trust)
+    policyIdentityText = SessionBinding.hex(policyIdentity)
+    sessionIDContext = SessionBinding.digest([policyIdentityText])
   }
+
+  /// ``policyIdentity`` in hexadecimal, made once.
+  let policyIdentityText: String
 
   /// The session id context of the `SSL_CTX` itself: what server connections without policies of
   /// their own, and `SSL`s that C code makes from the context, bind their sessions to.
-  var sessionIDContext: [UInt8] { SessionBinding.digest([SessionBinding.hex(policyIdentity)]) }
+  let sessionIDContext: [UInt8]
 
   /// Whether clients of this context ask for a staple (and run the revocation policy).
   var requestsStatus: Bool { role == .client && (revocation.isEnabled || stapleCallback != nil) }
@@ -208,18 +213,26 @@ final class TLSConnectionState: @unchecked Sendable {
   /// The session id context of this connection (`SSL_set_session_id_context`): the digest of the
   /// context's policy identity, the connection's own policy, and on a client its revocation
   /// policy, server name and port. Sessions carry it; OpenSSL resumes a session on a server only
-  /// when it matches, and a client offers only sessions made under the same one.
-  var sessionIDContext: [UInt8] {
-    guard overrideToken != nil || context.role == .client else { return context.sessionIDContext }
-    var parts = [SessionBinding.hex(context.policyIdentity), "override=\(overrideToken ?? "")"]
-    if context.role == .client {
-      parts += ["revocation=\(revocation.token)", "host=\(serverName ?? "")", "port=\(port)"]
-    }
-    return SessionBinding.digest(parts)
-  }
+  /// when it matches, and a client offers only sessions made under the same one. Made again by
+  /// ``rebind()`` whenever one of those changes.
+  private(set) var sessionIDContext: [UInt8] = []
 
   /// The key of this client's sessions in its context's cache.
-  var sessionKey: String { SessionBinding.hex(sessionIDContext) }
+  private(set) var sessionKey = ""
+
+  /// Makes ``sessionIDContext`` (and ``sessionKey``) again from the current policy.
+  func rebind() {
+    if overrideToken == nil && context.role == .server {
+      sessionIDContext = context.sessionIDContext
+    } else {
+      var parts = [context.policyIdentityText, "override=\(overrideToken ?? "")"]
+      if context.role == .client {
+        parts += ["revocation=\(revocation.token)", "host=\(serverName ?? "")", "port=\(port)"]
+      }
+      sessionIDContext = SessionBinding.digest(parts)
+    }
+    sessionKey = context.role == .client ? SessionBinding.hex(sessionIDContext) : ""
+  }
 
   init(context: TLSContextState) {
     self.context = context
@@ -227,6 +240,8 @@ final class TLSConnectionState: @unchecked Sendable {
     revocation = context.revocation
     stapleCallback = context.stapleCallback
     adopt(context)
+    // What SSL_new copied from the context; a connection of ours binds itself further.
+    sessionIDContext = context.sessionIDContext
   }
 
   /// Takes the policy of a context: when the connection is made, and again after an SNI switch
@@ -239,6 +254,7 @@ final class TLSConnectionState: @unchecked Sendable {
     if !overridden.contains(.chainPolicy) { chainPolicy = context.verification.chainPolicy }
     asynchronousChainPolicy = context.asynchronousChainPolicy
     keyLog = context.keyLog
+    if !sessionIDContext.isEmpty { rebind() }
   }
 
   /// Records the first error a callback raised.

@@ -42,6 +42,8 @@ public final class X509Store: OpenSSLObjectBase, OpenSSLReferenceCounted, @unche
   public init() {
     unsafe super.init(adopting: X509_STORE_new()!)
     unsafe X509_STORE_set_verify_cb(pointer, verifyTrampoline)
+    // Made now, before the store can be shared: its ex_data is only read from then on.
+    _ = lifecycle
   }
 
   /// The store's lifecycle, in its ex_data.
