@@ -78,11 +78,18 @@ public struct RevocationPolicy: Sendable {
   var token: String {
     let crlText =
       crls.map { list in
-        list.map { "\($0.issuer.rfc2253)@\(Int($0.thisUpdate.timeIntervalSince1970))" }.joined(separator: ",")
+        list.map { $0.issuer.rfc2253 + "@" + String(Int($0.thisUpdate.timeIntervalSince1970)) }.joined(separator: ",")
       } ?? "-"
+    let stapleText: String
+    switch staple {
+    case .ignore: stapleText = "ignore"
+    case .use: stapleText = "use"
+    case .require: stapleText = "require"
+    }
     return [
-      "\(staple)", fetch.map { _ in "fetch:\(fetchURL ?? "aia")" } ?? "-", crlText, "\(failureMode)",
-      "\(validation.clockSkew)", "\(validation.maximumAge ?? -1)",
+      stapleText, fetch.map { _ in "fetch:" + (fetchURL ?? "aia") } ?? "-", crlText,
+      failureMode == .hardFail ? "hard" : "soft", String(Int64(validation.clockSkew * 1000)),
+      validation.maximumAge.map { String(Int64($0 * 1000)) } ?? "-",
     ].joined(separator: ";")
   }
 }
