@@ -56,6 +56,8 @@ struct Connect: ParsableCommand {
   @Flag(name: .customLong("require-staple"), help: "Ask for a stapled OCSP response and fail without a valid one.")
   var requireStaple = false
 
+  @OptionGroup var profile: ProfileOptions
+
   @Flag(help: "Print one JSON object.")
   var json = false
 
@@ -92,6 +94,7 @@ struct Connect: ParsableCommand {
       }
       configuration.alpnProtocols = alpn
       if !pins.isEmpty { configuration.verification.pins = try PinSet(pins) }
+      configuration.verification.profile = try profile.load()
       if minVersion == "1.3" { configuration.minimumVersion = .tls13 }
       if let cert, let key {
         let privateKey = try KeySource.privateKey(key, pinPath: pin.path, allowPinValue: allowPinValue)

@@ -65,6 +65,8 @@ struct Verify: ParsableCommand {
     name: .customLong("pin"), help: "An SPKI pin (sha256/BASE64) some certificate of the verified chain must have.")
   var pins: [String] = []
 
+  @OptionGroup var profile: ProfileOptions
+
   @Flag(help: "Print one JSON object.")
   var json = false
 
@@ -111,6 +113,7 @@ struct Verify: ParsableCommand {
         policy.time = time
       }
       if !pins.isEmpty { policy.pins = try PinSet(pins) }
+      policy.profile = try profile.load()
     } catch {
       throw CommandFailure.input(error, json: json)
     }
@@ -150,6 +153,7 @@ struct Verify: ParsableCommand {
       ("issuer", .optional(error.issuer)),
       ("message", .string(error.message)),
       ("explanation", .string(error.explanation)),
+      ("profile_rule", .optional(error.profileRule?.name)),
     ])
   }
 }
