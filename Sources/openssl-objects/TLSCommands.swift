@@ -58,6 +58,14 @@ struct Connect: ParsableCommand {
 
   @OptionGroup var profile: ProfileOptions
 
+  @Flag(
+    name: .customLong("fetch-crls"),
+    help: "Fetch the verified chain's CRLs from its distribution points (plain http) and check them; fail without them."
+  )
+  var fetchCRLs = false
+
+  @OptionGroup var fetch: FetchOptions
+
   @Flag(help: "Print one JSON object.")
   var json = false
 
@@ -77,6 +85,10 @@ struct Connect: ParsableCommand {
     // Without the staple options nothing is asked for, as with openssl s_client.
     configuration.revocation = .disabled
     if statusRequest || requireStaple { configuration.revocation.staple = requireStaple ? .require : .use }
+    if fetchCRLs {
+      configuration.revocation.crlFetch = CRLClient(destinations: fetch.destinations)
+      configuration.revocation.whenUnavailable.crl = .hardFail
+    }
     var trustStore: X509Store? = nil
     do {
       if !trusted.isEmpty {

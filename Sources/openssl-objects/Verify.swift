@@ -67,6 +67,13 @@ struct Verify: ParsableCommand {
 
   @OptionGroup var profile: ProfileOptions
 
+  @Flag(
+    name: .customLong("fetch-crls"),
+    help: "Fetch the verified chain's CRLs (plain http distribution points) and check them; fail without them.")
+  var fetchCRLs = false
+
+  @OptionGroup var fetch: FetchOptions
+
   @Flag(help: "Print one JSON object.")
   var json = false
 
@@ -120,6 +127,7 @@ struct Verify: ParsableCommand {
 
     do {
       let verified = try store.verify(certificate, untrusted: intermediates, policy: policy)
+      if fetchCRLs { try Self.checkCRLs(verified.certificates, store: store, time: policy.time, fetch: fetch) }
       if json {
         Output.line(
           JSON.object([("valid", .bool(true)), ("chain", Describe.chain(verified.certificates)), ("error", .null)])
@@ -140,6 +148,19 @@ struct Verify: ParsableCommand {
         json: json ? document : nil)
     } catch {
       throw CommandFailure.input(error, json: json)
+    }
+  }
+
+  /// The verified chain's CRLs, fetched and checked: a failure is the verification's error.
+  static func checkCRLs(_ chain: [X509Certificate], store: X509Store, time: Date?, fetch: FetchOptions) throws {
+    var revocation = RevocationPolicy.disabled
+    revocation.crlFetch = CRLClient(destinations: fetch.destinations)
+    revocation.whenUnavailable.crl = .hardFail
+    revocation.validation.time = time
+    do {
+      _ = try RevocationChecker.check(chain: chain, store: store, policy: revocation)
+    } catch {
+      throw VerificationError(revocationFailure: error, chain: chain)
     }
   }
 

@@ -176,3 +176,17 @@ extension String {
   /// The text with its first character upper-cased, to start a sentence.
   var capitalizedFirst: String { prefix(1).uppercased() + dropFirst() }
 }
+
+extension VerificationError {
+  /// A revocation check's failure for a verified chain, as the verification's error: a revoked
+  /// certificate is `X509_V_ERR_CERT_REVOKED`, any other failure (no CRL or response could be had
+  /// or used) `X509_V_ERR_UNABLE_TO_GET_CRL`, at the depth of the certificate concerned, with
+  /// the revocation check's explanation (when and why it was revoked, or the sources tried).
+  public init(revocationFailure failure: OCSPError, chain: [X509Certificate]) {
+    let depth = min(max(failure.depth ?? 0, 0), max(chain.count - 1, 0))
+    self.init(
+      code: failure.check == .revoked ? .certificateRevoked : .unableToGetCRL, depth: depth,
+      certificate: chain.isEmpty ? nil : chain[depth], chain: chain, rejectionReason: nil,
+      explanation: failure.explanation)
+  }
+}

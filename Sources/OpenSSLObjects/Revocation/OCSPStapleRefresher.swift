@@ -95,14 +95,16 @@ public final class OCSPStapleRefresher: @unchecked Sendable {
     let untrusted = [issuer]
     let client = self.client
     let target = try url ?? OCSPClient.responderURL(for: certificate)
-    // Valid, and not yet due for a refresh: else the cache drops it and the responder is asked.
-    let fresh = { (response: OCSPResponse) throws -> (OCSPSingleResponse, Date?) in
+    // Valid; and a response that was not just fetched must not be due for a refresh yet, else
+    // the cache drops it and the responder is asked.
+    var fetchedNow = false
+    let valid = { (response: OCSPResponse, fetched: Bool) throws -> (OCSPSingleResponse, Date?) in
       let basic = try response.basicResponse()
       try basic.verifySignature(store: store, untrusted: untrusted)
       let single = try basic.singleResponse(for: id)
       try single.checkTime(options)
       let validUntil = single.validUntil(options)
-      if let due = Self.refreshPoint(thisUpdate: single.thisUpdate, validUntil: validUntil), time >= due {
+      if !fetched, let due = Self.refreshPoint(thisUpdate: single.thisUpdate, validUntil: validUntil), time >= due {
         throw OCSPError(
           .stale, explanation: "The response is due for a refresh (half of its validity has passed).",
           thisUpdate: single.thisUpdate, nextUpdate: single.nextUpdate, time: time)
@@ -110,11 +112,13 @@ public final class OCSPStapleRefresher: @unchecked Sendable {
       return (single, validUntil)
     }
     let fetch = { () throws -> OCSPResponse in
-      try client.send(try OCSPRequest(ids: [id]), to: target)
+      fetchedNow = true
+      return try client.send(try OCSPRequest(ids: [id]), to: target)
     }
     do {
-      let response = try cache?.ocspResponse(for: id, validate: { try fresh($0).1 }, fetch: fetch) ?? fetch()
-      let (single, validUntil) = try fresh(response)
+      let response =
+        try cache?.ocspResponse(for: id, validate: { try valid($0, fetchedNow).1 }, fetch: fetch) ?? fetch()
+      let (single, validUntil) = try valid(response, true)
       lock.withLock {
         current = (response.derEncoded, single.thisUpdate, validUntil)
         lastFailure = nil
