@@ -171,7 +171,7 @@ def default_column(cases, openssl, verdicts, binary):
 def profile_column(cases, openssl, verdicts):
     scored = [(c, d) for c, d in cases if is_scored_for_profile(c) and verdicts[c["id"]][0] is not None]
     left_out = [c["id"] for c, _ in cases if not is_scored_for_profile(c)]
-    right, wrong, turned = [], [], []
+    right, wrong, turned, fixed = [], [], [], []
     openssl_right = 0
     # The rules that make a case right that raw OpenSSL gets wrong, and the cases they do it for.
     needed = {}
@@ -185,6 +185,8 @@ def profile_column(cases, openssl, verdicts):
             right.append(case["id"])
             if theirs != expected and ours == "FAILURE" and rule:
                 needed.setdefault(rule, []).append(case["id"])
+            if theirs != expected:
+                fixed.append((case["id"], rule if ours == "FAILURE" else None))
         else:
             wrong.append((case["id"], expected, theirs, ours, rule or message))
             if theirs == expected:
@@ -197,6 +199,10 @@ def profile_column(cases, openssl, verdicts):
              f"Right: {len(right)} of {len(scored)} (raw OpenSSL: {openssl_right}); the bar is {PROFILE_BAR}. "
              f"Cases raw OpenSSL gets right that the profile gets wrong: {len(turned)}, of which limbo contradicts "
              f"itself on {len(contradicted)}.", ""]
+    if fixed:
+        lines += ["### Where the profile is right and raw OpenSSL is wrong (the rule or check that decides)", ""]
+        lines += [f"- `{i}`: {r or 'accepted'}" for i, r in fixed]
+        lines.append("")
     if contradicted:
         lines += ["### Cases raw OpenSSL gets right that limbo contradicts", ""]
         for i, rule, others in contradicted:

@@ -90,6 +90,7 @@ public final class RevocationCache: @unchecked Sendable {
   /// returns, once it passes `validate` (then cached).
   ///
   /// - Parameters:
+  ///   - id: the certificate the response answers for: the key.
   ///   - validate: the checks every use runs (signature, signer, the single response for `id`,
   ///     times); returns until when the answer may be relied on, or throws.
   ///   - fetch: asks the responder.
@@ -109,6 +110,7 @@ public final class RevocationCache: @unchecked Sendable {
   /// the one `fetch` returns, once it passes `validate` (then cached).
   ///
   /// - Parameters:
+  ///   - url: the distribution point: the key.
   ///   - validate: the checks every use runs (issuer, signature, times); returns until when the
   ///     CRL may be relied on, or throws.
   ///   - fetch: downloads the CRL.
