@@ -496,3 +496,28 @@ struct PublicSuffixListTests {
     #expect(error2.profileRule?.name == "wildcard-over-public-suffix")
   }
 }
+
+@Suite("Web PKI profile: sessions are bound to it")
+struct WebPKIProfileSessionTests {
+  @Test(arguments: [TLSVersion.tls12, .tls13])
+  func aSessionMadeWithoutTheProfileIsNotResumedWithIt(version: TLSVersion) async throws {
+    // A leaf OpenSSL accepts and the profile refuses: critical SAN with a subject.
+    let fixture = try TLSFixture(leaf: { $0.criticality[OID("2.5.29.17")] = true })
+    let server = try fixture.server()
+    let lax = try fixture.client { $0.maximumVersion = version }
+    let first = try await fixture.connect(client: lax, server: server)
+    try TLSPair.closeCleanly(client: first.client, server: first.server)
+    let session = try #require(first.client.session)
+    let strict = try fixture.client {
+      $0.maximumVersion = version
+      $0.verification.profile = try .webPKI()
+    }
+    let connection = try strict.makeConnection(serverName: "www.example.test")
+    #expect(try caught(TLSSessionError.self) { try connection.setSession(session) }.reason == .differentPolicy)
+    let error = try await caught(TLSError.self) {
+      try await TLSPair.handshake(client: connection, server: server.makeConnection())
+    }
+    #expect(!connection.isSessionReused)
+    #expect(error.verification?.profileRule?.name == "subscriber-alternative-names")
+  }
+}

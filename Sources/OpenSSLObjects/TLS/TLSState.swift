@@ -110,6 +110,7 @@ enum SessionBinding {
       "level=\(policy.authenticationLevel ?? -1)", "hostflags=\(policy.hostFlags.rawValue)",
       "pins=\(policy.pins?.description ?? "")", "hostname=\(configuration.hostNameRequirement)",
       "revocation=\(configuration.role == .client ? configuration.revocation.token : "")",
+      "profile=\(policy.profile?.identity ?? "")",
     ]
     let closures =
       policy.verifyCallback != nil || policy.chainPolicy != nil || configuration.asynchronousChainPolicy != nil

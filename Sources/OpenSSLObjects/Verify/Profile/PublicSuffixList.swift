@@ -24,6 +24,8 @@ public struct PublicSuffixList: Sendable {
 
   /// The number of rules read.
   public private(set) var ruleCount = 0
+  /// A digest of the rules, to tell lists apart.
+  private(set) var identity = ""
 
   /// Reads a list in the publicsuffix.org format (one rule per line, up to the first white space;
   /// `//` comments; `*.` wildcard and `!` exception rules).
@@ -64,6 +66,8 @@ public struct PublicSuffixList: Sendable {
     guard ruleCount > 0 else {
       throw InputError(.empty, object: "public suffix list", source: source, detail: "it holds no rule")
     }
+    let rules = exact.sorted() + ["*"] + wildcards.sorted() + ["!"] + exceptions.sorted()
+    identity = SPKIPin.sha256(Array(rules.joined(separator: "\n").utf8)).hexString
   }
 
   /// Whether `domain` (lower- or upper-case, without a trailing dot) is itself a public suffix:

@@ -49,11 +49,19 @@ public struct VerificationProfile: Sendable, CustomStringConvertible {
   public let name: String
   /// The rules, in the order they are checked.
   public private(set) var rules: [Rule]
+  /// What else the rules depend on (the Public Suffix List they read), for ``identity``.
+  let inputs: String
 
-  init(name: String, rules: [Rule]) {
+  init(name: String, rules: [Rule], inputs: String = "") {
     self.name = name
     self.rules = rules
+    self.inputs = inputs
   }
+
+  /// A text that differs between profiles that could judge a chain differently: the name, the
+  /// rules and their inputs. TLS sessions are bound to it, so that a session made without a
+  /// profile (or under another) is never resumed under this one.
+  var identity: String { "\(name)[\(rules.map(\.name).joined(separator: ","))](\(inputs))" }
 
   /// The same profile without the rules named.
   public func excluding(_ names: String...) -> VerificationProfile {

@@ -43,7 +43,8 @@ extension VerificationProfile {
   public static func webPKI(publicSuffixes: PublicSuffixList? = nil) throws(InputError) -> VerificationProfile {
     let list: PublicSuffixList
     if let publicSuffixes { list = publicSuffixes } else { list = try PublicSuffixList.system }
-    return VerificationProfile(name: "webpki", rules: WebPKIRules.rules(publicSuffixes: list))
+    return VerificationProfile(
+      name: "webpki", rules: WebPKIRules.rules(publicSuffixes: list), inputs: "psl:\(list.identity)")
   }
 }
 
