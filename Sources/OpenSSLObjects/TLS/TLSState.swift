@@ -141,7 +141,7 @@ enum SessionBinding {
       String(policy.purpose?.rawValue ?? 0), String(policy.maximumDepth ?? -1),
       policy.time.map { String(Int64(($0.timeIntervalSince1970 * 1000).rounded(.down))) } ?? "now",
       String(policy.authenticationLevel ?? -1), String(policy.hostFlags.rawValue), policy.pins?.description ?? "",
-      hostName, configuration.role == .client ? configuration.revocation.token : "",
+      hostName, configuration.role == .client ? configuration.revocation.token : "", policy.profile?.identity ?? "",
     ]
     let closures =
       policy.verifyCallback != nil || policy.chainPolicy != nil || configuration.asynchronousChainPolicy != nil

@@ -94,6 +94,8 @@ public struct VerificationError: Error, Sendable, CustomStringConvertible {
   public let rejectionReason: String?
   /// The explanation, built from the facts of the case.
   public let explanation: String
+  /// The rule of a ``VerificationProfile`` that refused the chain, when a profile did.
+  public let profileRule: VerificationProfile.Rule?
 
   /// The symbolic name of the code, for example `"X509_V_ERR_HOSTNAME_MISMATCH"`.
   public var name: String { code.name }
@@ -170,13 +172,14 @@ public struct VerificationError: Error, Sendable, CustomStringConvertible {
       explanation: "The chain policy rejected the verified chain: \(reason).")
   }
 
-  private init(
+  init(
     code: Code,
     depth: Int,
     certificate: X509Certificate?,
     chain: [X509Certificate],
     rejectionReason: String?,
-    explanation: String
+    explanation: String,
+    profileRule: VerificationProfile.Rule? = nil
   ) {
     self.code = code
     self.depth = depth
@@ -184,6 +187,7 @@ public struct VerificationError: Error, Sendable, CustomStringConvertible {
     self.chain = chain
     self.rejectionReason = rejectionReason
     self.explanation = explanation
+    self.profileRule = profileRule
   }
 }
 
