@@ -175,7 +175,7 @@ oo_status oo_capsule_release(oo_capsule capsule);
 /* A verify callback's decision. */
 typedef enum oo_verify_decision {
     OO_VERIFY_KEEP = 0,   /* OpenSSL's verdict stands */
-    OO_VERIFY_ACCEPT = 1, /* accept the current error (reported as an accepted override) */
+    OO_VERIFY_ACCEPT = 1, /* accept the current error: verification goes on as if it had passed */
     OO_VERIFY_REJECT = 2  /* reject (an error is always set: never success) */
 } oo_verify_decision;
 
