@@ -14,15 +14,20 @@ enum CPrograms {
 
   /// Builds `name.c` into `directory`, with AddressSanitizer when `sanitize` is set or when this
   /// process runs under a sanitizer (then with the Swift toolchain's clang and the same sanitizer).
-  static func build(_ name: String, in directory: TemporaryDirectory, sanitize: Bool = false) throws -> String {
+  /// Without `linkingTheLibrary` the program is not linked with libopenssl_objects.so (it loads
+  /// the library itself with dlopen).
+  static func build(
+    _ name: String, in directory: TemporaryDirectory, sanitize: Bool = false, linkingTheLibrary: Bool = true
+  ) throws -> String {
     let output = directory.file(name + (sanitize ? "-asan" : ""))
     let products = ChildProcess.productsDirectory
     let (compiler, flags, libraries) = Sanitizer.cCompiler(address: sanitize)
     let arguments =
       flags + [
         "-Wall", "-Werror", "-I\(repository)/include", "\(repository)/Tests/CapsuleC/\(name).c", "-o", output,
-        "-L\(products)", "-lopenssl_objects", "-lssl", "-lcrypto",
-        "-Wl,-rpath,\(products):\(Sanitizer.swiftRuntimeDirectory)",
+        "-L\(products)",
+      ] + (linkingTheLibrary ? ["-lopenssl_objects"] : []) + [
+        "-lssl", "-lcrypto", "-Wl,-rpath,\(products):\(Sanitizer.swiftRuntimeDirectory)",
       ] + libraries
     let result = try ChildProcess.run(compiler, arguments)
     guard result.status == 0 else { throw BuildFailed(output: result.output) }
@@ -354,6 +359,24 @@ struct CapsuleAdversaryTests {
     let found = lines(result.stdout)
     #expect(found["install-pins-in-use"]?.status == 1, "\(result.output)")
     #expect(found["install-pins-in-use"]?.text.contains("connections were made") == true, "\(result.output)")
+  }
+
+  /// The library is never unloaded, even after dlclose (row 128): a program that loads it with
+  /// dlopen, takes an SSL_CTX with a verify policy through the table and closes the library,
+  /// still finds it loaded and handshakes through its callbacks. Breaking the promise (the
+  /// constructor in Sources/CResidentLibrary/resident.c not pinning the library) looks like
+  /// "resident 0" and "mapped 0", then a crash in the handshake, whose callbacks are unmapped.
+  @Test func theLibraryStaysLoadedAfterDlclose() throws {
+    let directory = try TemporaryDirectory()
+    let program = try CPrograms.build("capsule_resident", in: directory, linkingTheLibrary: false)
+    let pki = try TestPKI(leafName: "localhost")
+    let server = try server(pki, connections: 1)
+    let trusted = try directory.write("root.pem", pki.root.pemEncoded)
+    let library = "\(ChildProcess.productsDirectory)/libopenssl_objects.so"
+    let result = try ChildProcess.run(program, [library, "\(server.port)", trusted, "localhost"])
+    #expect(result.status == 0, "\(result.output)")
+    #expect(result.stdout.hasPrefix("closed 0\nresident 1\nmapped 1\nhandshake ok, "), "\(result.output)")
+    #expect(!result.stdout.contains("handshake ok, 0 callback calls"), "\(result.output)")
   }
 
   /// Pins from C, given with the options or by install_pins on a fresh context, decide the
