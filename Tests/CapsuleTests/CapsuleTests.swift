@@ -493,8 +493,8 @@ struct CapsuleAdversaryTests {
   }
 }
 
-/// The C API keeps no unwiped copy of a key's bytes or of a PIN given in a URI: the C program
-/// searches every block the process frees for them.
+/// The C API keeps no unwiped copy of a key's bytes, a passphrase or a PIN given in a URI: the C
+/// program searches every block the process frees for them.
 @Suite(
   "Secrets: the C API leaves no copy of keys or PINs behind",
   .enabled(
@@ -511,13 +511,47 @@ struct CapsuleSecretsTests {
     #expect(result.stdout.hasPrefix("status 0 copies 0"), "\(result.output)")
   }
 
+  /// A passphrase given to load_private_key is read in place: no freed block holds it, for an
+  /// encrypted PKCS#8 key and a traditional encrypted PEM (row 121). Breaking the promise (a
+  /// copy of the passphrase freed without being wiped, by the library or by the decoder it
+  /// feeds) looks like "copies 1" or more.
+  @Test func aPassphraseGivenToTheCAPILeavesNoCopy() throws {
+    let directory = try TemporaryDirectory()
+    let program = try CPrograms.build("capsule_secrets", in: directory)
+    let passphrase = "oo-passphrase-Zk3Jw8Tq5Hn1"
+    let key = try PrivateKey(generating: .ec(.p256))
+    let pkcs8 = try directory.write(
+      "pkcs8.pem", try key.pemEncoded(passphrase: Passphrase(Array(passphrase.utf8))).withUnsafeBytes { Array($0) })
+    let plain = try directory.write("plain.pem", try key.traditionalPEMEncoded().withUnsafeBytes { Array($0) })
+    let traditional = directory.file("traditional.pem")
+    let converted = try ChildProcess.run(
+      "openssl", ["ec", "-in", plain, "-aes128", "-passout", "pass:\(passphrase)", "-out", traditional])
+    #expect(converted.status == 0, "\(converted.output)")
+    for file in [pkcs8, traditional] {
+      let result = try ChildProcess.run(program, ["passphrase", file, passphrase])
+      #expect(result.status == 0, "\(result.output)")
+      #expect(result.stdout.hasPrefix("status 0 copies 0"), "\(file): \(result.output)")
+    }
+  }
+
+  /// A pin-value is decoded into a wiped buffer: no freed block holds the PIN's bytes, decoded
+  /// or in the URI's text (row 121). The token's PIN is changed to a long, distinctive one so
+  /// that a match cannot be chance. Breaking the promise looks like "copies 1" or more.
   @Test func aPINValueInAURIIsNeverCopiedIntoAString() throws {
     let token = try SoftHSMToken()
     let directory = try TemporaryDirectory()
     let program = try CPrograms.build("capsule_secrets", in: directory)
-    let uri = token.uri(object: "ec-p256", pin: false) + "&pin-value=\(SoftHSMToken.pin)"
+    let pin = "oo-pin-Wq7Rt2Ym9Kd4Xs6"
+    let changed = try ChildProcess.run(
+      "pkcs11-tool",
+      [
+        "--module", SoftHSMToken.modulePath, "--token-label", SoftHSMToken.label, "--login", "--pin",
+        SoftHSMToken.pin, "--change-pin", "--new-pin", pin,
+      ], environment: token.environment)
+    #expect(changed.status == 0, "\(changed.output)")
+    let uri = token.uri(object: "ec-p256", pin: false) + "&pin-value=\(pin)"
     let result = try ChildProcess.run(
-      program, ["pin", uri, SoftHSMToken.modulePath, SoftHSMToken.pin], environment: token.environment)
+      program, ["pin", uri, SoftHSMToken.modulePath, pin], environment: token.environment)
     #expect(result.status == 0, "\(result.output)")
     #expect(result.stdout.hasPrefix("status 0 copies 0"), "\(result.output)")
   }
