@@ -19,6 +19,11 @@
 //   oo-test-helper pkcs11-no-context-pin MODULE URI
 //                                     a CKA_ALWAYS_AUTHENTICATE key whose PIN handler answers
 //                                     nothing: the signature fails, and nothing prompts
+//   oo-test-helper secrets-freed PLAIN.pem ENCRYPTED.pem PASSFILE URIFILE
+//                                     under LD_PRELOAD of Tests/CapsuleC/free_scan.c: loads keys
+//                                     from files (one with a passphrase read from a file),
+//                                     exports one, parses a URI with pin-value, and lets all of
+//                                     it go while every freed block is searched for the secrets
 
 import COpenSSLFull
 import Foundation
@@ -269,6 +274,44 @@ func pkcs11NoContextPIN(module path: String, uri: String) throws {
   }
 }
 
+// MARK: - Secrets in freed memory
+
+/// The scan's control functions, from the preloaded free_scan.so.
+func freeScanFunction(_ name: String) -> @convention(c) () -> Void {
+  // RTLD_DEFAULT: the process and everything loaded into it.
+  guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else {
+    fail("\(name) not found: free_scan.so is not preloaded")
+  }
+  return unsafeBitCast(symbol, to: (@convention(c) () -> Void).self)
+}
+
+func secretsFreed(plainKey: String, encryptedKey: String, passphraseFile: String, uriFile: String) throws {
+  let start = freeScanFunction("oo_free_scan_start")
+  let stop = freeScanFunction("oo_free_scan_stop")
+  // The caller's own String (out of the library's reach); it lives past the scan.
+  let uriText = try String(contentsOfFile: uriFile, encoding: .utf8)
+  start()
+  do {
+    // A block freed without wiping, the canary: the search sees this process's frees.
+    let canary = Array("oo-canary-unwiped-block".utf8)
+    let block = UnsafeMutablePointer<UInt8>.allocate(capacity: canary.count)
+    block.initialize(from: canary, count: canary.count)
+    block.deallocate()
+
+    let passphrase = try Passphrase.read(fromFile: passphraseFile)
+    let encrypted = try PrivateKey(contentsOfFile: encryptedKey, passphrase: passphrase)
+    let plain = try PrivateKey(contentsOfFile: plainKey)
+    guard encrypted.hasSamePublicKey(as: plain) else { fail("the two files hold different keys") }
+    let exported = try plain.pemEncoded()
+    let reloaded = try PrivateKey(secret: exported)
+    guard reloaded.hasSamePublicKey(as: plain) else { fail("the exported key does not load back") }
+    let uri = try PKCS11URI(parsing: uriText)
+    guard let pin = uri.pinValue, pin.withUnsafeBytes({ $0.count }) > 0 else { fail("no pin-value parsed") }
+  }
+  stop()
+  withExtendedLifetime(uriText) {}
+}
+
 // MARK: - TLS defaults
 
 func describe(_ context: OpaquePointer, _ name: String) {
@@ -375,6 +418,16 @@ case "pkcs11-fork":
 case "pkcs11-no-context-pin":
   guard arguments.count == 4 else { fail("usage: oo-test-helper pkcs11-no-context-pin MODULE URI") }
   do { try pkcs11NoContextPIN(module: arguments[2], uri: arguments[3]) } catch { fail("\(error)") }
+case "secrets-freed":
+  guard arguments.count == 6 else {
+    fail("usage: oo-test-helper secrets-freed PLAIN.pem ENCRYPTED.pem PASSFILE URIFILE")
+  }
+  do {
+    try secretsFreed(
+      plainKey: arguments[2], encryptedKey: arguments[3], passphraseFile: arguments[4], uriFile: arguments[5])
+  } catch {
+    fail("\(error)")
+  }
 case "tls-defaults":
   // Reads back what a raw SSL_CTX and ours get under the OPENSSL_CONF of the environment, then
   // connects our default client to 127.0.0.1:PORT.
