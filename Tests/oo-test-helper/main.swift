@@ -19,6 +19,11 @@
 //   oo-test-helper pkcs11-no-context-pin MODULE URI
 //                                     a CKA_ALWAYS_AUTHENTICATE key whose PIN handler answers
 //                                     nothing: the signature fails, and nothing prompts
+//   oo-test-helper no-prompt PKCS8.pem TRADITIONAL.pem MODULE URI
+//                                     run on a terminal: encrypted keys without a passphrase
+//                                     closure, and a CKA_ALWAYS_AUTHENTICATE key without a PIN
+//                                     handler, fail without prompting; then what is still unread
+//                                     on the terminal
 //   oo-test-helper secrets-freed PLAIN.pem ENCRYPTED.pem PASSFILE URIFILE
 //                                     under LD_PRELOAD of Tests/CapsuleC/free_scan.c: loads keys
 //                                     from files (one with a passphrase read from a file),
@@ -274,6 +279,37 @@ func pkcs11NoContextPIN(module path: String, uri: String) throws {
   }
 }
 
+// MARK: - Nothing prompts
+
+func noPrompt(pkcs8: String, traditional: String, module: String, uri: String) throws {
+  // This process has a controlling terminal, or the scenario proves nothing.
+  let terminal = open("/dev/tty", O_RDWR | O_NOCTTY)
+  guard terminal >= 0 else { fail("no controlling terminal") }
+  defer { close(terminal) }
+  for (name, path) in [("pkcs8", pkcs8), ("traditional", traditional)] {
+    do {
+      _ = try PrivateKey(contentsOfFile: path)
+      print("\(name): loaded")
+    } catch let error as InputError {
+      print("\(name): \(error.reason)")
+    }
+  }
+  // No context-specific PIN: no handler on the module, and the login PIN is not reused.
+  let key = try PrivateKey(
+    pkcs11: uri,
+    options: PKCS11LoadOptions(
+      module: try PKCS11Module.load(path: module), reuseLoginPINForContextSpecificLogin: false))
+  do {
+    _ = try key.signature(for: Array("prompt".utf8))
+    print("sign: signed")
+  } catch {
+    print("sign failed: \(PKCS11Error(explaining: error, key: key)?.returnValue?.name ?? "\(error)")")
+  }
+  var unread: Int32 = 0
+  guard ioctl(terminal, UInt(FIONREAD), &unread) == 0 else { fail("FIONREAD failed") }
+  print("terminal unread \(unread)")
+}
+
 // MARK: - Secrets in freed memory
 
 /// The scan's control functions, from the preloaded free_scan.so.
@@ -418,6 +454,11 @@ case "pkcs11-fork":
 case "pkcs11-no-context-pin":
   guard arguments.count == 4 else { fail("usage: oo-test-helper pkcs11-no-context-pin MODULE URI") }
   do { try pkcs11NoContextPIN(module: arguments[2], uri: arguments[3]) } catch { fail("\(error)") }
+case "no-prompt":
+  guard arguments.count == 6 else { fail("usage: oo-test-helper no-prompt PKCS8.pem TRADITIONAL.pem MODULE URI") }
+  do { try noPrompt(pkcs8: arguments[2], traditional: arguments[3], module: arguments[4], uri: arguments[5]) } catch {
+    fail("\(error)")
+  }
 case "secrets-freed":
   guard arguments.count == 6 else {
     fail("usage: oo-test-helper secrets-freed PLAIN.pem ENCRYPTED.pem PASSFILE URIFILE")
