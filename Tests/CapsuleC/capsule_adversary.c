@@ -269,6 +269,37 @@ static int connect_to(const char *port)
     return fd;
 }
 
+/* Connects an SSL made from `ctx`, with `host` as SNI and, when `check_host` is set, as the name
+ * to check (SSL_set1_host); prints "name ok|refused reason(STATUS): TEXT" with the library's
+ * reason (and OpenSSL's error for a refusal). Returns whether the handshake succeeded. */
+static int handshake(const oo_api *api, SSL_CTX *ctx, const char *name, const char *port, const char *host,
+                     int check_host)
+{
+    int fd = connect_to(port);
+    SSL *ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    SSL_set_tlsext_host_name(ssl, host);
+    if (check_host)
+        SSL_set1_host(ssl, host);
+    int connected = SSL_connect(ssl) == 1;
+    /* OpenSSL's own error for a refusal (the last one on the queue), then the library's reason. */
+    char openssl_error[256] = "";
+    if (!connected)
+        ERR_error_string_n(ERR_peek_last_error(), openssl_error, sizeof openssl_error);
+    ERR_clear_error();
+    char reason[1024];
+    oo_status status = api->ssl_verification_error(ssl, reason, sizeof reason);
+    printf("%s %s reason(%d): %s\n", name, connected ? "ok" : "refused", (int)status,
+           status == OO_OK ? reason : oo_last_error());
+    if (!connected)
+        printf("%s-openssl 0 %s\n", name, openssl_error);
+    if (connected)
+        SSL_shutdown(ssl);
+    SSL_free(ssl);
+    close(fd);
+    return connected;
+}
+
 static oo_capsule kept = { 0 };
 static oo_status retain_status = OO_OK;
 
@@ -307,18 +338,8 @@ static int loan(const char *port, const char *trusted, const char *host)
 {
     const oo_api *api = api_or_exit();
     SSL_CTX *ctx = client_context(api, trusted, keep_the_loan);
-    int fd = connect_to(port);
-    SSL *ssl = SSL_new(ctx);
-    SSL_set_fd(ssl, fd);
-    SSL_set_tlsext_host_name(ssl, host);
-    SSL_set1_host(ssl, host);
-    int connected = SSL_connect(ssl) == 1;
-    printf("handshake %s\n", connected ? "ok" : "refused");
-    if (connected)
-        SSL_shutdown(ssl);
-    SSL_free(ssl);
+    handshake(api, ctx, "handshake", port, host, 1);
     SSL_CTX_free(ctx);
-    close(fd);
     /* The handshake freed its X509_STORE_CTX: the kept handle must be stale. */
     report("retain-in-callback", retain_status);
     char text[512];
@@ -338,57 +359,14 @@ static int hostname(const char *port, const char *trusted, const char *host)
         return 2;
     }
     SSL_CTX *ctx = oo_capsule_get1(context, OO_TYPE_SSL_CTX);
-    char reason[1024];
-    for (int named = 0; named <= 1; named++) {
-        int fd = connect_to(port);
-        SSL *ssl = SSL_new(ctx);
-        SSL_set_fd(ssl, fd);
-        SSL_set_tlsext_host_name(ssl, host);
-        if (named)
-            SSL_set1_host(ssl, host);
-        int connected = SSL_connect(ssl) == 1;
-        oo_status status = api->ssl_verification_error(ssl, reason, sizeof reason);
-        printf("%s %s reason(%d): %s\n", named ? "set1-host" : "sni-only", connected ? "ok" : "refused", (int)status,
-               status == OO_OK ? reason : oo_last_error());
-        if (connected)
-            SSL_shutdown(ssl);
-        SSL_free(ssl);
-        close(fd);
-    }
+    handshake(api, ctx, "sni-only", port, host, 0);
+    handshake(api, ctx, "set1-host", port, host, 1);
     /* C code made SSLs from the context: it no longer changes. */
     const char *pins[] = { "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" };
     report("install-pins-in-use", api->install_pins(context, pins, 1));
     oo_capsule_release(context);
     SSL_CTX_free(ctx);
     return 0;
-}
-
-/* Connects an SSL made from `ctx` with `host` set by SSL_set1_host; prints "name ok|refused
- * reason(STATUS): TEXT" with the library's reason. Returns whether the handshake succeeded. */
-static int handshake(const oo_api *api, SSL_CTX *ctx, const char *name, const char *port, const char *host)
-{
-    int fd = connect_to(port);
-    SSL *ssl = SSL_new(ctx);
-    SSL_set_fd(ssl, fd);
-    SSL_set_tlsext_host_name(ssl, host);
-    SSL_set1_host(ssl, host);
-    int connected = SSL_connect(ssl) == 1;
-    /* OpenSSL's own error for a refusal (the last one on the queue), then the library's reason. */
-    char openssl_error[256] = "";
-    if (!connected)
-        ERR_error_string_n(ERR_peek_last_error(), openssl_error, sizeof openssl_error);
-    ERR_clear_error();
-    char reason[1024];
-    oo_status status = api->ssl_verification_error(ssl, reason, sizeof reason);
-    printf("%s %s reason(%d): %s\n", name, connected ? "ok" : "refused", (int)status,
-           status == OO_OK ? reason : oo_last_error());
-    if (!connected)
-        printf("%s-openssl 0 %s\n", name, openssl_error);
-    if (connected)
-        SSL_shutdown(ssl);
-    SSL_free(ssl);
-    close(fd);
-    return connected;
 }
 
 /* A client context from new_client_context trusting `trusted`, with `pins` if any. */
@@ -407,7 +385,7 @@ static void handshake_with(const oo_api *api, oo_capsule context, const char *na
                            const char *host)
 {
     SSL_CTX *ctx = oo_capsule_get1(context, OO_TYPE_SSL_CTX);
-    handshake(api, ctx, name, port, host);
+    handshake(api, ctx, name, port, host, 1);
     SSL_CTX_free(ctx);
 }
 

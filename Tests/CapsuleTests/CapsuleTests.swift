@@ -519,15 +519,8 @@ struct CapsuleSecretsTests {
     let directory = try TemporaryDirectory()
     let program = try CPrograms.build("capsule_secrets", in: directory)
     let passphrase = "oo-passphrase-Zk3Jw8Tq5Hn1"
-    let key = try PrivateKey(generating: .ec(.p256))
-    let pkcs8 = try directory.write(
-      "pkcs8.pem", try key.pemEncoded(passphrase: Passphrase(Array(passphrase.utf8))).withUnsafeBytes { Array($0) })
-    let plain = try directory.write("plain.pem", try key.traditionalPEMEncoded().withUnsafeBytes { Array($0) })
-    let traditional = directory.file("traditional.pem")
-    let converted = try ChildProcess.run(
-      "openssl", ["ec", "-in", plain, "-aes128", "-passout", "pass:\(passphrase)", "-out", traditional])
-    #expect(converted.status == 0, "\(converted.output)")
-    for file in [pkcs8, traditional] {
+    let files = try EncryptedPEM.files(try PrivateKey(generating: .ec(.p256)), passphrase: passphrase, in: directory)
+    for file in [files.pkcs8, files.traditional] {
       let result = try ChildProcess.run(program, ["passphrase", file, passphrase])
       #expect(result.status == 0, "\(result.output)")
       #expect(result.stdout.hasPrefix("status 0 copies 0"), "\(file): \(result.output)")

@@ -167,23 +167,9 @@ struct KeyTests {
   }
 
   /// Traditional encrypted PEM (`Proc-Type: 4,ENCRYPTED`), written by OpenSSL itself.
-  private func traditionalEncrypted(_ key: PrivateKey, passphrase: [UInt8]) -> [UInt8] {
-    key.withUnsafePointer { pointer in
-      let bio = BIO_new(BIO_s_mem())!
-      defer { BIO_free(bio) }
-      var pass = passphrase
-      let ok = PEM_write_bio_PrivateKey_traditional(
-        bio, pointer.raw, EVP_aes_128_cbc(), &pass, Int32(pass.count), nil, nil)
-      #expect(ok == 1)
-      var data: UnsafeMutablePointer<CChar>? = nil
-      let count = oo_BIO_get_mem_data(bio, &data)
-      return Array(UnsafeRawBufferPointer(start: data, count: count))
-    }
-  }
-
   @Test func traditionalEncryptedPEMNeedsTheRightPassphrase() throws {
     let key = try Self.rsaKey.get()
-    let pem = traditionalEncrypted(key, passphrase: Array("s3cret".utf8))
+    let pem = try EncryptedPEM.traditional(key, passphrase: Array("s3cret".utf8))
     #expect(String(decoding: pem, as: UTF8.self).contains("Proc-Type: 4,ENCRYPTED"))
     #expect(try PrivateKey(bytes: pem, passphrase: Passphrase(Array("s3cret".utf8))).hasSamePublicKey(as: key))
     #expect(inputError { _ = try PrivateKey(bytes: pem) }?.reason == .passphraseRequired)
@@ -195,7 +181,7 @@ struct KeyTests {
   @Test func traditionalEncryptedPEMWithALongPassphrase() throws {
     let key = try Self.ecKey.get()
     let long = [UInt8](repeating: 0x7A, count: 2048)
-    let pem = traditionalEncrypted(key, passphrase: long)
+    let pem = try EncryptedPEM.traditional(key, passphrase: long)
     #expect(try PrivateKey(bytes: pem, passphrase: Passphrase(long)).hasSamePublicKey(as: key))
   }
 
@@ -219,7 +205,7 @@ struct KeyTests {
     struct Cancelled: Error {}
     let encrypted = secretArray(try Self.ecKey.get().pemEncoded(passphrase: Passphrase(Array("pw".utf8))))
     #expect(throws: Cancelled.self) { try PrivateKey(bytes: encrypted) { throw Cancelled() } }
-    let traditional = traditionalEncrypted(try Self.ecKey.get(), passphrase: Array("pw".utf8))
+    let traditional = try EncryptedPEM.traditional(try Self.ecKey.get(), passphrase: Array("pw".utf8))
     #expect(throws: Cancelled.self) { try PrivateKey(bytes: traditional) { throw Cancelled() } }
   }
 

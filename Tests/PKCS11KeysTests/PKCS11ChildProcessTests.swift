@@ -99,14 +99,7 @@ struct PKCS11ChildProcessTests {
     let softhsm = try SoftHSMToken()
     let directory = try TemporaryDirectory()
     let passphrase = "oo-typed-ahead"
-    let key = try PrivateKey(generating: .ec(.p256))
-    let pkcs8 = try directory.write(
-      "pkcs8.pem", try key.pemEncoded(passphrase: Passphrase(Array(passphrase.utf8))).withUnsafeBytes { Array($0) })
-    let plain = try directory.write("plain.pem", try key.traditionalPEMEncoded().withUnsafeBytes { Array($0) })
-    let traditional = directory.file("traditional.pem")
-    let converted = try ChildProcess.run(
-      "openssl", ["ec", "-in", plain, "-aes128", "-passout", "pass:\(passphrase)", "-out", traditional])
-    #expect(converted.status == 0, "\(converted.output)")
+    let keys = try EncryptedPEM.files(try PrivateKey(generating: .ec(.p256)), passphrase: passphrase, in: directory)
 
     let (master, slave) = try #require(Self.openPseudoTerminal())
     defer { close(master) }
@@ -120,7 +113,8 @@ struct PKCS11ChildProcessTests {
 
     let uri = "pkcs11:token=oo-test;object=ec-always-auth;type=private?pin-source=file:\(softhsm.pinFile)"
     let result = try ChildProcess.run(
-      helper, ["no-prompt", pkcs8, traditional, modulePath, uri], environment: softhsm.environment, terminal: slave)
+      helper, ["no-prompt", keys.pkcs8, keys.traditional, modulePath, uri], environment: softhsm.environment,
+      terminal: slave)
     #expect(result.status == 0, "\(result.output)")
     #expect(result.stdout.contains("pkcs8: passphrase required"), "\(result.output)")
     #expect(result.stdout.contains("traditional: passphrase required"), "\(result.output)")
