@@ -15,7 +15,9 @@ enum CPrograms {
   /// Builds `name.c` into `directory`, with AddressSanitizer when `sanitize` is set or when this
   /// process runs under a sanitizer (then with the Swift toolchain's clang and the same sanitizer).
   /// Without `linkingTheLibrary` the program is not linked with libopenssl_objects.so (it loads
-  /// the library itself with dlopen).
+  /// the library itself with dlopen) and exports its symbols (`-rdynamic`): a sanitized library
+  /// finds the sanitizer's runtime in the executable, which the linker otherwise exports only
+  /// for libraries it links.
   static func build(
     _ name: String, in directory: TemporaryDirectory, sanitize: Bool = false, linkingTheLibrary: Bool = true
   ) throws -> String {
@@ -26,7 +28,7 @@ enum CPrograms {
       flags + [
         "-Wall", "-Werror", "-I\(repository)/include", "\(repository)/Tests/CapsuleC/\(name).c", "-o", output,
         "-L\(products)",
-      ] + (linkingTheLibrary ? ["-lopenssl_objects"] : []) + [
+      ] + (linkingTheLibrary ? ["-lopenssl_objects"] : ["-rdynamic"]) + [
         "-lssl", "-lcrypto", "-Wl,-rpath,\(products):\(Sanitizer.swiftRuntimeDirectory)",
       ] + libraries
     let result = try ChildProcess.run(compiler, arguments)
