@@ -289,7 +289,10 @@ private final class DemoDirectory {
   let path: String
 
   init() throws {
-    var template = Array("\(NSTemporaryDirectory())/openssl-objects-demo.XXXXXX".utf8CString)
+    // NSTemporaryDirectory() ends in a slash: no second one.
+    let base =
+      NSTemporaryDirectory().hasSuffix("/") ? String(NSTemporaryDirectory().dropLast()) : NSTemporaryDirectory()
+    var template = Array("\(base)/openssl-objects-demo.XXXXXX".utf8CString)
     guard let made = unsafe mkdtemp(&template) else { throw DemoFailure("cannot make a temporary directory") }
     path = unsafe String(cString: made)
   }

@@ -23,6 +23,9 @@ struct DemoTests {
     // The temporary directory is gone.
     let path = result.stdout.firstMatch(of: /token "openssl-objects-demo" in (\S+);/).map { String($0.1) }
     #expect(path.map { !FileManager.default.fileExists(atPath: $0) } == true)
+    // Paths are written without a double slash.
+    #expect(path?.hasPrefix("/") == true && path?.contains("//") == false, "\(path ?? "no path")")
+    #expect(!result.stdout.contains("//openssl-objects-demo"), "\(result.stdout)")
   }
 
   @Test func theDemoAsJSON() throws {

@@ -86,9 +86,14 @@ struct InspectAndPinTests {
     let key = try directory.write("key.der", try pki.intermediateKey.derEncoded().withUnsafeBytes { Array($0) })
     let result = try ChildProcess.run(tool, ["pin", bundle, key])
     #expect(result.status == 0, "\(result.output)")
+    // Several inputs or objects: each line says which file it came from.
     #expect(
-      result.stdout == [pki.leaf.spkiPin, pki.root.spkiPin, pki.intermediate.spkiPin].joined(separator: "\n") + "\n"
-    )
+      result.stdout
+        == ["\(bundle): \(pki.leaf.spkiPin)", "\(bundle): \(pki.root.spkiPin)", "\(key): \(pki.intermediate.spkiPin)"]
+        .joined(separator: "\n") + "\n")
+    // One input with one object: the bare value.
+    let single = try ChildProcess.run(tool, ["pin", key])
+    #expect(single.stdout == pki.intermediate.spkiPin + "\n", "\(single.output)")
     let json = try ChildProcess.run(tool, ["pin", "--json", bundle])
     let pins = try #require(try self.json(json.stdout)["pins"] as? [[String: Any]])
     #expect(pins.map { $0["pin"] as? String } == [pki.leaf.spkiPin, pki.root.spkiPin])
