@@ -132,10 +132,14 @@ enum Output {
 
 /// Options for reading encrypted keys: never a passphrase on the command line.
 struct PassphraseOptions: ParsableArguments {
-  @Option(name: .customLong("passphrase-file"), help: "A file whose first line is the passphrase for encrypted keys.")
+  @Option(
+    name: .customLong("passphrase-file"),
+    help: "A file holding the passphrase for encrypted keys and PKCS#12 files (a trailing newline is ignored).")
   var passphraseFile: String?
 
-  @Flag(name: .customLong("passphrase-stdin"), help: "Read the passphrase for encrypted keys from standard input.")
+  @Flag(
+    name: .customLong("passphrase-stdin"),
+    help: "Read the passphrase from standard input (without echo on a terminal).")
   var passphraseStdin = false
 
   func validate() throws {

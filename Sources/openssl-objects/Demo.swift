@@ -27,7 +27,7 @@ struct Demo: ParsableCommand {
     } catch {
       transcript.fail(error)
       if json { Output.line(transcript.document(success: false).serialized()) }
-      throw CommandFailure(status: 1, message: "demo failed: \(error)", json: nil)
+      throw CommandFailure(status: 1, message: "error: demo failed: \(error)", json: nil)
     }
     if json { Output.line(transcript.document(success: true).serialized()) }
   }

@@ -16,7 +16,7 @@ struct PINOptions: ParsableArguments {
   @Option(name: .customLong("pin-source"), help: "A file holding the user PIN (a trailing newline is ignored).")
   var pinSource: String?
 
-  @Flag(name: .customLong("pin-stdin"), help: "Read the user PIN from standard input.")
+  @Flag(name: .customLong("pin-stdin"), help: "Read the user PIN from standard input (without echo on a terminal).")
   var pinStdin = false
 
   func validate() throws {

@@ -37,5 +37,8 @@ struct DemoTests {
     #expect((document["failures"] as? [[String: Any]])?.count == 3)
     #expect((document["connection"] as? [String: Any])?["staple"] as? String == "good")
     #expect((document["c_handshake"] as? String)?.hasPrefix("handshake from C: TLSv1.3") == true)
+    // docs/CLI.md lists every key the demo prints.
+    let undocumented = try CLIReference.load().undocumentedKeys(in: result.stdout, command: "demo")
+    #expect(undocumented.isEmpty, "docs/CLI.md, section `demo`: add the JSON keys \(undocumented.sorted())")
   }
 }
