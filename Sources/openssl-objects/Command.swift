@@ -55,7 +55,7 @@ struct OpenSSLObjectsCommand: ParsableCommand {
 
 /// `openssl-objects --version`: the tool's version and the OpenSSL it runs with.
 enum ToolVersion {
-  /// The tool's version.
+  /// The tool's version (scripts/install-c.sh reads it from this line for openssl-objects.pc).
   static let number = "0.1.0"
 
   /// `openssl-objects 0.1.0 (OpenSSL 3.0.22; built with 3.0.22)`.

@@ -2,72 +2,81 @@ import Foundation
 import TestSupport
 import Testing
 
-/// Every Swift snippet of the documentation compiles, in a scratch package that depends on this
-/// one as a user's package would (Swift 6, not in strict memory-safety mode). A snippet sees the
-/// modules its document has imported so far (plus the module a DocC catalog or a doc comment
-/// documents) and nothing else; values a snippet takes as given (`leaf`, `message`, ...) are
-/// declared in `SnippetPackage.prelude`. A line marked `// does not compile` must not.
+/// The package as users get it: its documentation's snippets compile, it resolves by version as a
+/// dependency, and C programs build against an installed prefix. The suites build whole packages,
+/// one at a time, and only in the plain run (a sanitizer run would repeat them, and they check
+/// packaging, not memory).
 @Suite(
-  "Documentation snippets compile", .serialized,
-  .enabled(if: Toolchain.plainRun, "builds a package; plain run only"))
-struct SnippetCompileTests {
-  @Test func everySnippetCompiles() throws {
-    let snippets = try DocumentationSnippets.all().filter { !$0.isManifest }
-    #expect(snippets.count >= 15, "found only \(snippets.count) snippets")
-    let package = try SnippetPackage(snippets: snippets)
-    let build = try package.build(target: "Snippets")
-    let failures = package.errorsBySnippet(build.output)
-    for (snippet, errors) in failures {
-      Issue.record("\(snippet) does not compile:\n\(errors.joined(separator: "\n"))")
-    }
-    if failures.isEmpty {
-      #expect(build.status == 0, "the snippet package did not build:\n\(build.output)")
-    }
-  }
+  "The package as users get it", .serialized,
+  .enabled(if: Toolchain.plainRun, "builds whole packages; the plain run does"))
+struct AdoptionTests {}
 
-  @Test func linesMarkedAsNotCompilingDoNot() throws {
-    let snippets = try DocumentationSnippets.all().filter { !$0.refusedLines.isEmpty }
-    #expect(!snippets.isEmpty, "no line marked `// does not compile` was found")
-    let package = try SnippetPackage(snippets: try DocumentationSnippets.all().filter { !$0.isManifest })
-    let build = try package.build(target: "Refusals")
-    #expect(build.status != 0, "every refused line compiled")
-    let errors = package.errorLines(build.output)
-    for snippet in snippets {
-      for index in snippet.refusedLines {
-        let location = "\(snippet.file):\(snippet.line + index)"
-        #expect(errors.contains(location), "\(location) is marked `// does not compile` but compiles")
+extension AdoptionTests {
+  /// Every Swift snippet of the documentation compiles, in a scratch package that depends on this
+  /// one as a user's package would (Swift 6, not in strict memory-safety mode). A snippet sees the
+  /// modules its document has imported so far (plus the module a DocC catalog or a doc comment
+  /// documents) and nothing else; values a snippet takes as given (`leaf`, `message`, ...) are
+  /// declared in `SnippetPackage.prelude`. A line marked `// does not compile` must not.
+  @Suite("Documentation snippets compile")
+  struct SnippetCompileTests {
+    @Test func everySnippetCompiles() throws {
+      let snippets = try DocumentationSnippets.all().filter { !$0.isManifest }
+      #expect(snippets.count >= 15, "found only \(snippets.count) snippets")
+      let package = try SnippetPackage(snippets: snippets)
+      let build = try package.build(target: "Snippets")
+      let failures = package.errorsBySnippet(build.output)
+      for (snippet, errors) in failures {
+        Issue.record("\(snippet) does not compile:\n\(errors.joined(separator: "\n"))")
       }
-      // No other line of the snippet fails: the refusal is for the reason the doc gives.
-      let others = errors.filter {
-        $0.hasPrefix("\(snippet.file):")
-          && !snippet.refusedLines.map { "\(snippet.file):\(snippet.line + $0)" }
-            .contains($0)
-          && (snippet.line..<(snippet.line + snippet.code.count)).map { "\(snippet.file):\($0)" }.contains($0)
+      if failures.isEmpty {
+        #expect(build.status == 0, "the snippet package did not build:\n\(build.output)")
       }
-      #expect(others.isEmpty, "\(snippet) fails at other lines too: \(others)\n\(build.output)")
     }
-  }
 
-  @Test func theExtractorFindsEveryKindOfSnippet() throws {
-    let snippets = try DocumentationSnippets.all()
-    #expect(snippets.contains { $0.file == "README.md" })
-    #expect(snippets.contains { $0.file.contains(".docc/") })
-    #expect(snippets.contains { $0.file.hasSuffix(".swift") })
-    #expect(snippets.contains { $0.isManifest })
-    // A Markdown snippet has the imports of the ones before it; a doc comment its module.
-    let document = [
-      "# Title", "```swift", "import PKCS11Keys", "let a = 1", "```", "text", "  ```swift", "  let b = 2",
-      "  ```", "```c", "int c;", "```",
-    ]
-    let found = DocumentationSnippets.markdownSnippets(file: "T.md", lines: document, module: "M")
-    #expect(found.map(\.line) == [3, 8])
-    #expect(found.map(\.context) == [["M"], ["M", "PKCS11Keys"]])
-    #expect(found.map(\.code) == [["import PKCS11Keys", "let a = 1"], ["let b = 2"]])
-    let comment = ["/// Text.", "///", "/// ```swift", "/// let x = 1", "/// ```", "struct S {}"]
-    let inComment = DocumentationSnippets.docCommentSnippets(file: "S.swift", lines: comment, module: "M")
-    #expect(inComment.map(\.line) == [4])
-    #expect(inComment.map(\.code) == [["let x = 1"]])
-    #expect(snippets.first { $0.file.hasPrefix("Sources/OpenSSLObjects/") }?.context == ["OpenSSLObjects"])
+    @Test func linesMarkedAsNotCompilingDoNot() throws {
+      let snippets = try DocumentationSnippets.all().filter { !$0.refusedLines.isEmpty }
+      #expect(!snippets.isEmpty, "no line marked `// does not compile` was found")
+      let package = try SnippetPackage(snippets: try DocumentationSnippets.all().filter { !$0.isManifest })
+      let build = try package.build(target: "Refusals")
+      #expect(build.status != 0, "every refused line compiled")
+      let errors = package.errorLines(build.output)
+      for snippet in snippets {
+        for index in snippet.refusedLines {
+          let location = "\(snippet.file):\(snippet.line + index)"
+          #expect(errors.contains(location), "\(location) is marked `// does not compile` but compiles")
+        }
+        // No other line of the snippet fails: the refusal is for the reason the doc gives.
+        let others = errors.filter {
+          $0.hasPrefix("\(snippet.file):")
+            && !snippet.refusedLines.map { "\(snippet.file):\(snippet.line + $0)" }
+              .contains($0)
+            && (snippet.line..<(snippet.line + snippet.code.count)).map { "\(snippet.file):\($0)" }.contains($0)
+        }
+        #expect(others.isEmpty, "\(snippet) fails at other lines too: \(others)\n\(build.output)")
+      }
+    }
+
+    @Test func theExtractorFindsEveryKindOfSnippet() throws {
+      let snippets = try DocumentationSnippets.all()
+      #expect(snippets.contains { $0.file == "README.md" })
+      #expect(snippets.contains { $0.file.contains(".docc/") })
+      #expect(snippets.contains { $0.file.hasSuffix(".swift") })
+      #expect(snippets.contains { $0.isManifest })
+      // A Markdown snippet has the imports of the ones before it; a doc comment its module.
+      let document = [
+        "# Title", "```swift", "import PKCS11Keys", "let a = 1", "```", "text", "  ```swift", "  let b = 2",
+        "  ```", "```c", "int c;", "```",
+      ]
+      let found = DocumentationSnippets.markdownSnippets(file: "T.md", lines: document, module: "M")
+      #expect(found.map(\.line) == [3, 8])
+      #expect(found.map(\.context) == [["M"], ["M", "PKCS11Keys"]])
+      #expect(found.map(\.code) == [["import PKCS11Keys", "let a = 1"], ["let b = 2"]])
+      let comment = ["/// Text.", "///", "/// ```swift", "/// let x = 1", "/// ```", "struct S {}"]
+      let inComment = DocumentationSnippets.docCommentSnippets(file: "S.swift", lines: comment, module: "M")
+      #expect(inComment.map(\.line) == [4])
+      #expect(inComment.map(\.code) == [["let x = 1"]])
+      #expect(snippets.first { $0.file.hasPrefix("Sources/OpenSSLObjects/") }?.context == ["OpenSSLObjects"])
+    }
   }
 }
 
