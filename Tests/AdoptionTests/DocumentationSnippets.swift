@@ -105,7 +105,10 @@ enum DocumentationSnippets {
       index += 1
       let snippet = DocumentationSnippet(file: file, line: start, code: code, context: context)
       snippets.append(snippet)
-      for name in snippet.imports where !context.contains(name) { context.append(name) }
+      // A package manifest's imports (PackageDescription) are not the reader's program's.
+      if !snippet.isManifest {
+        for name in snippet.imports where !context.contains(name) { context.append(name) }
+      }
     }
     return snippets
   }

@@ -71,6 +71,15 @@ extension AdoptionTests {
       #expect(found.map(\.line) == [3, 8])
       #expect(found.map(\.context) == [["M"], ["M", "PKCS11Keys"]])
       #expect(found.map(\.code) == [["import PKCS11Keys", "let a = 1"], ["let b = 2"]])
+      // A manifest's imports are not carried into the program's snippets.
+      let withManifest = DocumentationSnippets.markdownSnippets(
+        file: "M.md",
+        lines: [
+          "```swift", "import PackageDescription", "let package = Package()", "```", "```swift",
+          "let b = 2", "```",
+        ], module: nil)
+      #expect(withManifest.map(\.isManifest) == [true, false])
+      #expect(withManifest[1].context.isEmpty)
       let comment = ["/// Text.", "///", "/// ```swift", "/// let x = 1", "/// ```", "struct S {}"]
       let inComment = DocumentationSnippets.docCommentSnippets(file: "S.swift", lines: comment, module: "M")
       #expect(inComment.map(\.line) == [4])
