@@ -255,6 +255,7 @@ struct SnippetPackage {
     nonisolated(unsafe) var store: X509Store = given()
     nonisolated(unsafe) var crl: X509CRL = given()
     nonisolated(unsafe) var apiContext: SSLContext = given()
+    nonisolated(unsafe) var context: SSLContext = given()
     nonisolated(unsafe) var server: TLSConfiguration = given()
     nonisolated(unsafe) var client: TLSConfiguration = given()
     nonisolated(unsafe) var chain: CertificateChain = given()
