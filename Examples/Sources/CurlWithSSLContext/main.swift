@@ -25,7 +25,13 @@ guard positional.count >= 1 else {
 
 /// What the callback installs, passed through curl's user pointer, and what verification saw.
 final class Setup: @unchecked Sendable {
-  var configuration = TLSConfiguration.client  // the OS trust store unless --trusted
+  var configuration = {
+    var configuration = TLSConfiguration.client  // the OS trust store unless --trusted
+    // curl checks the host name itself after the handshake (CURLOPT_SSL_VERIFYHOST) and never
+    // sets one on the SSL it makes from this context.
+    configuration.hostNameRequirement = .checkedByCaller
+    return configuration
+  }()
   var failure: (any Error)?
   var lastVerificationError: VerificationError?
 }
