@@ -60,8 +60,15 @@ run_tests() {
     tested+=("$name failed: ${failures:-see the output above}")
     exit "$status"
   fi
-  if [[ ${xctests:-0} != 0 ]]; then count="${count:-0} + $xctests XCTest"; fi
-  tested+=("$name ${count:-0} passed")
+  if [[ ${xctests:-0} != 0 ]]; then count=$((${count:-0} + xctests)); fi
+  # Swift Testing counts skipped tests in its summary: passed is the rest.
+  local skips
+  skips=$(grep -c '^➜ Test .* skipped' "$tests_log" || true)
+  if [[ ${skips:-0} != 0 ]]; then
+    tested+=("$name $((${count:-0} - skips)) passed and $skips skipped")
+  else
+    tested+=("$name ${count:-0} passed")
+  fi
 }
 
 # build_warning_free ARGS...: swift build ARGS, failing on any warning of ours (ld.gold's notes

@@ -2,13 +2,14 @@ import Foundation
 import TestSupport
 import Testing
 
-/// The package as users get it: its documentation's snippets compile, it resolves by version as a
-/// dependency, and C programs build against an installed prefix. The suites build whole packages,
-/// one at a time, and only in the plain run (a sanitizer run would repeat them, and they check
-/// packaging, not memory).
+/// The package as users get it: its documentation's snippets compile and name every public type,
+/// it resolves by version as a dependency, and C programs build against an installed prefix. The
+/// suites build whole packages, one at a time, and only in the plain run (a sanitizer run would
+/// repeat them, and they check packaging and documentation, not memory).
 @Suite(
   "The package as users get it", .serialized,
-  .enabled(if: Toolchain.plainRun, "builds whole packages; the plain run does"))
+  .enabled(if: Toolchain.plainRun, "packaging and documentation checks (whole package builds): the plain run does them")
+)
 struct AdoptionTests {}
 
 extension AdoptionTests {

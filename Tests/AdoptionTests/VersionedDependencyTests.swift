@@ -41,7 +41,8 @@ extension AdoptionTests {
         "git",
         ["-C", target, "checkout", "--quiet", "--detach", head.stdout.trimmingCharacters(in: .whitespacesAndNewlines)]
       ).requireSuccess("git checkout")
-      try ChildProcess.run("git", ["-C", target, "tag", version]).requireSuccess("git tag")
+      // -f: the repository may carry the tag already; the clone's tag must be this commit.
+      try ChildProcess.run("git", ["-C", target, "tag", "-f", version]).requireSuccess("git tag")
       return target
     }
 
