@@ -244,15 +244,27 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
   ///   the error a callback threw.
   @discardableResult
   public func handshake() throws -> Progress {
-    let progress = try perform("SSL_do_handshake") { unsafe SSL_do_handshake(pointer) }.progress
+    let progress: Progress
+    do {
+      progress = try perform("SSL_do_handshake") { unsafe SSL_do_handshake(pointer) }.progress
+    } catch let error as TLSError
+      where state?.policyChangedDuringHandshake == true
+      && error.openSSLError?.contains(library: ERR_LIB_SSL, reason: SSL_R_ATTEMPT_TO_REUSE_SESSION_IN_DIFFERENT_CONTEXT)
+        == true
+    {
+      // OpenSSL refused the resumption itself: the session was bound to the old policy.
+      throw Self.policyChangedTooLate
+    }
     if progress == .complete, state?.policyChangedDuringHandshake == true, isSessionReused {
-      throw UsageError(
-        "the connection's verification policy changed after its handshake had begun, and the server resumed the "
-          + "session offered under the old policy, so the new policy was never applied; change a connection's "
-          + "policy before its handshake")
+      throw Self.policyChangedTooLate
     }
     return progress
   }
+
+  private static let policyChangedTooLate = UsageError(
+    "the connection's verification policy changed after its handshake had begun, and the server resumed the "
+      + "session offered under the old policy, so the new policy was never applied; change a connection's "
+      + "policy before its handshake")
 
   /// Reads application data (`SSL_read_ex`), at most `maximumCount` bytes.
   public func read(maximumCount: Int = 16_384) throws -> ReadResult {
@@ -511,8 +523,12 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
   public var peerChain: [X509Certificate] { unsafe X509Stack.certificates(SSL_get_peer_cert_chain(pointer)) }
 
   /// The chain OpenSSL verified, leaf first (`SSL_get0_verified_chain`), each member retained;
-  /// empty when verification did not succeed.
-  public var verifiedChain: [X509Certificate] { unsafe X509Stack.certificates(SSL_get0_verified_chain(pointer)) }
+  /// empty when verification did not succeed (`SSL_get_verify_result` is not `X509_V_OK`: OpenSSL
+  /// keeps the chain as far as it was built even then, which is not a verified chain).
+  public var verifiedChain: [X509Certificate] {
+    guard unsafe SSL_get_verify_result(pointer) == X509_V_OK else { return [] }
+    return unsafe X509Stack.certificates(SSL_get0_verified_chain(pointer))
+  }
 
   /// The verification's failure, explained, or `nil` when it succeeded (or did not run).
   /// Under `SSL_VERIFY_NONE` the handshake goes on and this tells what verification found.
