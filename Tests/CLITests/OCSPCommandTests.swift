@@ -244,4 +244,15 @@ struct OCSPCommandTests {
     #expect(text.stdout.contains("OCSP response"))
     #expect(text.stdout.contains("serial \(fixture.pki.leaf.serialNumber.hex): good"), "\(text.stdout)")
   }
+
+  @Test func fetchForACertificateWithoutAnOCSPURLNamesTheFile() throws {
+    let pki = try TestPKI()
+    let directory = try TemporaryDirectory()
+    let leaf = try directory.write("no-aia.pem", pki.leaf.pemEncoded)
+    let issuer = try directory.write("issuer.pem", pki.intermediate.pemEncoded)
+    let result = try ChildProcess.run(tool, ["ocsp", "fetch", "--cert", leaf, "--issuer", issuer])
+    #expect(result.status == 2, "\(result.output)")
+    #expect(result.stderr.hasPrefix("error: --cert \(leaf): "), "\(result.stderr)")
+    #expect(result.stderr.contains("--url"), "\(result.stderr)")
+  }
 }
