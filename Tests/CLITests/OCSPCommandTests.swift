@@ -160,6 +160,12 @@ struct OCSPCommandTests {
       tool, fetch + ["--url", down, "--timeout", "1", "--json"], environment: clean)
     #expect(unreachable.status == 1, "\(unreachable.output)")
     #expect((try json(unreachable.stdout)["error"] as? [String: Any])?["name"] as? String == "OCSPClientError")
+    // A refused port is a refusal, not a wait for the time limit (the default, 10 s, here).
+    let refusedPort = try ChildProcess.run(tool, fetch + ["--url", down, "--json"], environment: clean)
+    #expect(refusedPort.status == 1, "\(refusedPort.output)")
+    let refusedMessage = (try json(refusedPort.stdout)["error"] as? [String: Any])?["message"] as? String ?? ""
+    #expect(refusedMessage.contains("refused"), "\(refusedPort.output)")
+    #expect(!refusedMessage.contains("within"), "\(refusedPort.output)")
 
     // With http_proxy, the request goes to the proxy (here the responder itself, which answers
     // any absolute URI); no_proxy for the host turns that off again.
