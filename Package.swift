@@ -91,11 +91,12 @@ let package = Package(
       path: "Tests/oo-test-helper",
       swiftSettings: strictSettings
     ),
-    // libcurl, for the tests that configure curl's SSL_CTX from Swift.
+    // libcurl, for the tests that configure curl's SSL_CTX from Swift. Its header is on the default
+    // include path (libcurl4-openssl-dev); no pkgConfig: Debian 13's libcurl.pc adds
+    // `-isystem /usr/include/mit-krb5`, a flag SwiftPM refuses with a warning.
     .systemLibrary(
       name: "CCurl",
       path: "Tests/CCurl",
-      pkgConfig: "libcurl",
       providers: [.apt(["libcurl4-openssl-dev"])]
     ),
     // Shared by the test targets: PKI builders, temporary directories, child processes.

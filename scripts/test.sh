@@ -5,9 +5,22 @@
 #
 # Sanitizer builds use their own scratch paths (.build-asan, .build-tsan, .build-fuzz), so the
 # plain .build stays incremental. OO_SKIP_SANITIZERS=1 skips them for a quick local run.
+#
+#   scripts/test.sh --plain [--scratch-path DIR]   only the warning-free build and the plain tests
+#                                                   (what scripts/matrix.sh runs on OpenSSL 3.5 and 4.0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+plain=""
+scratch=()
+while (($#)); do
+  case "$1" in
+    --plain) plain=yes ;;
+    --scratch-path) scratch=(--scratch-path "$2"); shift ;;
+    *) echo "usage: scripts/test.sh [--plain [--scratch-path DIR]]" >&2; exit 2 ;;
+  esac
+  shift
+done
 scripts/setup.sh
 
 log=$(mktemp)
@@ -23,6 +36,14 @@ build_warning_free() {
     exit 1
   fi
 }
+
+if [[ -n $plain ]]; then
+  echo "==> swift build --build-tests (warnings are errors)"
+  build_warning_free --build-tests "${scratch[@]}"
+  echo "==> swift test"
+  swift test --skip-build "${scratch[@]}"
+  exit 0
+fi
 
 echo "==> swift format lint --strict"
 swift format lint --strict -r Sources Tests Package.swift Benchmarks/Sources Benchmarks/Package.swift \

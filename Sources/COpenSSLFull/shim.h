@@ -300,6 +300,17 @@ static inline void oo_EC_KEY_free(EC_KEY *key) { EC_KEY_free(key); }
 
 /* MARK: - Time */
 
+/* SSL_SESSION_get_time_ex(s) where it exists (3.3 and later: a time_t, free of the year-2038 limit);
+ * SSL_SESSION_get_time(s), deprecated from 3.3 on, before it. */
+static inline long long oo_SSL_SESSION_get_time(const SSL_SESSION *s)
+{
+#if OPENSSL_VERSION_NUMBER >= 0x30300000L
+    return (long long)SSL_SESSION_get_time_ex(s);
+#else
+    return (long long)SSL_SESSION_get_time(s);
+#endif
+}
+
 /* timegm(3) for a struct tm in UTC (a GNU extension the Glibc module does not always expose) */
 static inline long long oo_timegm(struct tm *tm) { return (long long)timegm(tm); }
 
