@@ -33,6 +33,7 @@
 #include <openssl/provider.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <openssl/store.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -98,12 +99,12 @@ static inline long oo_BIO_set_mem_eof_return(BIO *b, int v) { return BIO_set_mem
 
 /* MARK: - Key generation (variadic EVP_PKEY_Q_keygen behind macros) */
 
-/* EVP_RSA_gen(bits): EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits) */
-static inline EVP_PKEY *oo_EVP_RSA_gen(size_t bits) { return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", bits); }
-/* EVP_EC_gen(curve): EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve) */
-static inline EVP_PKEY *oo_EVP_EC_gen(const char *curve) { return EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve); }
-/* EVP_PKEY_Q_keygen(NULL, NULL, type) for key types without parameters (ED25519, ED448, X25519, X448) */
-static inline EVP_PKEY *oo_EVP_PKEY_Q_keygen_simple(const char *type) { return EVP_PKEY_Q_keygen(NULL, NULL, type); }
+/* EVP_RSA_gen(bits) in a library context: EVP_PKEY_Q_keygen(libctx, propq, "RSA", (size_t)bits) */
+static inline EVP_PKEY *oo_EVP_RSA_gen(OSSL_LIB_CTX *libctx, const char *propq, size_t bits) { return EVP_PKEY_Q_keygen(libctx, propq, "RSA", bits); }
+/* EVP_EC_gen(curve) in a library context: EVP_PKEY_Q_keygen(libctx, propq, "EC", curve) */
+static inline EVP_PKEY *oo_EVP_EC_gen(OSSL_LIB_CTX *libctx, const char *propq, const char *curve) { return EVP_PKEY_Q_keygen(libctx, propq, "EC", curve); }
+/* EVP_PKEY_Q_keygen(libctx, propq, type) for key types without parameters (ED25519, ED448, X25519, X448, ML-DSA-65, ...) */
+static inline EVP_PKEY *oo_EVP_PKEY_Q_keygen_simple(OSSL_LIB_CTX *libctx, const char *propq, const char *type) { return EVP_PKEY_Q_keygen(libctx, propq, type); }
 
 /* EVP_PKEY_KEYPAIR and EVP_PKEY_PUBLIC_KEY: selections built from OSSL_KEYMGMT_SELECT_* macros */
 static inline int oo_EVP_PKEY_KEYPAIR(void) { return EVP_PKEY_KEYPAIR; }
