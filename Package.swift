@@ -45,9 +45,12 @@ let package = Package(
       dependencies: ["COpenSSLFull"],
       swiftSettings: safeSettings
     ),
+    // Which libcrypto / libssl another loaded library links (libp11, libcurl): two OpenSSLs in one
+    // process must never exchange objects.
+    .target(name: "CLinkedLibraries"),
     .target(
       name: "PKCS11Keys",
-      dependencies: ["OpenSSLObjects", "CLibP11", "COpenSSLFull"],
+      dependencies: ["OpenSSLObjects", "CLibP11", "COpenSSLFull", "CLinkedLibraries"],
       swiftSettings: safeSettings
     ),
     // include/openssl_objects.h for the Swift side of the C ABI.
@@ -108,7 +111,7 @@ let package = Package(
     ),
     .testTarget(
       name: "OpenSSLObjectsTests",
-      dependencies: ["OpenSSLObjects", "COpenSSLFull", "CCurl", "TestSupport"],
+      dependencies: ["OpenSSLObjects", "COpenSSLFull", "CCurl", "CLinkedLibraries", "TestSupport"],
       swiftSettings: strictSettings
     ),
     .testTarget(

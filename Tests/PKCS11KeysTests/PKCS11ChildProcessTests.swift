@@ -1,4 +1,5 @@
 import Foundation
+import OpenSSLObjects
 import PKCS11Keys
 import TestSupport
 import Testing
@@ -86,5 +87,57 @@ struct PKCS11ChildProcessTests {
     #expect(result.stdout.contains("sign failed: P11_R_UI_FAILED"), "\(result.output)")
     #expect(result.stdout.contains("private key \"ec-always-auth\" id 04"))
     #expect(result.stdout.contains("token \"oo-test\""))
+  }
+}
+
+/// The provider backend (pkcs11-provider through `OSSL_STORE`) where pkcs11-provider is installed
+/// (Debian 13 and later: scripts/matrix.sh runs it on OpenSSL 3.5 and 4.0), in a fresh process
+/// under `timeout`, since some load orders hang in SoftHSM2 (pkcs11-provider #723); elsewhere the
+/// typed error that says the backend is missing.
+@Suite("PKCS#11 through pkcs11-provider")
+struct PKCS11ProviderBackendTests {
+  let helper = ChildProcess.product("oo-test-helper")
+
+  @Test(.enabled(if: PKCS11Backend.isProviderInstalled, "pkcs11-provider is not installed here (Debian 12 ships none)"))
+  func theProviderBackendSignsServesTLSAndKeepsItsLibraryContext() throws {
+    let softhsm = try SoftHSMToken()
+    let uri = "pkcs11:token=oo-test;object=ec-p256;type=private?pin-source=file:\(softhsm.pinFile)"
+    let certificateURI = "pkcs11:token=oo-test;object=ec-p256;type=cert"
+    let result = try ChildProcess.run(
+      "timeout", ["120", helper, "pkcs11-provider", SoftHSMToken.modulePath, uri, certificateURI],
+      environment: softhsm.environment)
+    #expect(result.status == 0, "\(result.output)")
+    #expect(result.stdout.contains("key: EC, matches its certificate: true"), "\(result.output)")
+    #expect(result.stdout.contains("signature verifies: true"), "\(result.output)")
+    #expect(result.stdout.contains("handshake: TLSv1.3"), "\(result.output)")
+    #expect(result.stdout.contains("server certificate is the token's: true"), "\(result.output)")
+    #expect(result.stdout.contains("other context: library context mismatch"), "\(result.output)")
+    #expect(result.stdout.contains("same context: accepted"), "\(result.output)")
+    #expect(result.stdout.contains("wrong PIN: login failed"), "\(result.output)")
+    #expect(result.stdout.contains("module not allowed: module not allowed"), "\(result.output)")
+    #expect(!result.output.contains(SoftHSMToken.pin), "the PIN must never be printed")
+  }
+
+  @Test(.disabled(if: PKCS11Backend.isProviderInstalled, "pkcs11-provider is installed: the test above runs"))
+  func withoutPKCS11ProviderTheProviderBackendIsATypedError() throws {
+    do {
+      _ = try PrivateKey(
+        pkcs11: "pkcs11:token=oo-test;object=ec-p256", options: PKCS11LoadOptions(backend: .provider))
+      Issue.record("the provider backend loaded a key without pkcs11-provider")
+    } catch let error as PKCS11Error {
+      #expect(error.code == .backendUnavailable)
+      #expect(error.description.contains("pkcs11-provider"))
+    }
+  }
+
+  @Test func theAutomaticBackendIsLibP11ExactlyWhenLibP11LinksThisOpenSSL() throws {
+    let resolved = try? PKCS11Backend.automatic.resolved()
+    if PKCS11Backend.libp11UsesThisOpenSSL {
+      #expect(resolved == .libp11)
+    } else {
+      #expect(resolved == (PKCS11Backend.isProviderInstalled ? .provider : nil))
+      #expect(throws: PKCS11Error.self) { try PKCS11Backend.libp11.resolved() }
+    }
+    #expect(PKCS11Backend.libp11Libcrypto?.hasPrefix("libcrypto.so.") ?? true)
   }
 }

@@ -19,6 +19,12 @@
 //   oo-test-helper pkcs11-no-context-pin MODULE URI
 //                                     a CKA_ALWAYS_AUTHENTICATE key whose PIN handler answers
 //                                     nothing: the signature fails, and nothing prompts
+//   oo-test-helper pkcs11-provider MODULE URI CERT-URI
+//                                     the provider backend (pkcs11-provider) in a fresh process:
+//                                     a TLS context made before the provider is loaded, then the
+//                                     key and certificate, a signature, a handshake with the key,
+//                                     a key of another library context refused, and the errors
+//                                     of a wrong PIN, no PIN and a module the policy forbids
 
 import COpenSSLFull
 import Foundation
@@ -323,6 +329,72 @@ func tlsDefaults(port: Int) {
   }
 }
 
+// MARK: - The provider backend
+
+func pkcs11Provider(module: String, uri: String, certificateURI: String) throws {
+  // A TLS context before pkcs11-provider is loaded: the provider must still serve later contexts.
+  _ = try SSLContext(configuration: .client)
+  let options = PKCS11LoadOptions(backend: .provider, moduleFile: module)
+  let key = try PrivateKey(pkcs11: uri, options: options)
+  let certificate = try X509Certificate(pkcs11: certificateURI, options: options)
+  print("key: \(key.algorithm), matches its certificate: \(key.matches(certificate))")
+  let message = Array("signed inside pkcs11-provider".utf8)
+  let signature = try key.signature(for: message)
+  print("signature verifies: \(try certificate.publicKey.isValidSignature(signature, for: message))")
+
+  var server = TLSConfiguration.server([CertificateChain(certificate: certificate, privateKey: key)])
+  server.sessions.resumption = false
+  var client = TLSConfiguration.client
+  client.peerVerification = .none
+  client.hostNameRequirement = .insecureNone
+  let serverConnection = try SSLContext(configuration: server).makeConnection()
+  let clientConnection = try SSLContext(configuration: client).makeConnection(serverName: nil)
+  var rounds = 0
+  while rounds < 40 {
+    rounds += 1
+    let c = try clientConnection.handshake()
+    serverConnection.receive(clientConnection.takeOutput())
+    let s = try serverConnection.handshake()
+    clientConnection.receive(serverConnection.takeOutput())
+    if c == .complete && s == .complete { break }
+  }
+  print("handshake: \(clientConnection.version?.description ?? "incomplete")")
+  print("server certificate is the token's: \(clientConnection.peerCertificate == certificate)")
+
+  // A key loaded into another library context is refused by a TLS context of the default one.
+  let other = try LibraryContext()
+  var elsewhere = options
+  elsewhere.libraryContext = other
+  let otherKey = try PrivateKey(pkcs11: uri, options: elsewhere)
+  do {
+    _ = try SSLContext(configuration: .server([CertificateChain(certificate: certificate, privateKey: otherKey)]))
+    print("other context: accepted")
+  } catch let error as ProviderError {
+    print("other context: \(error.code)")
+  }
+  var same = TLSConfiguration.server([CertificateChain(certificate: certificate, privateKey: otherKey)])
+  same.libraryContext = other
+  _ = try SSLContext(configuration: same)
+  print("same context: accepted")
+
+  func code(_ uri: String, _ options: PKCS11LoadOptions) -> String {
+    do {
+      _ = try PrivateKey(pkcs11: uri, options: options)
+      return "loaded"
+    } catch let error as PKCS11Error {
+      return "\(error.code)"
+    } catch {
+      return "\(error)"
+    }
+  }
+  let bare = uri.split(separator: "?").first.map(String.init) ?? uri
+  print("wrong PIN: \(code(bare + "?pin-value=999999", options))")
+  print("no PIN: \(code(bare, options))")
+  print(
+    "module not allowed: \(code(bare + "?module-path=/usr/lib/softhsm/libsofthsm2.so", PKCS11LoadOptions(backend: .provider)))"
+  )
+}
+
 // MARK: - Main
 
 let arguments = CommandLine.arguments
@@ -375,6 +447,11 @@ case "pkcs11-fork":
 case "pkcs11-no-context-pin":
   guard arguments.count == 4 else { fail("usage: oo-test-helper pkcs11-no-context-pin MODULE URI") }
   do { try pkcs11NoContextPIN(module: arguments[2], uri: arguments[3]) } catch { fail("\(error)") }
+case "pkcs11-provider":
+  guard arguments.count == 5 else { fail("usage: oo-test-helper pkcs11-provider MODULE URI CERT-URI") }
+  do { try pkcs11Provider(module: arguments[2], uri: arguments[3], certificateURI: arguments[4]) } catch {
+    fail("\(error)")
+  }
 case "tls-defaults":
   // Reads back what a raw SSL_CTX and ours get under the OPENSSL_CONF of the environment, then
   // connects our default client to 127.0.0.1:PORT.
