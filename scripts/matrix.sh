@@ -118,7 +118,7 @@ in_rootfs() {
     cp /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
     exec chroot "$dir" /usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" \
       PATH=/opt/swift/usr/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-      LANG=C.UTF-8 CI="${CI:-}" OO_MATRIX=1 \
+      LANG=C.UTF-8 CI="${CI:-}" OO_MATRIX=1 OO_SCRATCH=/scratch \
       bash -c "cd /src && exec \"\$@\"" bash "$@"
   ' bash "$dir" "$root" "$@"
 }

@@ -42,6 +42,9 @@ struct Connect: ParsableCommand {
   @Option(name: .customLong("min-version"), help: "1.2 or 1.3.")
   var minVersion: String?
 
+  @Option(help: "Key exchange groups to offer, in order (X25519MLKEM768 and ML-KEM need OpenSSL 3.5).")
+  var groups: [String] = []
+
   @Option(help: "Text to send after the handshake; the answer is read until the server closes.")
   var send: String?
 
@@ -93,6 +96,7 @@ struct Connect: ParsableCommand {
       configuration.alpnProtocols = alpn
       if !pins.isEmpty { configuration.verification.pins = try PinSet(pins) }
       if minVersion == "1.3" { configuration.minimumVersion = .tls13 }
+      if !groups.isEmpty { configuration.groups = groups }
       if let cert, let key {
         let privateKey = try KeySource.privateKey(key, pinPath: pin.path, allowPinValue: allowPinValue)
         let certificates = try X509Certificate.all(contentsOfFile: cert)
@@ -146,6 +150,7 @@ struct Connect: ParsableCommand {
           ("version", .optional(connection.version?.description)),
           ("cipher", .optional(connection.cipher)),
           ("alpn", .optional(connection.alpnProtocol)),
+          ("group", .optional(connection.group)),
           ("servername", .optional(connection.serverName)),
           ("peer_chain", Describe.chain(connection.peerChain)),
           ("verified_chain", Describe.chain(connection.verifiedChain)),
