@@ -128,7 +128,7 @@ let package = Package(
     ),
     .testTarget(
       name: "CLITests",
-      dependencies: ["OpenSSLObjects", "TestSupport"],
+      dependencies: ["OpenSSLObjects", "PKCS11Keys", "TestSupport"],
       swiftSettings: strictSettings
     ),
   ],

@@ -8,7 +8,13 @@ import Testing
 /// lifetime paths on which libp11 0.4.12 crashes, and fork. Each child must exit cleanly. Each test
 /// makes a token of its own: SoftHSM2 does not share a token directory well between processes that
 /// use it at the same time.
-@Suite("PKCS#11 in child processes")
+@Suite(
+  "PKCS#11 in child processes",
+  .enabled(
+    if: PKCS11Backend.libp11UsesThisOpenSSL,
+    "libp11 links another libcrypto than this process (Debian's libp11 with OpenSSL 4.0): its backend is refused here; the provider backend runs"
+  )
+)
 struct PKCS11ChildProcessTests {
   let helper = ChildProcess.product("oo-test-helper")
   let modulePath = SoftHSMToken.modulePath
@@ -107,6 +113,8 @@ struct PKCS11ProviderBackendTests {
       "timeout", ["120", helper, "pkcs11-provider", SoftHSMToken.modulePath, uri, certificateURI],
       environment: softhsm.environment)
     #expect(result.status == 0, "\(result.output)")
+    // The default provider first: loading pkcs11-provider alone would turn off its fallback.
+    #expect(result.stdout.contains("providers: default, pkcs11"), "\(result.output)")
     #expect(result.stdout.contains("key: EC, matches its certificate: true"), "\(result.output)")
     #expect(result.stdout.contains("signature verifies: true"), "\(result.output)")
     #expect(result.stdout.contains("handshake: TLSv1.3"), "\(result.output)")
@@ -116,6 +124,17 @@ struct PKCS11ProviderBackendTests {
     #expect(result.stdout.contains("wrong PIN: login failed"), "\(result.output)")
     #expect(result.stdout.contains("module not allowed: module not allowed"), "\(result.output)")
     #expect(!result.output.contains(SoftHSMToken.pin), "the PIN must never be printed")
+  }
+
+  @Test(.enabled(if: PKCS11Backend.isProviderInstalled, "pkcs11-provider is not installed here (Debian 12 ships none)"))
+  func aProviderThatDoesNotAnswerInTimeIsATypedErrorNotAHang() throws {
+    let softhsm = try SoftHSMToken()
+    let uri = "pkcs11:token=oo-test;object=ec-p256;type=private?pin-source=file:\(softhsm.pinFile)"
+    let result = try ChildProcess.run(
+      "timeout", ["120", helper, "pkcs11-provider-timeout", SoftHSMToken.modulePath, uri],
+      environment: softhsm.environment)
+    #expect(result.status == 0, "\(result.output)")
+    #expect(result.stdout.contains("no answer in time: timed out"), "\(result.output)")
   }
 
   @Test(.disabled(if: PKCS11Backend.isProviderInstalled, "pkcs11-provider is installed: the test above runs"))

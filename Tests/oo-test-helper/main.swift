@@ -25,6 +25,8 @@
 //                                     key and certificate, a signature, a handshake with the key,
 //                                     a key of another library context refused, and the errors
 //                                     of a wrong PIN, no PIN and a module the policy forbids
+//   oo-test-helper pkcs11-provider-timeout MODULE URI
+//                                     the provider backend with a one-nanosecond limit: timed out
 
 import COpenSSLFull
 import Foundation
@@ -337,6 +339,7 @@ func pkcs11Provider(module: String, uri: String, certificateURI: String) throws 
   let options = PKCS11LoadOptions(backend: .provider, moduleFile: module)
   let key = try PrivateKey(pkcs11: uri, options: options)
   let certificate = try X509Certificate(pkcs11: certificateURI, options: options)
+  print("providers: \(LibraryContext.default.providerNames.joined(separator: ", "))")
   print("key: \(key.algorithm), matches its certificate: \(key.matches(certificate))")
   let message = Array("signed inside pkcs11-provider".utf8)
   let signature = try key.signature(for: message)
@@ -393,6 +396,23 @@ func pkcs11Provider(module: String, uri: String, certificateURI: String) throws 
   print(
     "module not allowed: \(code(bare + "?module-path=/usr/lib/softhsm/libsofthsm2.so", PKCS11LoadOptions(backend: .provider)))"
   )
+}
+
+/// A provider backend call that does not answer in time (a limit of one nanosecond): the caller
+/// gets control back with a typed error. The abandoned call may still be running inside
+/// pkcs11-provider, so the process ends with `_exit`, without OpenSSL's exit-time cleanup.
+func pkcs11ProviderTimeout(module: String, uri: String) -> Never {
+  let options = PKCS11LoadOptions(backend: .provider, moduleFile: module, providerTimeout: .nanoseconds(1))
+  do {
+    _ = try PrivateKey(pkcs11: uri, options: options)
+    print("no answer in time: loaded")
+  } catch let error as PKCS11Error {
+    print("no answer in time: \(error.code)")
+  } catch {
+    print("no answer in time: \(error)")
+  }
+  fflush(nil)
+  _exit(0)
 }
 
 // MARK: - Main
@@ -452,6 +472,9 @@ case "pkcs11-provider":
   do { try pkcs11Provider(module: arguments[2], uri: arguments[3], certificateURI: arguments[4]) } catch {
     fail("\(error)")
   }
+case "pkcs11-provider-timeout":
+  guard arguments.count == 4 else { fail("usage: oo-test-helper pkcs11-provider-timeout MODULE URI") }
+  pkcs11ProviderTimeout(module: arguments[2], uri: arguments[3])
 case "tls-defaults":
   // Reads back what a raw SSL_CTX and ours get under the OPENSSL_CONF of the environment, then
   // connects our default client to 127.0.0.1:PORT.
