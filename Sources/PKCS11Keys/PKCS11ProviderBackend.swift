@@ -129,13 +129,23 @@ enum PKCS11ProviderBackend {
     let text = storeURI.formatted()
     let wanted = uri.withoutPIN.description
     let context = options.libraryContext
+    let fingerprint = pin.map { registry.fingerprint($0.copy()) }
+    // pkcs11-provider logs in once per token and then answers without asking: a different PIN
+    // later would go unchecked, so it is refused, as the libp11 backend refuses it.
+    if let fingerprint, let accepted = registry.acceptedPIN(module: module, in: context), accepted != fingerprint {
+      throw PKCS11Error(
+        .pinMismatch, module: module, object: wanted,
+        detail: "the token is logged in with another PIN through pkcs11-provider; this PIN was not checked")
+    }
     let outcome = try runWithTimeout(options.providerTimeout, module: module, object: wanted) {
       () throws -> T in
       try registry.configure(module: module, in: context)
       return try body(text, pin.map { box in { box.copy() } })
     }
     do {
-      return try outcome.get()
+      let object = try outcome.get()
+      if let fingerprint { registry.accept(fingerprint, module: module, in: context) }
+      return object
     } catch let error as InputError {
       throw translate(error, module: module, object: wanted, hadPIN: pin != nil, needsPIN: needsPIN)
     }
@@ -195,6 +205,28 @@ enum PKCS11ProviderBackend {
     private let lock = CryptoLock()
     // Guarded by `lock`. The contexts are kept: pkcs11-provider stays loaded in them (no-deinit).
     private var configured: [(context: LibraryContext, module: String)] = []
+    // Guarded by `lock`: the salted digest of the PIN a load succeeded with, per context and module.
+    private var accepted: [(context: LibraryContext, module: String, pin: [UInt8])] = []
+    /// A salt of this process, so that the digests say nothing outside it.
+    private let salt: [UInt8] = (0..<32).map { _ in UInt8.random(in: 0...255) }
+
+    /// The salted SHA-256 of a PIN.
+    func fingerprint(_ pin: consuming PIN) -> [UInt8] {
+      let salted = unsafe pin.withUnsafeBytes { unsafe salt + Array($0) }
+      return (try? Digest.sha256.hash(salted)) ?? []
+    }
+
+    func acceptedPIN(module: String, in context: LibraryContext) -> [UInt8]? {
+      lock.withLock { accepted.first { $0.context === context && $0.module == module }?.pin }
+    }
+
+    func accept(_ fingerprint: [UInt8], module: String, in context: LibraryContext) {
+      lock.withLock {
+        if !accepted.contains(where: { $0.context === context && $0.module == module }) {
+          accepted.append((context, module, fingerprint))
+        }
+      }
+    }
 
     func configure(module: String, in context: LibraryContext) throws {
       try lock.withLock { () throws in

@@ -121,9 +121,26 @@ struct PKCS11ProviderBackendTests {
     #expect(result.stdout.contains("server certificate is the token's: true"), "\(result.output)")
     #expect(result.stdout.contains("other context: library context mismatch"), "\(result.output)")
     #expect(result.stdout.contains("same context: accepted"), "\(result.output)")
-    #expect(result.stdout.contains("wrong PIN: login failed"), "\(result.output)")
+    #expect(result.stdout.contains("another PIN: PIN differs from the accepted one"), "\(result.output)")
     #expect(result.stdout.contains("module not allowed: module not allowed"), "\(result.output)")
     #expect(!result.output.contains(SoftHSMToken.pin), "the PIN must never be printed")
+  }
+
+  @Test(
+    .enabled(if: PKCS11Backend.isProviderInstalled, "pkcs11-provider is not installed here (Debian 12 ships none)"),
+    arguments: [("?pin-value=999999", "code=login failed"), ("", "code=PIN required")])
+  func theProviderBackendRefusesAWrongOrMissingPINInAFreshProcess(query: String, expected: String) throws {
+    let softhsm = try SoftHSMToken()
+    let result = try ChildProcess.run(
+      "timeout",
+      [
+        "120", helper, "pkcs11-provider-pin", SoftHSMToken.modulePath,
+        "pkcs11:token=oo-test;object=ec-p256;type=private" + query,
+      ],
+      environment: softhsm.environment)
+    #expect(result.status == 0, "\(result.output)")
+    #expect(result.stdout.contains(expected), "\(result.output)")
+    #expect(!result.output.contains("999999"), "the PIN must never be printed")
   }
 
   @Test(.enabled(if: PKCS11Backend.isProviderInstalled, "pkcs11-provider is not installed here (Debian 12 ships none)"))

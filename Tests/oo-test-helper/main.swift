@@ -25,6 +25,8 @@
 //                                     key and certificate, a signature, a handshake with the key,
 //                                     a key of another library context refused, and the errors
 //                                     of a wrong PIN, no PIN and a module the policy forbids
+//   oo-test-helper pkcs11-provider-pin MODULE URI
+//                                     one provider backend load in a fresh process (PIN errors)
 //   oo-test-helper pkcs11-provider-timeout MODULE URI
 //                                     the provider backend with a one-nanosecond limit: timed out
 
@@ -391,11 +393,23 @@ func pkcs11Provider(module: String, uri: String, certificateURI: String) throws 
     }
   }
   let bare = uri.split(separator: "?").first.map(String.init) ?? uri
-  print("wrong PIN: \(code(bare + "?pin-value=999999", options))")
-  print("no PIN: \(code(bare, options))")
+  // The token is logged in now: another PIN is refused as the libp11 backend refuses it.
+  print("another PIN: \(code(bare + "?pin-value=999999", options))")
   print(
     "module not allowed: \(code(bare + "?module-path=/usr/lib/softhsm/libsofthsm2.so", PKCS11LoadOptions(backend: .provider)))"
   )
+}
+
+/// One provider backend load in a fresh process (no login yet): what a wrong PIN or no PIN gets.
+func pkcs11ProviderPIN(module: String, uri: String) {
+  do {
+    _ = try PrivateKey(pkcs11: uri, options: PKCS11LoadOptions(backend: .provider, moduleFile: module))
+    print("loaded")
+  } catch let error as PKCS11Error {
+    print("code=\(error.code): \(error)")
+  } catch {
+    print("error: \(error)")
+  }
 }
 
 /// A provider backend call that does not answer in time (a limit of one nanosecond): the caller
@@ -472,6 +486,9 @@ case "pkcs11-provider":
   do { try pkcs11Provider(module: arguments[2], uri: arguments[3], certificateURI: arguments[4]) } catch {
     fail("\(error)")
   }
+case "pkcs11-provider-pin":
+  guard arguments.count == 4 else { fail("usage: oo-test-helper pkcs11-provider-pin MODULE URI") }
+  pkcs11ProviderPIN(module: arguments[2], uri: arguments[3])
 case "pkcs11-provider-timeout":
   guard arguments.count == 4 else { fail("usage: oo-test-helper pkcs11-provider-timeout MODULE URI") }
   pkcs11ProviderTimeout(module: arguments[2], uri: arguments[3])
