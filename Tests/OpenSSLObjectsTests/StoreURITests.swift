@@ -78,6 +78,17 @@ struct StoreURITests {
     #expect(inputError { _ = try PrivateKey(storeURI: "file:" + path) }?.reason == .noMatch)
   }
 
+  @Test func theSameKeyListedTwiceIsOneKeyButTwoKeysAreRefused() throws {
+    let pki = try TestPKI()
+    let directory = try TemporaryDirectory()
+    let pem = try pki.leafKey.pemEncoded().withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+    let twice = try write(pem + pem, "twice.pem", in: directory)
+    #expect(try PrivateKey(storeURI: "file:" + twice).hasSamePublicKey(as: pki.leafKey))
+    let other = try pki.rootKey.pemEncoded().withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+    let two = try write(pem + other, "two.pem", in: directory)
+    #expect(inputError { _ = try PrivateKey(storeURI: "file:" + two) }?.reason == .multipleObjects)
+  }
+
   @Test func unknownSchemesAndMissingFilesAreTypedErrors() throws {
     #expect(inputError { _ = try PrivateKey(storeURI: "nosuchscheme:object") }?.reason == .unsupported)
     #expect(inputError { _ = try PrivateKey(storeURI: "file:/nonexistent/key.pem") } != nil)

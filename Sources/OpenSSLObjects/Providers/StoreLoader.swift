@@ -245,7 +245,8 @@ extension PrivateKey {
   /// from a provider's store are provider-native: they sign through that provider, in TLS too.
   ///
   /// - Throws: what ``StoreLoader/load(uri:expecting:libraryContext:properties:passphrase:)``
-  ///   throws; ``InputError/Reason/multipleObjects`` when the URI names more than one key.
+  ///   throws; ``InputError/Reason/multipleObjects`` when the URI names more than one key (the same
+  ///   key listed twice counts once).
   public convenience init(
     storeURI uri: String,
     libraryContext: LibraryContext = .default,
@@ -255,7 +256,11 @@ extension PrivateKey {
     let objects = try StoreLoader.load(
       uri: uri, expecting: .privateKey, libraryContext: libraryContext, properties: properties,
       passphrase: passphrase)
-    let keys = objects.compactMap { if case .privateKey(let key) = $0 { key } else { nil } }
+    // The same key listed twice (pkcs11-provider 1.0 with a second library context does) is one.
+    var keys: [PrivateKey] = []
+    for case .privateKey(let key) in objects where !keys.contains(where: { $0.hasSamePublicKey(as: key) }) {
+      keys.append(key)
+    }
     guard keys.count == 1 else {
       throw InputError(
         keys.isEmpty ? .noMatch : .multipleObjects, object: "private key",
@@ -280,7 +285,10 @@ extension X509Certificate {
     let objects = try StoreLoader.load(
       uri: uri, expecting: .certificate, libraryContext: libraryContext, properties: properties,
       passphrase: passphrase)
-    let certificates = objects.compactMap { if case .certificate(let certificate) = $0 { certificate } else { nil } }
+    var certificates: [X509Certificate] = []
+    for case .certificate(let certificate) in objects where !certificates.contains(certificate) {
+      certificates.append(certificate)
+    }
     guard certificates.count == 1 else {
       throw InputError(
         certificates.isEmpty ? .noMatch : .multipleObjects, object: "certificate",
