@@ -25,10 +25,12 @@
 //                                     key and certificate, a signature, a handshake with the key,
 //                                     a key of another library context refused, and the errors
 //                                     of a wrong PIN, no PIN and a module the policy forbids
+//   oo-test-helper pkcs11-provider-context MODULE URI CERT-URI
+//                                     the provider backend in a library context of its own
 //   oo-test-helper pkcs11-provider-pin MODULE URI
 //                                     one provider backend load in a fresh process (PIN errors)
 //   oo-test-helper pkcs11-provider-timeout MODULE URI
-//                                     the provider backend with a one-nanosecond limit: timed out
+//                                     the provider backend and a module that never answers
 
 import COpenSSLFull
 import Foundation
@@ -366,22 +368,6 @@ func pkcs11Provider(module: String, uri: String, certificateURI: String) throws 
   print("handshake: \(clientConnection.version?.description ?? "incomplete")")
   print("server certificate is the token's: \(clientConnection.peerCertificate == certificate)")
 
-  // A key loaded into another library context is refused by a TLS context of the default one.
-  let other = try LibraryContext()
-  var elsewhere = options
-  elsewhere.libraryContext = other
-  let otherKey = try PrivateKey(pkcs11: uri, options: elsewhere)
-  do {
-    _ = try SSLContext(configuration: .server([CertificateChain(certificate: certificate, privateKey: otherKey)]))
-    print("other context: accepted")
-  } catch let error as ProviderError {
-    print("other context: \(error.code)")
-  }
-  var same = TLSConfiguration.server([CertificateChain(certificate: certificate, privateKey: otherKey)])
-  same.libraryContext = other
-  _ = try SSLContext(configuration: same)
-  print("same context: accepted")
-
   func code(_ uri: String, _ options: PKCS11LoadOptions) -> String {
     do {
       _ = try PrivateKey(pkcs11: uri, options: options)
@@ -400,6 +386,39 @@ func pkcs11Provider(module: String, uri: String, certificateURI: String) throws 
   )
 }
 
+/// The provider backend in a library context of its own, in a fresh process (pkcs11-provider is
+/// loaded into no other context): a TLS context of the default context refuses the key, one of the
+/// key's context takes it and completes a handshake.
+func pkcs11ProviderContext(module: String, uri: String, certificateURI: String) throws {
+  let other = try LibraryContext()
+  let options = PKCS11LoadOptions(backend: .provider, moduleFile: module, libraryContext: other)
+  let key = try PrivateKey(pkcs11: uri, options: options)
+  let certificate = try X509Certificate(pkcs11: certificateURI, options: options)
+  print("default context providers: \(LibraryContext.default.providerNames.joined(separator: ", "))")
+  print("key's context providers: \(other.providerNames.joined(separator: ", "))")
+  do {
+    _ = try SSLContext(configuration: .server([CertificateChain(certificate: certificate, privateKey: key)]))
+    print("default context: accepted")
+  } catch let error as ProviderError {
+    print("default context: \(error.code)")
+  }
+  var server = TLSConfiguration.server([CertificateChain(certificate: certificate, privateKey: key)])
+  server.libraryContext = other
+  var client = TLSConfiguration.client
+  client.peerVerification = .none
+  client.hostNameRequirement = .insecureNone
+  let serverConnection = try SSLContext(configuration: server).makeConnection()
+  let clientConnection = try SSLContext(configuration: client).makeConnection(serverName: nil)
+  for _ in 0..<40 {
+    let c = try clientConnection.handshake()
+    serverConnection.receive(clientConnection.takeOutput())
+    let s = try serverConnection.handshake()
+    clientConnection.receive(serverConnection.takeOutput())
+    if c == .complete && s == .complete { break }
+  }
+  print("key's context: handshake \(clientConnection.version?.description ?? "incomplete")")
+}
+
 /// One provider backend load in a fresh process (no login yet): what a wrong PIN or no PIN gets.
 func pkcs11ProviderPIN(module: String, uri: String) {
   do {
@@ -412,11 +431,11 @@ func pkcs11ProviderPIN(module: String, uri: String) {
   }
 }
 
-/// A provider backend call that does not answer in time (a limit of one nanosecond): the caller
-/// gets control back with a typed error. The abandoned call may still be running inside
+/// A provider backend call to a module that never answers (Tests/PKCS11C/hanging_module.c), with a
+/// limit of three seconds: the caller gets control back with a typed error. The abandoned call may still be running inside
 /// pkcs11-provider, so the process ends with `_exit`, without OpenSSL's exit-time cleanup.
 func pkcs11ProviderTimeout(module: String, uri: String) -> Never {
-  let options = PKCS11LoadOptions(backend: .provider, moduleFile: module, providerTimeout: .nanoseconds(1))
+  let options = PKCS11LoadOptions(backend: .provider, moduleFile: module, providerTimeout: .seconds(3))
   do {
     _ = try PrivateKey(pkcs11: uri, options: options)
     print("no answer in time: loaded")
@@ -484,6 +503,11 @@ case "pkcs11-no-context-pin":
 case "pkcs11-provider":
   guard arguments.count == 5 else { fail("usage: oo-test-helper pkcs11-provider MODULE URI CERT-URI") }
   do { try pkcs11Provider(module: arguments[2], uri: arguments[3], certificateURI: arguments[4]) } catch {
+    fail("\(error)")
+  }
+case "pkcs11-provider-context":
+  guard arguments.count == 5 else { fail("usage: oo-test-helper pkcs11-provider-context MODULE URI CERT-URI") }
+  do { try pkcs11ProviderContext(module: arguments[2], uri: arguments[3], certificateURI: arguments[4]) } catch {
     fail("\(error)")
   }
 case "pkcs11-provider-pin":
