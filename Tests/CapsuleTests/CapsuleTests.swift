@@ -127,8 +127,19 @@ struct CapsuleSwiftTests {
     #expect(throws: CapsuleError.self) { try X509Certificate(capsule: capsule) }
 
     let keyCapsule = try pki.leafKey.capsule()
+    #expect(try keyCapsule.type == .evpPKey)
     #expect(try PrivateKey(capsule: keyCapsule).hasSamePublicKey(as: pki.leafKey))
     try keyCapsule.release()
+    // A public key's capsule never passes for a private key (and the other way round).
+    let publicCapsule = try pki.leafKey.publicKey.capsule()
+    #expect(try publicCapsule.type == .evpPKeyPublic)
+    #expect {
+      _ = try PrivateKey(capsule: publicCapsule)
+    } throws: { error in
+      (error as? CapsuleError)?.status == OO_ERR_WRONG_TYPE.rawValue
+    }
+    #expect(try PublicKey(capsule: publicCapsule).hasSamePublicKey(as: pki.leafKey))
+    try publicCapsule.release()
     let context = try SSLContext(configuration: .client)
     let contextCapsule = try context.capsule()
     #expect(
@@ -197,5 +208,149 @@ struct CapsuleConcurrencyTests {
     // Swift still holds the certificate: every reference the capsules took was given back.
     #expect(ExDataCounter.freeCount(marker) == 0)
     #expect(certificate.subject.commonNames == ["www.example.test"])
+  }
+
+  /// The same for a type OpenSSL does not reference-count: the copy is made with the capsule
+  /// table locked, so a release on another thread cannot free the response under it.
+  @Test func copyingAnObjectWhileCReleasesTheCapsuleIsSafe() throws {
+    let response = try OCSPPKI().response()
+    let expected = response.derEncoded
+    let rounds = Sanitizer.current == .none ? 200 : 50
+    let taken = Counter()
+    let stale = Counter()
+    let unexpected = Recorder<String>()
+    for _ in 0..<rounds {
+      let capsule = try response.capsule()
+      DispatchQueue.concurrentPerform(iterations: 4) { thread in
+        if thread == 0 {
+          if (try? capsule.release()) == nil { unexpected.append("the release failed") }
+          return
+        }
+        do {
+          let copy = try OCSPResponse(capsule: capsule)
+          if copy.derEncoded != expected { unexpected.append("another response") }
+          taken.increment()
+        } catch let error as CapsuleError where error.status == OO_ERR_RELEASED.rawValue {
+          stale.increment()
+        } catch {
+          unexpected.append("\(error)")
+        }
+      }
+    }
+    #expect(unexpected.all.isEmpty, "\(unexpected.all)")
+    #expect(taken.value + stale.value == rounds * 3)
+  }
+}
+
+/// The C ABI's promises, tried by a C program the way a careless or hostile C caller would.
+@Suite("Soundness: the C ABI against a careless or hostile C caller")
+struct CapsuleAdversaryTests {
+  /// The program's "name status text" lines, by name.
+  private func lines(_ output: String) -> [String: (status: Int, text: String)] {
+    var result: [String: (Int, String)] = [:]
+    for line in output.split(separator: "\n") {
+      let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+      guard parts.count >= 2, let status = Int(parts[1]) else { continue }
+      result[String(parts[0])] = (status, parts.count == 3 ? String(parts[2]) : "")
+    }
+    return result
+  }
+
+  private func server(_ pki: TestPKI, connections: Int) throws -> LoopbackTLSServer {
+    try LoopbackTLSServer(
+      context: try SSLContext(
+        configuration: .server([
+          CertificateChain(certificate: pki.leaf, chain: [pki.intermediate], privateKey: pki.leafKey)
+        ])),
+      connections: connections)
+  }
+
+  @Test func lengthsOfSizeMaxAndAnUninitialisedContextAreBadInputNotACrash() throws {
+    let directory = try TemporaryDirectory()
+    let program = try CPrograms.build("capsule_adversary", in: directory)
+    let pki = try TestPKI()
+    let key = try directory.write("key.pem", try pki.leafKey.pemEncoded().withUnsafeBytes { Array($0) })
+    let result = try ChildProcess.run(program, ["limits", key])
+    #expect(result.status == 0, "\(result.output)")
+    let found = lines(result.stdout)
+    let expected: [String: Int] = [
+      "key-size-max": 8, "passphrase-size-max": 8, "key": 0, "sign-size-max": 8, "pin-buffer-size-max": 0,
+      "private-as-public": 2, "public-make": 0, "public-as-private": 2, "public-pin": 0, "pin-count-size-max": 8,
+      "lend-uninitialised": 0, "explain-uninitialised": 0, "retain-lent": 9, "get1-lent": 9,
+    ]
+    #expect(found.mapValues(\.status) == expected, "\(result.output)")
+    #expect(found["key-size-max"]?.text.contains("18446744073709551615 bytes") == true, "\(result.output)")
+    #expect(found["explain-uninitialised"]?.text.contains("never set up") == true, "\(result.output)")
+  }
+
+  /// A verify callback keeps its lent X509_STORE_CTX capsule: after the handshake freed the
+  /// context, the handle is stale. Built with AddressSanitizer: a use after free would abort it.
+  @Test func aLentCapsuleCannotOutliveItsLoan() throws {
+    let directory = try TemporaryDirectory()
+    let program = try CPrograms.build("capsule_adversary", in: directory, sanitize: true)
+    let pki = try TestPKI(leafName: "localhost")
+    let server = try server(pki, connections: 1)
+    let trusted = try directory.write("root.pem", pki.root.pemEncoded)
+    let result = try ChildProcess.run(
+      program, ["loan", "\(server.port)", trusted, "localhost"],
+      environment: ["ASAN_OPTIONS": "detect_leaks=0"])
+    #expect(result.status == 0, "\(result.output)")
+    #expect(result.stdout.contains("handshake ok"), "\(result.output)")
+    let found = lines(result.stdout)
+    #expect(found["retain-in-callback"]?.status == 9, "\(result.output)")
+    #expect(found["explain-after-loan"]?.status == 3, "\(result.output)")
+    #expect(found["get-after-loan"]?.status == 3, "\(result.output)")
+    #expect(found["release-after-loan"]?.status == 3, "\(result.output)")
+    #expect(!result.stderr.contains("AddressSanitizer"), "\(result.stderr)")
+  }
+
+  /// new_client_context promises a required host name: an SSL that C code makes from it with SNI
+  /// alone is refused, with the library's reason readable from C; the context refuses changes
+  /// once C code made an SSL from it.
+  @Test func aCContextKeepsItsHostNameRuleAndItsReason() throws {
+    let directory = try TemporaryDirectory()
+    let program = try CPrograms.build("capsule_adversary", in: directory)
+    let pki = try TestPKI(leafName: "localhost")
+    let server = try server(pki, connections: 2)
+    let trusted = try directory.write("root.pem", pki.root.pemEncoded)
+    let result = try ChildProcess.run(program, ["hostname", "\(server.port)", trusted, "localhost"])
+    #expect(result.status == 0, "\(result.output)")
+    #expect(
+      result.stdout.contains("sni-only refused reason(0): X509_V_ERR_APPLICATION_VERIFICATION"), "\(result.output)")
+    #expect(result.stdout.contains("names no host"), "\(result.output)")
+    #expect(result.stdout.contains("set1-host ok reason(0): \n"), "\(result.output)")
+    let found = lines(result.stdout)
+    #expect(found["install-pins-in-use"]?.status == 1, "\(result.output)")
+    #expect(found["install-pins-in-use"]?.text.contains("connections were made") == true, "\(result.output)")
+  }
+}
+
+/// The C API keeps no unwiped copy of a key's bytes or of a PIN given in a URI: the C program
+/// searches every block the process frees for them.
+@Suite(
+  "Secrets: the C API leaves no copy of keys or PINs behind",
+  .enabled(
+    if: Sanitizer.current == .none,
+    "the program interposes free(), which a sanitizer's runtime owns; the plain run checks this"))
+struct CapsuleSecretsTests {
+  @Test func aKeyLoadedFromMemoryLeavesNoCopyOfItsBytes() throws {
+    let directory = try TemporaryDirectory()
+    let program = try CPrograms.build("capsule_secrets", in: directory)
+    let key = try directory.write(
+      "key.pem", try PrivateKey(generating: .rsa(bits: 2048)).pemEncoded().withUnsafeBytes { Array($0) })
+    let result = try ChildProcess.run(program, ["key", key])
+    #expect(result.status == 0, "\(result.output)")
+    #expect(result.stdout.hasPrefix("status 0 copies 0"), "\(result.output)")
+  }
+
+  @Test func aPINValueInAURIIsNeverCopiedIntoAString() throws {
+    let token = try SoftHSMToken()
+    let directory = try TemporaryDirectory()
+    let program = try CPrograms.build("capsule_secrets", in: directory)
+    let uri = token.uri(object: "ec-p256", pin: false) + "&pin-value=\(SoftHSMToken.pin)"
+    let result = try ChildProcess.run(
+      program, ["pin", uri, SoftHSMToken.modulePath, SoftHSMToken.pin], environment: token.environment)
+    #expect(result.status == 0, "\(result.output)")
+    #expect(result.stdout.hasPrefix("status 0 copies 0"), "\(result.output)")
   }
 }

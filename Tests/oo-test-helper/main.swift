@@ -5,6 +5,8 @@
 //                                     from OpenSSL's own allocation counts
 //   oo-test-helper pkcs12 FILE PASS   reads a PKCS#12 file; prints the error on failure
 //   oo-test-helper system-store FILE  verifies a chain against X509Store.system (SSL_CERT_FILE)
+//   oo-test-helper system-store-contents CERT
+//                                     the number of anchors in X509Store.system, then tries to add CERT
 //   oo-test-helper tls-defaults PORT  our contexts' settings under OPENSSL_CONF, and a handshake
 //   oo-test-helper pkcs11-login MODULE TOKEN PINFILE
 //                                     one login in a fresh process (wrong-PIN cases)
@@ -478,6 +480,21 @@ case "system-store":
   } catch let error as VerificationError {
     print("error: \(error.name): \(error.explanation)")
     exit(1)
+  } catch {
+    print("error: \(error)")
+    exit(2)
+  }
+case "system-store-contents":
+  // How many anchors the shared operating-system store holds, and whether it can be changed.
+  do {
+    let store = try X509Store.system
+    print("anchors \(store.certificates.count)")
+    do {
+      try store.add(try X509Certificate(contentsOfFile: arguments[2]))
+      print("added")
+    } catch let error as UsageError {
+      print("refused: \(error.message)")
+    }
   } catch {
     print("error: \(error)")
     exit(2)

@@ -27,10 +27,15 @@ final class TLSContextState: Sendable {
   /// Client: the revocation policy and the staple callback.
   let revocation: RevocationPolicy
   let stapleCallback: StapleCallback?
+  /// What sessions made under this context's policy are bound to (see ``SessionBinding``).
+  let policyIdentity: [UInt8]
+
+  /// - Parameter trust: the trust anchors' identity (see ``SessionBinding/trustIdentity(_:store:)``).
   init(
     configuration: TLSConfiguration,
     verifyMode: Int32,
-    asynchronousChainPolicy: AsynchronousChainPolicy?
+    asynchronousChainPolicy: AsynchronousChainPolicy?,
+    trust: String
   ) {
     role = configuration.role
     verification = configuration.verification
@@ -45,7 +50,17 @@ final class TLSContextState: Sendable {
     staple = configuration.ocspStaple
     revocation = configuration.revocation
     stapleCallback = configuration.stapleCallback
+    policyIdentity = SessionBinding.contextIdentity(configuration, verifyMode: verifyMode, trust: trust)
+    policyIdentityText = SessionBinding.hex(policyIdentity)
+    sessionIDContext = SessionBinding.digest([policyIdentityText])
   }
+
+  /// ``policyIdentity`` in hexadecimal, made once.
+  let policyIdentityText: String
+
+  /// The session id context of the `SSL_CTX` itself: what server connections without policies of
+  /// their own, and `SSL`s that C code makes from the context, bind their sessions to.
+  let sessionIDContext: [UInt8]
 
   /// Whether clients of this context ask for a staple (and run the revocation policy).
   var requestsStatus: Bool { role == .client && (revocation.isEnabled || stapleCallback != nil) }
@@ -53,6 +68,55 @@ final class TLSContextState: Sendable {
   static let slot = unsafe ExDataSlot<TLSContextState>(
     classIndex: CRYPTO_EX_INDEX_SSL_CTX, get: { unsafe SSL_CTX_get_ex_data($0, $1) },
     set: { unsafe SSL_CTX_set_ex_data($0, $1, $2) })
+}
+
+/// What a resumable session is bound to, so that no resumption skips a check the full handshake
+/// of the same connection would run: a resumed session skips certificate verification, pins,
+/// callbacks, chain policies and the revocation check.
+///
+/// A context's policy identity is a digest of every value that decides what its verification
+/// accepts (role, verify mode, trust anchors, flags, purpose, depth, time, security level, host
+/// flags, pins, host name requirement, revocation policy), so that contexts with equal policies
+/// share sessions, also across processes (a session stored with `i2d_SSL_SESSION`); where
+/// closures take part (callbacks, chain policies, an asynchronous policy, a staple callback),
+/// which cannot be compared, it also holds a random part made once per policy. Trust given as a
+/// store of ours is identified by that store's own random identity, never its address.
+enum SessionBinding {
+  /// SHA-256 over the parts, each prefixed with its length: 32 bytes, `SSL_MAX_SID_CTX_LENGTH`.
+  static func digest(_ parts: [String]) -> [UInt8] {
+    SPKIPin.sha256(Array(parts.map { "\($0.utf8.count):\($0)" }.joined(separator: "|").utf8))
+  }
+
+  static func hex(_ bytes: [UInt8]) -> String {
+    bytes.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+  }
+
+  /// The identity of a context's trust anchors.
+  static func trustIdentity(_ trust: TrustAnchors, store: X509Store) -> String {
+    switch trust {
+    case .system: return "system"
+    case .store: return "store:" + hex(store.lifecycleIdentity)
+    case .certificates(let anchors):
+      return "certificates:" + anchors.map { hex(SPKIPin.sha256($0.derEncoded)) }.sorted().joined(separator: ",")
+    }
+  }
+
+  static func contextIdentity(_ configuration: TLSConfiguration, verifyMode: Int32, trust: String) -> [UInt8] {
+    let policy = configuration.verification
+    var parts = [
+      "role=\(configuration.role)", "mode=\(verifyMode)", "trust=\(trust)", "flags=\(policy.flags.rawValue)",
+      "purpose=\(policy.purpose?.rawValue ?? 0)", "depth=\(policy.maximumDepth ?? -1)",
+      "time=\(policy.time.map { "\($0.timeIntervalSince1970)" } ?? "now")",
+      "level=\(policy.authenticationLevel ?? -1)", "hostflags=\(policy.hostFlags.rawValue)",
+      "pins=\(policy.pins?.description ?? "")", "hostname=\(configuration.hostNameRequirement)",
+      "revocation=\(configuration.role == .client ? configuration.revocation.token : "")",
+    ]
+    let closures =
+      policy.verifyCallback != nil || policy.chainPolicy != nil || configuration.asynchronousChainPolicy != nil
+      || configuration.stapleCallback != nil
+    if closures { parts.append("closures=\(UInt64.random(in: 0...UInt64.max))-\(UInt64.random(in: 0...UInt64.max))") }
+    return digest(parts)
+  }
 }
 
 /// An asynchronous chain policy (client only): runs after OpenSSL's verification without
@@ -123,13 +187,14 @@ final class TLSConnectionState: @unchecked Sendable {
   var keyLog: (@Sendable (String) -> Void)?
   var verification: VerificationState
   var storedError: (any Error)?
-  var sessionKey: String?
   var port = 443
   var pendingVerification: PendingVerification?
   var serverName: String?
-  /// Changes whenever the connection replaces a verification setting of its context, so that
-  /// sessions made under one policy are never resumed under another.
-  var policyToken = "context"
+  /// The verification settings this connection replaced (they stay its own after an SNI switch).
+  var overridden: Set<PolicyPart> = []
+  /// Set anew whenever the connection replaces a verification setting of its context: closures
+  /// cannot be compared, so a connection with a policy of its own binds its sessions to it alone.
+  var overrideToken: String?
   /// Set when a verification setting changed after the handshake had begun (see
   /// ``SSLConnection/setVerifyCallback(_:)``).
   var policyChangedDuringHandshake = false
@@ -140,10 +205,33 @@ final class TLSConnectionState: @unchecked Sendable {
   /// Until when a session of this connection may be resumed (the checked response's validity).
   var sessionDeadline: Date?
 
-  /// The key of client sessions: host, port, the verification policy and the revocation policy
-  /// (a staple requirement included).
-  func sessionKey(name: String, port: String) -> String {
-    "\(name):\(port)|\(policyToken)|\(revocation.token)|\(stapleCallback == nil ? "" : "callback")"
+  /// A verification setting a connection can replace.
+  enum PolicyPart: Hashable {
+    case verifyCallback, pins, chainPolicy
+  }
+
+  /// The session id context of this connection (`SSL_set_session_id_context`): the digest of the
+  /// context's policy identity, the connection's own policy, and on a client its revocation
+  /// policy, server name and port. Sessions carry it; OpenSSL resumes a session on a server only
+  /// when it matches, and a client offers only sessions made under the same one. Made again by
+  /// ``rebind()`` whenever one of those changes.
+  private(set) var sessionIDContext: [UInt8] = []
+
+  /// The key of this client's sessions in its context's cache.
+  private(set) var sessionKey = ""
+
+  /// Makes ``sessionIDContext`` (and ``sessionKey``) again from the current policy.
+  func rebind() {
+    if overrideToken == nil && context.role == .server {
+      sessionIDContext = context.sessionIDContext
+    } else {
+      var parts = [context.policyIdentityText, "override=\(overrideToken ?? "")"]
+      if context.role == .client {
+        parts += ["revocation=\(revocation.token)", "host=\(serverName ?? "")", "port=\(port)"]
+      }
+      sessionIDContext = SessionBinding.digest(parts)
+    }
+    sessionKey = context.role == .client ? SessionBinding.hex(sessionIDContext) : ""
   }
 
   init(context: TLSContextState) {
@@ -152,17 +240,21 @@ final class TLSConnectionState: @unchecked Sendable {
     revocation = context.revocation
     stapleCallback = context.stapleCallback
     adopt(context)
+    // What SSL_new copied from the context; a connection of ours binds itself further.
+    sessionIDContext = context.sessionIDContext
   }
 
   /// Takes the policy of a context: when the connection is made, and again after an SNI switch
-  /// (a server's switch leaves the client-side revocation settings alone).
+  /// (a server's switch leaves the client-side revocation settings alone, and the settings the
+  /// connection replaced stay its own).
   func adopt(_ context: TLSContextState) {
     self.context = context
-    verifyCallback = context.verification.verifyCallback
-    pins = context.verification.pins
-    chainPolicy = context.verification.chainPolicy
+    if !overridden.contains(.verifyCallback) { verifyCallback = context.verification.verifyCallback }
+    if !overridden.contains(.pins) { pins = context.verification.pins }
+    if !overridden.contains(.chainPolicy) { chainPolicy = context.verification.chainPolicy }
     asynchronousChainPolicy = context.asynchronousChainPolicy
     keyLog = context.keyLog
+    if !sessionIDContext.isEmpty { rebind() }
   }
 
   /// Records the first error a callback raised.
