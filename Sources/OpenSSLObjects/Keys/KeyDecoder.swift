@@ -214,6 +214,11 @@ enum KeyDecoder {
     passphrase: PassphraseBox,
     fetch: FetchScope
   ) throws(InputError) -> OpaquePointer {
+    if selection == .privateKey, block.label == "PRIVATE KEY", !block.isEncrypted,
+      let key = unsafe block.withDER({ der in unsafe decodePKCS8(der, fetch: fetch) })
+    {
+      return unsafe key
+    }
     let context = "PEM block \(block.index) (\(block.label))"
     if block.label == "ENCRYPTED PRIVATE KEY" {
       return unsafe try block.withDER { der throws(InputError) in
@@ -230,6 +235,20 @@ enum KeyDecoder {
       return unsafe try decodeWithDecoder(
         der, selection: selection, structure: structure, keyType: keyType, source: source, context: context,
         passphrase: passphrase, fetch: fetch, classify: block.isEncrypted ? .wrongPassphrase : nil)
+    }
+  }
+
+  /// Unencrypted PKCS#8 read as OpenSSL's own PEM reader reads it (`d2i_PKCS8_PRIV_KEY_INFO`,
+  /// `EVP_PKCS82PKEY_ex`): from OpenSSL 3.5 on far cheaper than a decoder context. `nil` when the
+  /// bytes are not exactly one key it can use; the decoder path then says what is wrong.
+  private static func decodePKCS8(_ der: UnsafeRawBufferPointer, fetch: FetchScope) -> OpaquePointer? {
+    guard let base = unsafe der.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+    return unsafe ErrorQueue.isolated { _ -> OpaquePointer? in
+      var cursor: UnsafePointer<UInt8>? = unsafe UnsafePointer(base)
+      guard let info = unsafe d2i_PKCS8_PRIV_KEY_INFO(nil, &cursor, der.count) else { return nil }
+      defer { unsafe PKCS8_PRIV_KEY_INFO_free(info) }
+      guard unsafe cursor == UnsafePointer(base) + der.count else { return nil }
+      return unsafe EVP_PKCS82PKEY_ex(info, fetch.context.pointer, fetch.properties.text)
     }
   }
 
