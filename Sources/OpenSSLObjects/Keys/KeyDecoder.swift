@@ -214,8 +214,11 @@ enum KeyDecoder {
     passphrase: PassphraseBox,
     fetch: FetchScope
   ) throws(InputError) -> OpaquePointer {
-    if selection == .privateKey, block.label == "PRIVATE KEY", !block.isEncrypted,
-      let key = unsafe block.withDER({ der in unsafe decodePKCS8(der, fetch: fetch) })
+    // Only in the default context without a query: elsewhere EVP_PKCS82PKEY_ex falls back to
+    // OpenSSL's built-in key methods when the context's providers cannot decode the key, which
+    // would make a key the context cannot (LibraryContextTests); the decoder path never does.
+    if selection == .privateKey, block.label == "PRIVATE KEY", !block.isEncrypted, fetch.context.isDefault,
+      fetch.properties == nil, let key = unsafe block.withDER({ der in unsafe decodePKCS8(der, fetch: fetch) })
     {
       return unsafe key
     }
@@ -240,7 +243,8 @@ enum KeyDecoder {
 
   /// Unencrypted PKCS#8 read as OpenSSL's own PEM reader reads it (`d2i_PKCS8_PRIV_KEY_INFO`,
   /// `EVP_PKCS82PKEY_ex`): from OpenSSL 3.5 on far cheaper than a decoder context. `nil` when the
-  /// bytes are not exactly one key it can use; the decoder path then says what is wrong.
+  /// bytes are not exactly one key it can use; the decoder path then says what is wrong. For the
+  /// default library context only.
   private static func decodePKCS8(_ der: UnsafeRawBufferPointer, fetch: FetchScope) -> OpaquePointer? {
     guard let base = unsafe der.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
     return unsafe ErrorQueue.isolated { _ -> OpaquePointer? in
