@@ -320,8 +320,16 @@ struct CapsuleAdversaryTests {
     #expect(result.stdout.contains("names no host"), "\(result.output)")
     #expect(result.stdout.contains("set1-host ok reason(0): \n"), "\(result.output)")
     let found = lines(result.stdout)
-    #expect(found["install-pins-in-use"]?.status == 1, "\(result.output)")
-    #expect(found["install-pins-in-use"]?.text.contains("connections were made") == true, "\(result.output)")
+    withKnownIssue(
+      Comment(
+        rawValue: "OpenSSL 3.5 and later run an SSL's ex_data new callbacks before the SSL has its SSL_CTX, so an "
+          + "SSL that C code makes does not put the context in use (docs/COMPATIBILITY.md)")
+    ) {
+      #expect(found["install-pins-in-use"]?.status == 1, "\(result.output)")
+      #expect(found["install-pins-in-use"]?.text.contains("connections were made") == true, "\(result.output)")
+    } when: {
+      OpenSSLLibrary.runtimeVersion.major > 3 || OpenSSLLibrary.runtimeVersion.minor >= 5
+    }
   }
 }
 

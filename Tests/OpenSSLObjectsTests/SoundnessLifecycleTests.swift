@@ -118,8 +118,16 @@ struct SoundnessLifecycleTests {
     let client = try fixture.client()
     let ssl = client.withUnsafePointer { SSL_new($0.raw)! }
     defer { SSL_free(ssl) }
-    #expect(client.isInUse)
-    #expect(throws: UsageError.self) { try client.installVerification(.client) }
+    withKnownIssue(
+      Comment(
+        rawValue: "OpenSSL 3.5 and later run an SSL's ex_data new callbacks before the SSL has its SSL_CTX "
+          + "(SSL_get_SSL_CTX is NULL there), so an SSL that C code makes is not seen (docs/COMPATIBILITY.md)")
+    ) {
+      #expect(client.isInUse)
+      #expect(throws: UsageError.self) { try client.installVerification(.client) }
+    } when: {
+      OpenSSLLibrary.runtimeVersion.major > 3 || OpenSSLLibrary.runtimeVersion.minor >= 5
+    }
   }
 
   @Test func handingAContextOverFreezesItAgainstSwift() throws {
