@@ -22,6 +22,9 @@ let package = Package(
     .library(name: "openssl_objects", type: .dynamic, targets: ["OpenSSLObjectsCapsule"]),
     // The same, for Swift packages that link the capsule layer statically (the fuzz targets).
     .library(name: "OpenSSLObjectsCapsule", targets: ["OpenSSLObjectsCapsule"]),
+    // OpenSSL's own C API as the library sees it (its headers and the oo_ shims for macros), for
+    // Swift code that calls OpenSSL directly on the pointers the wrappers lend: `import COpenSSLFull`.
+    .library(name: "COpenSSLFull", targets: ["COpenSSLFull"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -90,7 +93,7 @@ let package = Package(
     // Child-process scenarios for the tests: allocation counting, environment-dependent loading.
     .executableTarget(
       name: "oo-test-helper",
-      dependencies: ["OpenSSLObjects", "PKCS11Keys", "COpenSSLFull"],
+      dependencies: ["OpenSSLObjects", "PKCS11Keys", "COpenSSLFull", "TestSupport"],
       path: "Tests/oo-test-helper",
       swiftSettings: strictSettings
     ),
@@ -129,6 +132,13 @@ let package = Package(
     .testTarget(
       name: "CLITests",
       dependencies: ["OpenSSLObjects", "PKCS11Keys", "TestSupport"],
+      swiftSettings: strictSettings
+    ),
+    // The package as users get it: the documentation's snippets compile, the products resolve by
+    // version from a scratch package, C programs build against an installed prefix.
+    .testTarget(
+      name: "AdoptionTests",
+      dependencies: ["TestSupport"],
       swiftSettings: strictSettings
     ),
   ],

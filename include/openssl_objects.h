@@ -6,9 +6,11 @@
  * code the library's own higher-level functions (keys from memory or PKCS#11 URIs, SPKI pins,
  * readable verification errors, pins and verify policies on an SSL_CTX).
  *
- * Link:   cc prog.c -I$(repo)/include -L$(repo)/.build/debug -lopenssl_objects -lssl -lcrypto \
- *            -Wl,-rpath,$(repo)/.build/debug:/opt/swift/usr/lib/swift/linux
- * or:     pkg-config --cflags --libs openssl-objects   (see the README)
+ * Install: scripts/install-c.sh --prefix DIR   (the library, this header, openssl-objects.pc)
+ * Build:   cc prog.c $(pkg-config --cflags --libs openssl-objects)   (PKG_CONFIG_PATH=DIR/lib/pkgconfig)
+ * or, against a development build:
+ *          cc prog.c -I$(repo)/include -L$(repo)/.build/debug -lopenssl_objects -lssl -lcrypto \
+ *             -Wl,-rpath,$(repo)/.build/debug
  *
  * The library pins itself when it is loaded (RTLD_NODELETE, as -z nodelete would): OpenSSL keeps
  * pointers to its callbacks in the objects it hands out, so it is never unloaded while a process
@@ -33,7 +35,10 @@
  * Functions return an oo_status (OO_OK is 0) or NULL; oo_last_status() and oo_last_error() tell
  * the calling thread's last failure, in words. Nothing here aborts the process on bad input: a
  * length or count beyond the library's limits (SIZE_MAX included) is OO_ERR_INPUT before any
- * byte is read; an X509_STORE_CTX that was never initialised is explained as such.
+ * byte is read; a NULL pointer stands for "none" only with a length or count of 0 (NULL with
+ * another is OO_ERR_INVALID_ARGUMENT, never read as empty; a NULL output buffer with a size of 0
+ * asks for the size needed, OO_ERR_BUFFER_TOO_SMALL); an X509_STORE_CTX that was never
+ * initialised is explained as such.
  *
  * ## Threads
  * Every function may be called from any thread. A capsule may be shared between threads; the
@@ -172,7 +177,7 @@ oo_status oo_capsule_release(oo_capsule capsule);
 /* A verify callback's decision. */
 typedef enum oo_verify_decision {
     OO_VERIFY_KEEP = 0,   /* OpenSSL's verdict stands */
-    OO_VERIFY_ACCEPT = 1, /* accept the current error (reported as an accepted override) */
+    OO_VERIFY_ACCEPT = 1, /* accept the current error: verification goes on as if it had passed */
     OO_VERIFY_REJECT = 2  /* reject (an error is always set: never success) */
 } oo_verify_decision;
 

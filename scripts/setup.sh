@@ -14,6 +14,7 @@ packages=(
   opensc          # pkcs11-tool, which creates the test token's objects
   libcurl4-openssl-dev # libcurl on OpenSSL: the SSL_CTX interop tests
   pkg-config      # how SwiftPM finds OpenSSL and libp11
+  publicsuffix    # the Public Suffix List the Web PKI profile reads (/usr/share/publicsuffix)
 )
 
 # --list: print the packages (scripts/matrix.sh installs the same into its root filesystems).

@@ -49,6 +49,7 @@ private func loadPrivateKey(
         passphrase, passphraseLength, limit: CInput.passphraseLimit, what: "passphrase")
       key = unsafe try PrivateKey(bytes: bytes, passphrase: SecretBytes(copying: secret))
     } else {
+      try CInput.noneMeansEmpty(passphraseLength, "passphrase", "passphrase_length")
       key = unsafe try PrivateKey(bytes: bytes)
     }
     unsafe out.pointee = oo_capsule(handle: try key.capsule().handle)
@@ -93,6 +94,7 @@ private func sign(
       throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "signature and signature_length must not be NULL")
     }
     let privateKey = try PrivateKey(capsule: Capsule(handle: key.handle))
+    if unsafe data == nil { try CInput.noneMeansEmpty(length, "data", "length") }
     let message =
       unsafe try data.map {
         unsafe Array(try CInput.buffer($0, length, limit: CInput.signingLimit, what: "data to sign"))
@@ -320,13 +322,27 @@ enum CInput {
     }
     return unsafe UnsafeRawBufferPointer(start: start, count: Int(actual))
   }
+
+  /// Checks that a NULL pointer comes with a length or count of 0: NULL stands for "none", and
+  /// a nonzero length with it is the caller's mistake, never read as empty input (which would
+  /// sign nothing, or make a context without the pins the caller meant to give).
+  static func noneMeansEmpty(_ length: Int, _ pointer: String, _ lengthName: String) throws(CapsuleError) {
+    guard length == 0 else {
+      throw CapsuleError(
+        OO_ERR_INVALID_ARGUMENT, "\(pointer) is NULL but \(lengthName) is \(UInt(bitPattern: length)), not 0")
+    }
+  }
 }
 
-/// The strings of a C list of `count` entries (NULL entries skipped), checked against the limits.
+/// The strings of a C list of `count` entries (NULL entries skipped), checked against the limits;
+/// a NULL list is empty, and must come with a count of 0.
 private func strings(
   _ list: UnsafePointer<UnsafePointer<CChar>?>?, _ count: Int, what: String
-) throws(InputError) -> [String] {
-  guard let list = unsafe list else { return [] }
+) throws -> [String] {
+  guard let list = unsafe list else {
+    try CInput.noneMeansEmpty(count, "the \(what) list", "its count")
+    return []
+  }
   let actual = UInt(bitPattern: count)
   guard actual <= UInt(CInput.listLimit) else {
     throw InputError(
@@ -338,6 +354,8 @@ private func strings(
 
 private func copy(_ text: String, to buffer: UnsafeMutablePointer<CChar>?, size: Int) throws(CapsuleError) {
   let bytes = Array(text.utf8)
+  // NULL with a size of 0 asks for the size needed (OO_ERR_BUFFER_TOO_SMALL says it).
+  if unsafe buffer == nil { try CInput.noneMeansEmpty(size, "buffer", "size") }
   // size_t arrives as Int: a size past Int.max is as good as Int.max.
   guard let buffer = unsafe buffer, UInt(bytes.count + 1) <= UInt(bitPattern: size) else {
     throw CapsuleError(OO_ERR_BUFFER_TOO_SMALL, "the text needs \(bytes.count + 1) bytes")

@@ -242,6 +242,8 @@ struct OCSPFetchCommand: ParsableCommand {
 
   @OptionGroup var check: OCSPCheckOptions
 
+  @OptionGroup var fetch: FetchOptions
+
   func validate() throws {
     if timeout < 1 { throw ValidationError("--timeout must be at least 1 second") }
   }
@@ -255,14 +257,24 @@ struct OCSPFetchCommand: ParsableCommand {
       let (certificate, issuerCertificate) = try OCSPFiles.pair(cert: cert, issuer: issuer)
       id = try OCSPCertID(certificate: certificate, issuer: issuerCertificate, digest: sha256 ? .sha256 : .sha1)
       request = try OCSPRequest(ids: [id], nonce: nonce ? .random : .none)
-      target = try url ?? OCSPClient.responderURL(for: certificate)
+      do {
+        target = try url ?? OCSPClient.responderURL(for: certificate)
+      } catch {
+        throw CommandFailure(
+          status: 2,
+          message: "error: --cert \(cert): \((error as? OCSPClientError)?.detail ?? "\(error)"); "
+            + "give the responder with --url",
+          json: check.json ? .object([("error", Output.errorJSON(error))]) : nil)
+      }
       setup = try check.prepare(issuer: issuerCertificate)
     } catch let error as ValidationError {
       throw error
+    } catch let failure as CommandFailure {
+      throw failure
     } catch {
       throw CommandFailure.input(error, json: check.json)
     }
-    var client = OCSPClient()
+    var client = OCSPClient(destinations: fetch.destinations)
     client.timeout = timeout
     client.proxy = .environment
     let response: OCSPResponse

@@ -6,8 +6,11 @@
  *
  *   capsule_secrets key KEY.pem
  *       load_private_key from a PEM buffer: searches for a line of the key's base64
+ *   capsule_secrets passphrase KEY.pem PASSPHRASE
+ *       load_private_key of an encrypted key with its passphrase: searches for the passphrase
  *   capsule_secrets pin URI MODULE PIN
- *       load_pkcs11_private_key with a URI carrying pin-value=PIN: searches for "pin-value=PIN"
+ *       load_pkcs11_private_key with a URI carrying pin-value=PIN: searches for the PIN's bytes
+ *       (a decoded copy of the PIN alone would be found, not only the URI's text)
  *
  * Prints "status S copies N" (N freed blocks held the secret).
  */
@@ -55,13 +58,23 @@ int main(int argc, char **argv)
         memcpy(needle, line + 1, 64);
         needle_length = 64;
         status = api->load_private_key(key, length, NULL, 0, &capsule);
+    } else if (argc == 4 && strcmp(argv[1], "passphrase") == 0) {
+        static unsigned char key[65536];
+        FILE *file = fopen(argv[2], "rb");
+        if (file == NULL)
+            return 2;
+        size_t length = fread(key, 1, sizeof key, file);
+        fclose(file);
+        snprintf(needle, sizeof needle, "%s", argv[3]);
+        needle_length = strlen(needle);
+        status = api->load_private_key(key, length, (const unsigned char *)argv[3], strlen(argv[3]), &capsule);
     } else if (argc == 5 && strcmp(argv[1], "pin") == 0) {
-        snprintf(needle, sizeof needle, "pin-value=%s", argv[4]);
+        snprintf(needle, sizeof needle, "%s", argv[4]);
         needle_length = strlen(needle);
         const char *allowed[] = { argv[3] };
         status = api->load_pkcs11_private_key(argv[2], allowed, 1, &capsule);
     } else {
-        fprintf(stderr, "usage: %s key KEY.pem | pin URI MODULE PIN\n", argv[0]);
+        fprintf(stderr, "usage: %s key KEY.pem | passphrase KEY.pem PASSPHRASE | pin URI MODULE PIN\n", argv[0]);
         return 2;
     }
     needle_length = 0;

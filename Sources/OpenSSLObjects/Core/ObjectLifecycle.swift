@@ -137,8 +137,8 @@ package final class ObjectLifecycle: @unchecked Sendable {
     _ object: OpaquePointer, in slot: ExDataSlot<ObjectLifecycle>, _ kind: Kind
   ) -> ObjectLifecycle {
     tracking
-    // Read and made under one lock: CRYPTO_set_ex_data may grow the object's ex_data stack, which
-    // a read on another thread must not see half done.
+    if let found = unsafe slot.get(object) { return found }
+    // Made under one lock, so that two threads touching a new object agree on one lifecycle.
     return creation.withLock {
       if let found = unsafe slot.get(object) { return found }
       let made = ObjectLifecycle(kind)

@@ -169,16 +169,13 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
     policy.ipAddress = nil
     policy.email = nil
     unsafe try policy.apply(to: SSL_CTX_get0_param(pointer))
+    // Sessions are bound to this policy: every SSL made from the context takes the binding when it
+    // is made (TLSContextState's ex_data callback), so a server resumes only sessions made under
+    // it, and SSLs that C code makes carry it too.
     let state = TLSContextState(
       configuration: configuration, verifyMode: mode, asynchronousChainPolicy: configuration.asynchronousChainPolicy,
-      trust: SessionBinding.trustIdentity(configuration.trust, store: store))
+      store: store)
     unsafe TLSContextState.slot.set(pointer, state)
-    // Sessions are bound to this policy: a server resumes only sessions made under it, and SSLs
-    // that C code makes from the context carry it too.
-    let sessionIDContext = state.sessionIDContext
-    try check("SSL_CTX_set_session_id_context", "session id context") {
-      unsafe SSL_CTX_set_session_id_context(pointer, sessionIDContext, UInt32(sessionIDContext.count))
-    }
     // A client's staple policy goes with its verification (also onto contexts C code made).
     if state.requestsStatus {
       _ = unsafe oo_SSL_CTX_set_tlsext_status_cb(pointer, statusTrampoline)

@@ -32,6 +32,11 @@ let certVerifyTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointe
     return 0
   }
   guard status == 1, unsafe X509_STORE_CTX_get_error(context) == X509_V_OK else { return 0 }
+  if let profile = state.context.verification.profile, let refusal = unsafe profile.violation(context: context) {
+    unsafe X509_STORE_CTX_set_error(context, X509_V_ERR_APPLICATION_VERIFICATION)
+    verification.failure = refusal
+    return 0
+  }
   let isClient = unsafe SSL_is_server(ssl) == 0
   func fail(_ error: VerificationError) -> Int32 {
     unsafe X509_STORE_CTX_set_error(context, X509_V_ERR_APPLICATION_VERIFICATION)

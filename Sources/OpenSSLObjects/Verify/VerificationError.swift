@@ -94,6 +94,8 @@ public struct VerificationError: Error, Sendable, CustomStringConvertible {
   public let rejectionReason: String?
   /// The explanation, built from the facts of the case.
   public let explanation: String
+  /// The rule of a ``VerificationProfile`` that refused the chain, when a profile did.
+  public let profileRule: VerificationProfile.Rule?
 
   /// The symbolic name of the code, for example `"X509_V_ERR_HOSTNAME_MISMATCH"`.
   public var name: String { code.name }
@@ -170,13 +172,14 @@ public struct VerificationError: Error, Sendable, CustomStringConvertible {
       explanation: "The chain policy rejected the verified chain: \(reason).")
   }
 
-  private init(
+  init(
     code: Code,
     depth: Int,
     certificate: X509Certificate?,
     chain: [X509Certificate],
     rejectionReason: String?,
-    explanation: String
+    explanation: String,
+    profileRule: VerificationProfile.Rule? = nil
   ) {
     self.code = code
     self.depth = depth
@@ -184,6 +187,7 @@ public struct VerificationError: Error, Sendable, CustomStringConvertible {
     self.chain = chain
     self.rejectionReason = rejectionReason
     self.explanation = explanation
+    self.profileRule = profileRule
   }
 }
 
@@ -252,11 +256,22 @@ extension VerificationError {
           "The issuer of \(subject), \(issuerName), was not found: it is neither among the store's "
           + "\(trustedCount) trusted certificates nor among the \(untrustedCount) untrusted certificates given."
         if let certificate, !certificate.isSelfIssued {
-          text +=
-            untrustedCount == 0
-            ? " No intermediate certificates were given: if \(issuerName) is an intermediate CA, it is missing "
-              + "(a TLS peer must send it)."
-            : " An intermediate certificate seems to be missing."
+          if untrustedCount == 0 {
+            text +=
+              " No intermediate certificates were given: if \(issuerName) is an intermediate CA, it is missing "
+              + "(a TLS peer must send it); if it is a root, the store does not trust it."
+          } else if depth > 0 {
+            // The chain was built from the untrusted certificates up to this one: what is missing
+            // is its issuer, a root to trust or one more intermediate.
+            text +=
+              " The chain was built up to \(subject) from the certificates given; what is missing is its issuer "
+              + "\(issuerName): if that is a root, add it to the trusted certificates; if it is an intermediate CA, "
+              + "give it with the others."
+          } else {
+            text +=
+              " None of the untrusted certificates given issued \(subject): its issuer \(issuerName) is missing "
+              + "(an intermediate CA the peer must send, or a root to trust)."
+          }
         }
         return text
       case .selfSignedInChain:
