@@ -28,14 +28,16 @@ cache=${OO_MATRIX_CACHE:-/var/cache/openssl-objects-matrix}
 mirror=${OO_MATRIX_MIRROR:-http://deb.debian.org/debian}
 
 # What the Swift toolchain needs on a Debian system besides the C toolchain (its own libraries
-# link libncurses, libedit, libxml2, libcurl, libsqlite3, libuuid), the packages of
-# scripts/setup.sh, and pkcs11-provider.
+# link libncurses, libedit, libxml2, libcurl, libsqlite3, libuuid), and pkcs11-provider: the
+# recipe of a root filesystem. The packages of scripts/setup.sh are installed too, but are not part
+# of the recipe: scripts/test.sh runs scripts/setup.sh inside, which adds what a later list names
+# to the cached root filesystem instead of making it again.
 common_packages=(
-  $(scripts/setup.sh --list)
   pkcs11-provider
   build-essential git ca-certificates
   libncurses6 libedit2 libsqlite3-0 libuuid1 libcurl4t64 tzdata
 )
+setup_packages=$(scripts/setup.sh --list | tr ' ' ',')
 
 # recipe VERSION: sets options (mmdebstrap's), suite and sources for VERSION's root filesystem.
 recipe() {
@@ -79,7 +81,7 @@ ensure_rootfs() {
   echo "==> matrix $version: making the root filesystem in $dir (mmdebstrap, $suite)"
   mkdir -p "$cache"
   rm -rf "$dir.new"
-  mmdebstrap --quiet "${options[@]}" "$suite" "$dir.new" "${sources[@]}"
+  mmdebstrap --quiet "${options[@]}" "--include=$setup_packages" "$suite" "$dir.new" "${sources[@]}"
   git config --system --get-regexp '^url\..*\.insteadof$' | while read -r key value; do
     git config --file "$dir.new/etc/gitconfig" --add "$key" "$value"
   done
