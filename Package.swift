@@ -48,9 +48,12 @@ let package = Package(
       dependencies: ["COpenSSLFull"],
       swiftSettings: safeSettings
     ),
+    // Which libcrypto / libssl another loaded library links (libp11, libcurl): two OpenSSLs in one
+    // process must never exchange objects.
+    .target(name: "CLinkedLibraries"),
     .target(
       name: "PKCS11Keys",
-      dependencies: ["OpenSSLObjects", "CLibP11", "COpenSSLFull"],
+      dependencies: ["OpenSSLObjects", "CLibP11", "COpenSSLFull", "CLinkedLibraries"],
       swiftSettings: safeSettings
     ),
     // include/openssl_objects.h for the Swift side of the C ABI.
@@ -94,11 +97,12 @@ let package = Package(
       path: "Tests/oo-test-helper",
       swiftSettings: strictSettings
     ),
-    // libcurl, for the tests that configure curl's SSL_CTX from Swift.
+    // libcurl, for the tests that configure curl's SSL_CTX from Swift. Its header is on the default
+    // include path (libcurl4-openssl-dev); no pkgConfig: Debian 13's libcurl.pc adds
+    // `-isystem /usr/include/mit-krb5`, a flag SwiftPM refuses with a warning.
     .systemLibrary(
       name: "CCurl",
       path: "Tests/CCurl",
-      pkgConfig: "libcurl",
       providers: [.apt(["libcurl4-openssl-dev"])]
     ),
     // Shared by the test targets: PKI builders, temporary directories, child processes.
@@ -110,7 +114,7 @@ let package = Package(
     ),
     .testTarget(
       name: "OpenSSLObjectsTests",
-      dependencies: ["OpenSSLObjects", "COpenSSLFull", "CCurl", "TestSupport"],
+      dependencies: ["OpenSSLObjects", "COpenSSLFull", "CCurl", "CLinkedLibraries", "TestSupport"],
       swiftSettings: strictSettings
     ),
     .testTarget(
@@ -127,7 +131,7 @@ let package = Package(
     ),
     .testTarget(
       name: "CLITests",
-      dependencies: ["OpenSSLObjects", "TestSupport"],
+      dependencies: ["OpenSSLObjects", "PKCS11Keys", "TestSupport"],
       swiftSettings: strictSettings
     ),
     // The package as users get it: the documentation's snippets compile, the products resolve by

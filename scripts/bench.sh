@@ -37,13 +37,22 @@ if [[ $mode == quick || $mode == memory ]]; then peers=""; fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+# OO_SCRATCH (set by scripts/matrix.sh inside its root filesystems): build outside the checkout,
+# so that another OpenSSL's build never mixes with the host's Benchmarks/.build.
+scratch=()
+peers_scratch=()
+if [[ -n ${OO_SCRATCH:-} ]]; then
+  scratch=(--scratch-path "$OO_SCRATCH/benchmarks")
+  peers_scratch=(--scratch-path "$OO_SCRATCH/benchmarks-peers")
+fi
+
 echo "==> swift build -c release (Benchmarks)"
-if ! swift build -c release --package-path Benchmarks >"$work/build.log" 2>&1; then
+if ! swift build -c release --package-path Benchmarks "${scratch[@]}" >"$work/build.log" 2>&1; then
   cat "$work/build.log" >&2
   exit 1
 fi
 grep -v "^\[" "$work/build.log" || true
-bin=$(swift build -c release --package-path Benchmarks --show-bin-path)
+bin=$(swift build -c release --package-path Benchmarks "${scratch[@]}" --show-bin-path)
 
 echo "==> SoftHSM2 token (scripts/softhsm-token.sh, in a temporary directory)"
 scripts/softhsm-token.sh "$work/token"
@@ -54,12 +63,12 @@ throughput=("$bin/openssl-objects-bench")
 profiled="$bin/openssl-objects-bench"
 if [[ -n $peers ]]; then
   echo "==> swift build -c release (Benchmarks/Peers: swift-nio-ssl)"
-  if ! swift build -c release --package-path Benchmarks/Peers >"$work/peers-build.log" 2>&1; then
+  if ! swift build -c release --package-path Benchmarks/Peers "${peers_scratch[@]}" >"$work/peers-build.log" 2>&1; then
     cat "$work/peers-build.log" >&2
     exit 1
   fi
   grep -v "^\[" "$work/peers-build.log" || true
-  peers_bin=$(swift build -c release --package-path Benchmarks/Peers --show-bin-path)
+  peers_bin=$(swift build -c release --package-path Benchmarks/Peers "${peers_scratch[@]}" --show-bin-path)
   # Python's ssl and pyOpenSSL on the system OpenSSL: Debian's python3 has both (python3-openssl).
   python=/usr/bin/python3
   if ! "$python" -c "import OpenSSL" 2>/dev/null; then
@@ -95,7 +104,12 @@ case "$mode" in
     "$bin/openssl-objects-bench" memory
     ;;
   instructions)
-    command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
+    if ! command -v valgrind >/dev/null; then
+      echo "bench: installing valgrind" >&2
+      sudo=""
+      if [[ $(id -u) != 0 ]]; then sudo="sudo"; fi
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends valgrind >/dev/null
+    fi
     # valgrind 3.19 cannot read the DWARF 5 of Swift's toolchain: profile a copy without debug info
     # (the symbol table, which names the functions, stays).
     objcopy --strip-debug "$profiled" "$work/openssl-objects-bench"

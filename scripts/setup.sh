@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages OpenSSLObjects needs, idempotently: nothing happens when all are present.
 # Every command of the README and of CI calls this first, so a fresh Debian 12 machine needs nothing else.
+# mmdebstrap, which only scripts/matrix.sh needs, is installed by that script.
 set -euo pipefail
 
 packages=(
@@ -16,6 +17,12 @@ packages=(
   pkg-config      # how SwiftPM finds OpenSSL and libp11
   publicsuffix    # the Public Suffix List the Web PKI profile reads (/usr/share/publicsuffix)
 )
+
+# --list: print the packages (scripts/matrix.sh installs the same into its root filesystems).
+if [[ ${1:-} == --list ]]; then
+  echo "${packages[*]}"
+  exit 0
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -8,9 +8,22 @@
 # run starts no LeakSanitizer child (it works under a debugger); OO_C_LEAK_CHECK=1 adds the leak
 # check of the C capsule program to it. The last line is the verdict: the phases run, the tests
 # passed in each run, what failed and what was skipped.
+#
+#   scripts/test.sh --plain [--scratch-path DIR]   only the warning-free build and the plain tests
+#                                                   (what scripts/matrix.sh runs on OpenSSL 3.5 and 4.0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+plain=""
+scratch=()
+while (($#)); do
+  case "$1" in
+    --plain) plain=yes ;;
+    --scratch-path) scratch=(--scratch-path "$2"); shift ;;
+    *) echo "usage: scripts/test.sh [--plain [--scratch-path DIR]]" >&2; exit 2 ;;
+  esac
+  shift
+done
 scripts/setup.sh
 
 log=$(mktemp)
@@ -81,6 +94,14 @@ build_warning_free() {
     exit 1
   fi
 }
+
+if [[ -n $plain ]]; then
+  phase "build"
+  build_warning_free --build-tests "${scratch[@]}"
+  phase "plain"
+  run_tests plain --skip-build "${scratch[@]}"
+  exit 0
+fi
 
 phase "lint"
 swift format lint --strict -r Sources Tests Package.swift Benchmarks/Sources Benchmarks/Package.swift \

@@ -33,6 +33,7 @@
 #include <openssl/provider.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <openssl/store.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -98,12 +99,12 @@ static inline long oo_BIO_set_mem_eof_return(BIO *b, int v) { return BIO_set_mem
 
 /* MARK: - Key generation (variadic EVP_PKEY_Q_keygen behind macros) */
 
-/* EVP_RSA_gen(bits): EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits) */
-static inline EVP_PKEY *oo_EVP_RSA_gen(size_t bits) { return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", bits); }
-/* EVP_EC_gen(curve): EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve) */
-static inline EVP_PKEY *oo_EVP_EC_gen(const char *curve) { return EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve); }
-/* EVP_PKEY_Q_keygen(NULL, NULL, type) for key types without parameters (ED25519, ED448, X25519, X448) */
-static inline EVP_PKEY *oo_EVP_PKEY_Q_keygen_simple(const char *type) { return EVP_PKEY_Q_keygen(NULL, NULL, type); }
+/* EVP_RSA_gen(bits) in a library context: EVP_PKEY_Q_keygen(libctx, propq, "RSA", (size_t)bits) */
+static inline EVP_PKEY *oo_EVP_RSA_gen(OSSL_LIB_CTX *libctx, const char *propq, size_t bits) { return EVP_PKEY_Q_keygen(libctx, propq, "RSA", bits); }
+/* EVP_EC_gen(curve) in a library context: EVP_PKEY_Q_keygen(libctx, propq, "EC", curve) */
+static inline EVP_PKEY *oo_EVP_EC_gen(OSSL_LIB_CTX *libctx, const char *propq, const char *curve) { return EVP_PKEY_Q_keygen(libctx, propq, "EC", curve); }
+/* EVP_PKEY_Q_keygen(libctx, propq, type) for key types without parameters (ED25519, ED448, X25519, X448, ML-DSA-65, ...) */
+static inline EVP_PKEY *oo_EVP_PKEY_Q_keygen_simple(OSSL_LIB_CTX *libctx, const char *propq, const char *type) { return EVP_PKEY_Q_keygen(libctx, propq, type); }
 
 /* EVP_PKEY_KEYPAIR and EVP_PKEY_PUBLIC_KEY: selections built from OSSL_KEYMGMT_SELECT_* macros */
 static inline int oo_EVP_PKEY_KEYPAIR(void) { return EVP_PKEY_KEYPAIR; }
@@ -298,7 +299,98 @@ static inline int oo_EVP_PKEY_assign_EC_KEY(EVP_PKEY *pkey, EC_KEY *key) { retur
 static inline void oo_EC_KEY_free(EC_KEY *key) { EC_KEY_free(key); }
 #pragma clang diagnostic pop
 
+/* MARK: - The ASN1_STRING family through untyped pointers
+ *
+ * ASN1_INTEGER, ASN1_TIME, ASN1_OCTET_STRING, ASN1_IA5STRING, ASN1_ENUMERATED and ASN1_BIT_STRING
+ * are all ASN1_STRING. OpenSSL 4.0 made that type opaque: Swift imports it as OpaquePointer there
+ * and as a typed pointer before. These take and return void * so that one Swift spelling builds
+ * against both (Sources/OpenSSLObjects/Core/ASN1.swift, ASN1StringReference).
+ */
+/* ASN1_STRING_length(s) */
+static inline int oo_ASN1_STRING_length(const void *s) { return ASN1_STRING_length((const ASN1_STRING *)s); }
+/* ASN1_STRING_get0_data(s) */
+static inline const unsigned char *oo_ASN1_STRING_get0_data(const void *s) { return ASN1_STRING_get0_data((const ASN1_STRING *)s); }
+/* ASN1_STRING_type(s) */
+static inline int oo_ASN1_STRING_type(const void *s) { return ASN1_STRING_type((const ASN1_STRING *)s); }
+/* ASN1_STRING_to_UTF8(out, s) */
+static inline int oo_ASN1_STRING_to_UTF8(unsigned char **out, const void *s) { return ASN1_STRING_to_UTF8(out, (const ASN1_STRING *)s); }
+/* ASN1_STRING_set(s, data, length) */
+static inline int oo_ASN1_STRING_set(void *s, const void *data, int length) { return ASN1_STRING_set((ASN1_STRING *)s, data, length); }
+/* ASN1_STRING_free(s): the free function of every type of the family */
+static inline void oo_ASN1_STRING_free(void *s) { ASN1_STRING_free((ASN1_STRING *)s); }
+/* ASN1_OCTET_STRING_new() */
+static inline void *oo_ASN1_OCTET_STRING_new(void) { return ASN1_OCTET_STRING_new(); }
+/* ASN1_IA5STRING_new() */
+static inline void *oo_ASN1_IA5STRING_new(void) { return ASN1_IA5STRING_new(); }
+/* ASN1_INTEGER_new() */
+static inline void *oo_ASN1_INTEGER_new(void) { return ASN1_INTEGER_new(); }
+/* ASN1_INTEGER_get(a) */
+static inline long oo_ASN1_INTEGER_get(const void *a) { return ASN1_INTEGER_get((const ASN1_INTEGER *)a); }
+/* ASN1_INTEGER_set(a, v) */
+static inline int oo_ASN1_INTEGER_set(void *a, long v) { return ASN1_INTEGER_set((ASN1_INTEGER *)a, v); }
+/* BN_to_ASN1_INTEGER(bn, NULL) */
+static inline void *oo_BN_to_ASN1_INTEGER(const BIGNUM *bn) { return BN_to_ASN1_INTEGER(bn, NULL); }
+/* ASN1_ENUMERATED_new() */
+static inline void *oo_ASN1_ENUMERATED_new(void) { return ASN1_ENUMERATED_new(); }
+/* ASN1_ENUMERATED_get(a) */
+static inline long oo_ASN1_ENUMERATED_get(const void *a) { return ASN1_ENUMERATED_get((const ASN1_ENUMERATED *)a); }
+/* ASN1_ENUMERATED_set(a, v) */
+static inline int oo_ASN1_ENUMERATED_set(void *a, long v) { return ASN1_ENUMERATED_set((ASN1_ENUMERATED *)a, v); }
+/* ASN1_BIT_STRING_new() */
+static inline void *oo_ASN1_BIT_STRING_new(void) { return ASN1_BIT_STRING_new(); }
+/* ASN1_BIT_STRING_get_bit(a, n) */
+static inline int oo_ASN1_BIT_STRING_get_bit(const void *a, int n) { return ASN1_BIT_STRING_get_bit((const ASN1_BIT_STRING *)a, n); }
+/* ASN1_BIT_STRING_set_bit(a, n, value) */
+static inline int oo_ASN1_BIT_STRING_set_bit(void *a, int n, int value) { return ASN1_BIT_STRING_set_bit((ASN1_BIT_STRING *)a, n, value); }
+/* ASN1_TIME_to_tm(s, tm) */
+static inline int oo_ASN1_TIME_to_tm(const void *s, struct tm *tm) { return ASN1_TIME_to_tm((const ASN1_TIME *)s, tm); }
+/* ASN1_TIME_set(NULL, t) */
+static inline void *oo_ASN1_TIME_set(time_t t) { return ASN1_TIME_set(NULL, t); }
+/* OCSP_id_get0_info(nameHash, algorithm, keyHash, serial, id), the ASN1_STRING out-parameters untyped */
+static inline int oo_OCSP_id_get0_info(void **nameHash, ASN1_OBJECT **algorithm, void **keyHash, void **serial, OCSP_CERTID *id)
+{ return OCSP_id_get0_info((ASN1_OCTET_STRING **)nameHash, algorithm, (ASN1_OCTET_STRING **)keyHash, (ASN1_INTEGER **)serial, id); }
+/* OCSP_resp_get0_id(basic, keyHash, name), the key hash untyped */
+static inline int oo_OCSP_resp_get0_id(const OCSP_BASICRESP *basic, const void **keyHash, const X509_NAME **name)
+{ return OCSP_resp_get0_id(basic, (const ASN1_OCTET_STRING **)keyHash, name); }
+/* OCSP_single_get0_status(single, reason, revoked, thisUpdate, nextUpdate), the times untyped */
+static inline int oo_OCSP_single_get0_status(OCSP_SINGLERESP *single, int *reason, void **revoked, void **thisUpdate, void **nextUpdate)
+{ return OCSP_single_get0_status(single, reason, (ASN1_GENERALIZEDTIME **)revoked, (ASN1_GENERALIZEDTIME **)thisUpdate, (ASN1_GENERALIZEDTIME **)nextUpdate); }
+
+/* MARK: - Calls OpenSSL 4.0 deprecates */
+
+/* SSL_set1_dnsname(s, name) from OpenSSL 4.0 on, SSL_set1_host(s, name) (deprecated there) before:
+ * the DNS name the peer's certificate must match (IP addresses go through
+ * X509_VERIFY_PARAM_set1_ip_asc). */
+static inline int oo_SSL_set1_host(SSL *s, const char *name)
+{
+#if OPENSSL_VERSION_MAJOR >= 4
+    return SSL_set1_dnsname(s, name);
+#else
+    return SSL_set1_host(s, name);
+#endif
+}
+
+/* X509_STORE_get0_objects(st), deprecated in OpenSSL 4.0 for X509_STORE_get1_objects, which copies
+ * the whole stack (every object up-referenced) and exists only from 3.3 on. Our callers hold
+ * X509_STORE_lock for as long as they read the borrowed stack, which is what makes get0 safe; the
+ * deprecation warning is silenced for this shim only. */
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wdeprecated-declarations"
+static inline STACK_OF(X509_OBJECT) *oo_X509_STORE_get0_objects(X509_STORE *st) { return X509_STORE_get0_objects(st); }
+#pragma clang diagnostic pop
+
 /* MARK: - Time */
+
+/* SSL_SESSION_get_time_ex(s) where it exists (3.3 and later: a time_t, free of the year-2038 limit);
+ * SSL_SESSION_get_time(s), deprecated from 3.3 on, before it. */
+static inline long long oo_SSL_SESSION_get_time(const SSL_SESSION *s)
+{
+#if OPENSSL_VERSION_NUMBER >= 0x30300000L
+    return (long long)SSL_SESSION_get_time_ex(s);
+#else
+    return (long long)SSL_SESSION_get_time(s);
+#endif
+}
 
 /* timegm(3) for a struct tm in UTC (a GNU extension the Glibc module does not always expose) */
 static inline long long oo_timegm(struct tm *tm) { return (long long)timegm(tm); }

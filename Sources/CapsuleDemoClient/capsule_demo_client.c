@@ -36,7 +36,11 @@ int oo_demo_connect_from_c(oo_capsule context, int port, const char *host, char 
     SSL *ssl = SSL_new(ctx);
     SSL_set_fd(ssl, fd);
     SSL_set_tlsext_host_name(ssl, host);
+#if OPENSSL_VERSION_MAJOR >= 4
+    SSL_set1_dnsname(ssl, host); /* SSL_set1_host is deprecated in OpenSSL 4.0 */
+#else
     SSL_set1_host(ssl, host);
+#endif
     int status;
     if (SSL_connect(ssl) == 1) {
         const unsigned char *staple = NULL;

@@ -23,6 +23,8 @@ public struct PKCS11Error: Error, Sendable, CustomStringConvertible {
       case pinMismatch = "PIN differs from the accepted one"
       case loggedInElsewhere = "logged in by other code"
       case operationFailed = "operation failed"
+      case backendUnavailable = "backend unavailable"
+      case timedOut = "timed out"
     }
     fileprivate let base: Base
 
@@ -58,6 +60,11 @@ public struct PKCS11Error: Error, Sendable, CustomStringConvertible {
     public static let loggedInElsewhere = Code(base: .loggedInElsewhere)
     /// Another libp11 call failed; ``returnValue`` and ``openSSLError`` say why.
     public static let operationFailed = Code(base: .operationFailed)
+    /// The backend asked for cannot work here: pkcs11-provider is not installed, or libp11 links
+    /// another OpenSSL than this process (OpenSSL 4.0 with Debian's libp11).
+    public static let backendUnavailable = Code(base: .backendUnavailable)
+    /// pkcs11-provider or the module did not answer within ``PKCS11LoadOptions/providerTimeout``.
+    public static let timedOut = Code(base: .timedOut)
 
     /// A readable description.
     public var description: String { base.rawValue }

@@ -63,19 +63,40 @@ public struct PKCS11LoadOptions: Sendable {
     ]
   }()
 
+  /// Which implementation loads the key: libp11 or pkcs11-provider. ``PKCS11Backend/automatic``
+  /// by default.
+  public var backend: PKCS11Backend
+  /// A module file the caller chose (not from a URI), used like ``module`` when the URI names
+  /// none: the provider backend hands it to pkcs11-provider, the libp11 backend loads it.
+  public var moduleFile: String?
+  /// The library context pkcs11-provider is loaded into and the key is made in (provider
+  /// backend); TLS contexts that use the key must be made in the same one.
+  public var libraryContext: LibraryContext
+  /// How long the provider backend waits for pkcs11-provider and the module to answer before it
+  /// gives up with ``PKCS11Error/Code/timedOut`` (some load orders hang in SoftHSM2).
+  public var providerTimeout: Duration
+
   /// Makes options; every parameter has a safe default (no module from URIs, no PIN).
   public init(
     modulePolicy: PKCS11ModulePolicy = .none,
     module: PKCS11Module? = nil,
     moduleSearchDirectories: [String] = PKCS11LoadOptions.defaultModuleSearchDirectories,
     pin: (@Sendable () throws -> PIN?)? = nil,
-    reuseLoginPINForContextSpecificLogin: Bool = true
+    reuseLoginPINForContextSpecificLogin: Bool = true,
+    backend: PKCS11Backend = .automatic,
+    moduleFile: String? = nil,
+    libraryContext: LibraryContext = .default,
+    providerTimeout: Duration = .seconds(30)
   ) {
     self.modulePolicy = modulePolicy
     self.module = module
     self.moduleSearchDirectories = moduleSearchDirectories
     self.pin = pin
     self.reuseLoginPINForContextSpecificLogin = reuseLoginPINForContextSpecificLogin
+    self.backend = backend
+    self.moduleFile = moduleFile
+    self.libraryContext = libraryContext
+    self.providerTimeout = providerTimeout
   }
 }
 
@@ -87,6 +108,18 @@ extension PKCS11Module {
   /// - Throws: ``PKCS11Error``: ``PKCS11Error/Code/noModule``, ``PKCS11Error/Code/moduleNotAllowed``
   ///   (checked before the file is opened), and every error of ``load(path:)``.
   public static func load(for uri: PKCS11URI, options: PKCS11LoadOptions) throws(PKCS11Error) -> PKCS11Module {
+    let named = try allowedModulePath(for: uri, options: options)
+    if let module = options.module, module.path == named { return module }
+    return try load(path: named)
+  }
+
+  /// The canonical path of the module a URI names, checked against the policy before anything
+  /// is opened (what ``load(for:options:)`` loads, and what the provider backend hands to
+  /// pkcs11-provider); ``PKCS11LoadOptions/module``'s path when the URI names none.
+  ///
+  /// - Throws: ``PKCS11Error``: ``PKCS11Error/Code/noModule``, ``PKCS11Error/Code/moduleNotFound``,
+  ///   ``PKCS11Error/Code/moduleNotAllowed``.
+  static func allowedModulePath(for uri: PKCS11URI, options: PKCS11LoadOptions) throws(PKCS11Error) -> String {
     let named: String
     if let path = uri.modulePath {
       guard path.hasPrefix("/") else {
@@ -97,20 +130,23 @@ extension PKCS11Module {
     } else if let name = uri.moduleName {
       named = try resolve(moduleName: name, in: options.moduleSearchDirectories)
     } else if let module = options.module {
-      return module
+      return module.path
+    } else if let file = options.moduleFile {
+      return try ModuleFile.canonicalPath(file)
     } else {
       throw PKCS11Error(
         .noModule,
         detail: "the URI has neither module-path nor module-name, and no module was given (PKCS11LoadOptions.module)")
     }
-    if let module = options.module, module.path == named { return module }
+    if let module = options.module, module.path == named { return named }
+    if let file = options.moduleFile, (try? ModuleFile.canonicalPath(file)) == named { return named }
     guard options.modulePolicy.allows(canonicalPath: named) else {
       throw PKCS11Error(
         .moduleNotAllowed, module: named,
         detail: "the URI names a module that the policy does not allow; loading it would run its code in this "
           + "process (allow it with PKCS11ModulePolicy.allowList, or opt in with .allowAnyModule)")
     }
-    return try load(path: named)
+    return named
   }
 
   private static func resolve(moduleName name: String, in directories: [String]) throws(PKCS11Error) -> String {
@@ -310,6 +346,11 @@ extension PrivateKey {
   /// - Throws: ``PKCS11Error`` (module, token, login, matching), `InputError` (an unreadable
   ///   `pin-source` file).
   public convenience init(pkcs11 uri: PKCS11URI, options: PKCS11LoadOptions = PKCS11LoadOptions()) throws {
+    if try options.backend.resolved() == .provider {
+      let key = try PKCS11ProviderBackend.privateKey(uri, options: options)
+      unsafe self.init(takingOwnershipOf: try key.retainedPointer())
+      return
+    }
     let key = try PKCS11Loader.withToken(uri, options: options, needsLogin: true) { token throws(PKCS11Error) in
       try token.privateKey(matching: uri)
     }
@@ -330,6 +371,11 @@ extension X509Certificate {
   ///
   /// - Throws: ``PKCS11Error``, `InputError` (an unreadable `pin-source` file).
   public convenience init(pkcs11 uri: PKCS11URI, options: PKCS11LoadOptions = PKCS11LoadOptions()) throws {
+    if try options.backend.resolved() == .provider {
+      let certificate = try PKCS11ProviderBackend.certificate(uri, options: options)
+      unsafe self.init(takingOwnershipOf: try certificate.retainedPointer())
+      return
+    }
     let certificate = try PKCS11Loader.withToken(uri, options: options, needsLogin: false) {
       token throws(PKCS11Error) in try token.certificate(matching: uri)
     }

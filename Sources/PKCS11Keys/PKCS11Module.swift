@@ -80,10 +80,14 @@ public final class PKCS11Module: @unchecked Sendable {
   /// A path given here is the caller's own choice and is loaded without a policy check; modules
   /// named by a URI go through ``load(for:options:)``, which applies a ``PKCS11ModulePolicy``.
   ///
-  /// - Throws: ``PKCS11Error`` with ``PKCS11Error/Code/moduleNotFound``,
+  /// - Throws: ``PKCS11Error/Code/backendUnavailable`` when libp11 links another libcrypto than this
+  ///   process (``PKCS11Backend/libp11UsesThisOpenSSL``); ``PKCS11Error`` with ``PKCS11Error/Code/moduleNotFound``,
   ///   ``PKCS11Error/Code/notASharedObject``, ``PKCS11Error/Code/noFunctionList`` or
   ///   ``PKCS11Error/Code/moduleLoadFailed`` (with the `CKR_` value of a failed `C_Initialize`).
   public static func load(path: String) throws(PKCS11Error) -> PKCS11Module {
+    // libp11 built against another OpenSSL (Debian's, next to OpenSSL 4.0) would hand this
+    // process keys of the other libcrypto: refused before anything is loaded.
+    _ = try PKCS11Backend.libp11.resolved()
     let canonical = try ModuleFile.canonicalPath(path)
     try ModuleFile.checkIsSharedObject(canonical)
     return try ModuleRegistry.shared.module(for: canonical) { (registration) throws(PKCS11Error) in

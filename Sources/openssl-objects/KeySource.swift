@@ -70,7 +70,7 @@ enum KeySource {
       var options = PKCS11LoadOptions(modulePolicy: .allowList([module, uri.modulePath].compactMap { $0 }))
       if uri.moduleName != nil { options.modulePolicy = .allowAnyModule }
       if let module, uri.modulePath == nil, uri.moduleName == nil {
-        options.module = try PKCS11Module.load(path: module)
+        options.moduleFile = module
       }
       let loaded = try PKCS11Module.load(for: uri, options: options)
       options.module = loaded

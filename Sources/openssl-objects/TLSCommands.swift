@@ -53,6 +53,9 @@ struct Connect: ParsableCommand {
   @Option(name: .customLong("min-version"), help: "1.2 or 1.3.")
   var minVersion: String?
 
+  @Option(help: "Key exchange groups to offer, in order (X25519MLKEM768 and ML-KEM need OpenSSL 3.5).")
+  var groups: [String] = []
+
   @Option(help: "Text to send after the handshake (see the discussion for how the answer is read).")
   var send: String?
 
@@ -123,6 +126,7 @@ struct Connect: ParsableCommand {
       if let pins = try spkiPins.pinSet() { configuration.verification.pins = pins }
       configuration.verification.profile = try profile.load()
       if minVersion == "1.3" { configuration.minimumVersion = .tls13 }
+      if !groups.isEmpty { configuration.groups = groups }
       if let cert, let key {
         configuration.certificateChains = [
           try CertificateFiles.chain(
@@ -217,6 +221,7 @@ struct Connect: ParsableCommand {
       ("version", .optional(connection?.version?.description)),
       ("cipher", .optional(connection?.cipher)),
       ("alpn", .optional(connection?.alpnProtocol)),
+      ("group", .optional(connection?.group)),
       ("servername", .optional(connection?.serverName)),
       ("peer_chain", Describe.chain(connection?.peerChain ?? [])),
       ("verified_chain", Describe.chain(connection?.verifiedChain ?? [])),

@@ -273,3 +273,40 @@ struct ConnectExchangeTests {
     #expect(!result.output.contains("s3cret") && !server.text.contains("s3cret"))
   }
 }
+
+/// `connect --groups` and the negotiated group in `connect --json`, against `openssl s_server`
+/// of the same OpenSSL.
+@Suite("CLI: connect with post-quantum groups")
+struct ConnectGroupTests {
+  let tool = ChildProcess.product("openssl-objects")
+
+  @Test(
+    .enabled(
+      if: OpenSSLLibrary.hasPostQuantum, "X25519MLKEM768 needs OpenSSL 3.5 or newer; scripts/matrix.sh runs this"))
+  func connectReportsTheHybridGroupItNegotiated() throws {
+    let pki = try TestPKI(leafName: "localhost")
+    let files = try PeerFiles()
+    let server = try OpenSSLServer([
+      "-cert", try files.certificates("server.pem", [pki.leaf]), "-key", try files.key("server.key", pki.leafKey),
+      "-cert_chain", try files.certificates("chain.pem", [pki.intermediate]), "-groups", "X25519MLKEM768",
+    ])
+    let result = try ChildProcess.run(
+      tool,
+      [
+        "connect", "127.0.0.1:\(server.port)", "--servername", "localhost", "--trusted",
+        try files.certificates("root.pem", [pki.root]), "--groups", "X25519MLKEM768", "--json",
+      ])
+    #expect(result.status == 0, "\(result.output)")
+    let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    #expect(document["connected"] as? Bool == true)
+    #expect(document["group"] as? String == "X25519MLKEM768")
+  }
+
+  @Test(.disabled(if: OpenSSLLibrary.hasPostQuantum, "this OpenSSL has the hybrid groups: the test above runs"))
+  func beforeOpenSSL35AHybridGroupIsRefusedNamingTheVersion() throws {
+    let result = try ChildProcess.run(
+      tool, ["connect", "127.0.0.1:9", "--groups", "X25519MLKEM768", "--no-verify", "--json"])
+    #expect(result.status == 2, "\(result.output)")
+    #expect(result.stderr.contains("OpenSSL 3.5"), "\(result.output)")
+  }
+}

@@ -1,11 +1,18 @@
 import Foundation
 import OpenSSLObjects
+import PKCS11Keys
 import TestSupport
 import Testing
 
 /// `openssl-objects pkcs11 list | sign` against a real SoftHSM2 token (CLI.md). Every test makes a
 /// token of its own, which the child process sees through `SOFTHSM2_CONF`.
-@Suite("CLI: pkcs11")
+@Suite(
+  "CLI: pkcs11",
+  .enabled(
+    if: PKCS11Backend.libp11UsesThisOpenSSL,
+    "libp11 links another libcrypto than this process (Debian's libp11 with OpenSSL 4.0): its backend is refused here; the provider backend runs"
+  )
+)
 struct PKCS11CommandTests {
   let tool = ChildProcess.product("openssl-objects")
   let module = SoftHSMToken.modulePath

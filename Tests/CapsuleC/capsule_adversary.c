@@ -42,7 +42,17 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/opensslv.h>
+#include <openssl/ssl.h>
 #include "openssl_objects.h"
+
+/* The name the server's certificate must match: SSL_set1_host is deprecated in OpenSSL 4.0, where
+ * SSL_set1_dnsname replaces it. */
+#if OPENSSL_VERSION_MAJOR >= 4
+#define set_host_name(ssl, host) SSL_set1_dnsname((ssl), (host))
+#else
+#define set_host_name(ssl, host) SSL_set1_host((ssl), (host))
+#endif
 
 static void report(const char *name, oo_status status)
 {
@@ -284,7 +294,7 @@ static int handshake(const oo_api *api, SSL_CTX *ctx, const char *name, const ch
     SSL_set_fd(ssl, fd);
     SSL_set_tlsext_host_name(ssl, host);
     if (check_host)
-        SSL_set1_host(ssl, host);
+        set_host_name(ssl, host);
     int connected = SSL_connect(ssl) == 1;
     /* OpenSSL's own error for a refusal (the last one on the queue), then the library's reason. */
     char openssl_error[256] = "";

@@ -115,7 +115,11 @@ int main(int argc, char **argv)
     SSL *ssl = SSL_new(ctx);
     SSL_set_fd(ssl, fd);
     SSL_set_tlsext_host_name(ssl, argv[4]);
+#if OPENSSL_VERSION_MAJOR >= 4
+    SSL_set1_dnsname(ssl, argv[4]); /* SSL_set1_host is deprecated in OpenSSL 4.0 */
+#else
     SSL_set1_host(ssl, argv[4]);
+#endif
     int connected = SSL_connect(ssl) == 1;
     printf("handshake %s, %d callback calls\n", connected ? "ok" : "refused", calls);
     if (connected)

@@ -1,4 +1,5 @@
 import CCurl
+import CLinkedLibraries
 import COpenSSLFull
 import Foundation
 import OpenSSLObjects
@@ -38,6 +39,26 @@ private let collectBody: oo_curl_write_callback = { data, size, count, user in
   return size * count
 }
 
+/// The libssl libcurl was linked against (its `DT_NEEDED` entry), and whether it is this process's.
+/// libcurl gets our `SSL_CTX`: two OpenSSLs in one process (sid's libcurl on libssl.so.3 next to
+/// OpenSSL 4.0's libssl.so.4) must never exchange objects, so the tests run only on the same one.
+enum CurlLinkage {
+  static let libssl: String? = {
+    var buffer = [CChar](repeating: 0, count: 64)
+    guard oo_needed_library("libcurl.so", "libssl.so.", &buffer, buffer.count) == 1 else { return nil }
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  }()
+
+  static var isThisOpenSSL: Bool { libssl.map { $0 == "libssl.so.\(OpenSSLLibrary.runtimeVersion.major)" } ?? false }
+
+  static var reason: Comment {
+    let text =
+      "libcurl links \(libssl ?? "no libssl") but this process runs OpenSSL \(OpenSSLLibrary.runtimeVersion): "
+      + "two OpenSSLs in one process must not share an SSL_CTX"
+    return Comment(rawValue: text)
+  }
+}
+
 extension TLSConfiguration {
   /// A client configuration for the SSL_CTX curl makes: curl checks the host name itself
   /// (CURLOPT_SSL_VERIFYHOST) after the handshake and never sets one on its SSL.
@@ -48,7 +69,7 @@ extension TLSConfiguration {
   }
 }
 
-@Suite("libcurl with an SSL_CTX configured from Swift")
+@Suite("libcurl with an SSL_CTX configured from Swift", .enabled(if: CurlLinkage.isThisOpenSSL, CurlLinkage.reason))
 struct CurlInteropTests {
   fileprivate func fetch(
     port: Int, configuration: TLSConfiguration, curlCAFile: String? = nil

@@ -75,8 +75,9 @@ struct ErrorQueueTests {
   @Test func runtimeVersionIsCheckedAndExposed() {
     ERR_clear_error()
     #expect(OpenSSLLibrary.isSupported)
-    #expect(OpenSSLLibrary.runtimeVersion.major == 3)
-    #expect(OpenSSLLibrary.versionText.hasPrefix("OpenSSL 3."))
-    #expect(OpenSSLLibrary.compiledVersion.major == 3)
+    // 3 on Debian 12 and 13, 4 in the matrix's OpenSSL 4.0 (scripts/matrix.sh).
+    #expect(OpenSSLLibrary.runtimeVersion.major >= 3)
+    #expect(OpenSSLLibrary.versionText.hasPrefix("OpenSSL \(OpenSSLLibrary.runtimeVersion) "))
+    #expect(OpenSSLLibrary.compiledVersion.major == OpenSSLLibrary.runtimeVersion.major)
   }
 }

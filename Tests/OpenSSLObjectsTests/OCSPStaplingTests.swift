@@ -103,6 +103,10 @@ struct OCSPStaplingTests {
       try await fixture.connect(client, try fixture.server(.response(try fixture.wrongSigner())))
     }
     #expect(wrongSigner.check == .signerNotAuthorized)
+    if serversCheckTheirStaples {
+      // OpenSSL 3.6 and later servers do not send what does not parse (StapleFaultTests).
+      return
+    }
     let garbage = try await stapleFailure {
       try await fixture.connect(client, try fixture.server(.response(Array("garbage".utf8))))
     }

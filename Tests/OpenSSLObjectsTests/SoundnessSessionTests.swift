@@ -231,11 +231,11 @@ struct SoundnessSessionTests {
     #expect(error.explanation.contains("names no host"), "\(error.explanation)")
     // With SSL_set1_host it verifies, and the name is checked.
     let named = try await cHandshake(fixture, client: client) { ssl in
-      _ = SSL_set1_host(ssl, "www.example.test")
+      _ = oo_SSL_set1_host(ssl, "www.example.test")
     }
     #expect(named.verifiedChain.count == 3)
     let mismatch = try await clientVerificationError {
-      _ = try await cHandshake(fixture, client: client) { ssl in _ = SSL_set1_host(ssl, "other.example.test") }
+      _ = try await cHandshake(fixture, client: client) { ssl in _ = oo_SSL_set1_host(ssl, "other.example.test") }
     }
     #expect(mismatch.code == .hostnameMismatch)
   }

@@ -35,6 +35,13 @@ struct StapleFaultTests {
     /// answers with a fatal alert instead).
     var parses: Bool { self == .corruptSignature || self == .anotherCertificate }
 
+    /// Whether a server can send it as it is. From OpenSSL 3.6 on (TLS 1.3 multi-stapling) a server
+    /// parses the response and matches it to its certificate before sending it: what does not
+    /// parse ends the handshake on the server, a response about another certificate is not sent,
+    /// and a response followed by a byte is sent re-encoded, without the byte. Only a corrupt
+    /// signature still reaches a client as it was given.
+    var reachesTheClient: Bool { !serversCheckTheirStaples || self == .corruptSignature }
+
     func bytes(_ fixture: StaplingFixture) throws -> [UInt8] {
       switch self {
       case .garbage:
@@ -84,7 +91,7 @@ struct StapleFaultTests {
     #expect(report == nil)
   }
 
-  @Test(arguments: Damage.allCases)
+  @Test(arguments: Damage.allCases.filter(\.reachesTheClient))
   func ourServerStaplingItFailsTheClientWithItsCheck(damage: Damage) throws {
     let fixture = try StaplingFixture()
     let server = try LoopbackTLSServer(
@@ -100,7 +107,7 @@ struct StapleFaultTests {
     if case .failure(let failure) = outcomes.last { Issue.record("the second connection failed: \(failure)") }
   }
 
-  @Test(arguments: Damage.allCases.filter(\.parses))
+  @Test(arguments: Damage.allCases.filter { $0.parses && $0.reachesTheClient })
   func sServerStaplingItFailsTheClientWithItsCheck(damage: Damage) throws {
     let fixture = try StaplingFixture()
     let files = try PeerFiles()
@@ -114,4 +121,36 @@ struct StapleFaultTests {
     #expect(error.check == damage.check, "\(error)")
     try connectsWithoutRevocation(fixture, port: server.port)
   }
+
+  @Test(
+    .enabled(if: serversCheckTheirStaples, "before OpenSSL 3.6 a server staples any bytes: the tests above get them"),
+    arguments: Damage.allCases.filter { !$0.reachesTheClient })
+  func fromOpenSSL36AServerSendsOnlyStaplesThatParseAndAreAboutItsCertificate(damage: Damage) throws {
+    let fixture = try StaplingFixture()
+    let bytes = try damage.bytes(fixture)
+    let server = try LoopbackTLSServer(context: try fixture.server(.response(bytes)))
+    var received: [UInt8]? = nil
+    do {
+      received = try withClientConnection(try fixture.client(), port: server.port, serverName: "www.example.test") {
+        try $0.handshake()
+        return $0.ocspStapleBytes
+      }
+    } catch is OCSPError {
+      Issue.record("the client received the damaged staple and checked it")
+    } catch {
+      // The server ended the handshake: its own check refused the staple.
+    }
+    if damage == .trailingByte {
+      // Sent as the server re-encoded it: the good response, without the byte.
+      #expect(received == Array(bytes.dropLast()))
+    } else {
+      #expect(received == nil, "the client received a staple the server should not have sent")
+    }
+    #expect(server.wait(for: 1).count == 1)
+  }
 }
+
+/// Whether this OpenSSL's servers check a staple before sending it (3.6 and later).
+let serversCheckTheirStaples =
+  OpenSSLLibrary.runtimeVersion.major > 3
+  || (OpenSSLLibrary.runtimeVersion.major == 3 && OpenSSLLibrary.runtimeVersion.minor >= 6)

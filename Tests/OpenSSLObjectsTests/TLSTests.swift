@@ -441,7 +441,7 @@ struct TLSTests {
     _ = oo_BIO_set_mem_eof_return(incoming, -1)
     SSL_set_bio(ssl, incoming, outgoing)
     SSL_set_connect_state(ssl)
-    _ = SSL_set1_host(ssl, "www.example.test")
+    _ = oo_SSL_set1_host(ssl, "www.example.test")
     let server = try fixture.server().makeConnection()
     try await TLSPair.handshake(client: connection, server: server)
     #expect(seen.all == [2, 1, 0])

@@ -8,7 +8,13 @@ import Testing
 /// lifetime paths on which libp11 0.4.12 crashes, and fork. Each child must exit cleanly. Each test
 /// makes a token of its own: SoftHSM2 does not share a token directory well between processes that
 /// use it at the same time.
-@Suite("PKCS#11 in child processes")
+@Suite(
+  "PKCS#11 in child processes",
+  .enabled(
+    if: PKCS11Backend.libp11UsesThisOpenSSL,
+    "libp11 links another libcrypto than this process (Debian's libp11 with OpenSSL 4.0): its backend is refused here; the provider backend runs"
+  )
+)
 struct PKCS11ChildProcessTests {
   let helper = ChildProcess.product("oo-test-helper")
   let modulePath = SoftHSMToken.modulePath
@@ -146,5 +152,106 @@ struct PKCS11ChildProcessTests {
       return nil
     }
     return (master, String(cString: path))
+  }
+}
+
+/// The provider backend (pkcs11-provider through `OSSL_STORE`) where pkcs11-provider is installed
+/// (Debian 13 and later: scripts/matrix.sh runs it on OpenSSL 3.5 and 4.0), in a fresh process
+/// under `timeout`, since some load orders hang in SoftHSM2 (pkcs11-provider #723); elsewhere the
+/// typed error that says the backend is missing.
+@Suite("PKCS#11 through pkcs11-provider")
+struct PKCS11ProviderBackendTests {
+  let helper = ChildProcess.product("oo-test-helper")
+
+  @Test(.enabled(if: PKCS11Backend.isProviderInstalled, "pkcs11-provider is not installed here (Debian 12 ships none)"))
+  func theProviderBackendSignsServesTLSAndKeepsItsLibraryContext() throws {
+    let softhsm = try SoftHSMToken()
+    let uri = "pkcs11:token=oo-test;object=ec-p256;type=private?pin-source=file:\(softhsm.pinFile)"
+    let certificateURI = "pkcs11:token=oo-test;object=ec-p256;type=cert"
+    let result = try ChildProcess.run(
+      "timeout", ["120", helper, "pkcs11-provider", SoftHSMToken.modulePath, uri, certificateURI],
+      environment: softhsm.environment)
+    #expect(result.status == 0, "\(result.output)")
+    // The default provider first: loading pkcs11-provider alone would turn off its fallback.
+    #expect(result.stdout.contains("providers: default, pkcs11"), "\(result.output)")
+    #expect(result.stdout.contains("key: EC, matches its certificate: true"), "\(result.output)")
+    #expect(result.stdout.contains("signature verifies: true"), "\(result.output)")
+    #expect(result.stdout.contains("handshake: TLSv1.3"), "\(result.output)")
+    #expect(result.stdout.contains("server certificate is the token's: true"), "\(result.output)")
+    #expect(result.stdout.contains("another PIN: PIN differs from the accepted one"), "\(result.output)")
+    #expect(result.stdout.contains("module not allowed: module not allowed"), "\(result.output)")
+    #expect(!result.output.contains(SoftHSMToken.pin), "the PIN must never be printed")
+  }
+
+  @Test(
+    .enabled(if: PKCS11Backend.isProviderInstalled, "pkcs11-provider is not installed here (Debian 12 ships none)"),
+    arguments: [("?pin-value=999999", "code=login failed"), ("", "code=PIN required")])
+  func theProviderBackendRefusesAWrongOrMissingPINInAFreshProcess(query: String, expected: String) throws {
+    let softhsm = try SoftHSMToken()
+    let result = try ChildProcess.run(
+      "timeout",
+      [
+        "120", helper, "pkcs11-provider-pin", SoftHSMToken.modulePath,
+        "pkcs11:token=oo-test;object=ec-p256;type=private" + query,
+      ],
+      environment: softhsm.environment)
+    #expect(result.status == 0, "\(result.output)")
+    #expect(result.stdout.contains(expected), "\(result.output)")
+    #expect(!result.output.contains("999999"), "the PIN must never be printed")
+  }
+
+  @Test(.enabled(if: PKCS11Backend.isProviderInstalled, "pkcs11-provider is not installed here (Debian 12 ships none)"))
+  func aProviderThatDoesNotAnswerInTimeIsATypedErrorNotAHang() throws {
+    // A module whose every function blocks forever, so the load hangs in C_Initialize.
+    let directory = try TemporaryDirectory()
+    let module = directory.file("hanging_module.so")
+    let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("PKCS11C/hanging_module.c").path
+    let built = try ChildProcess.run("cc", ["-shared", "-fPIC", "-Wall", "-Werror", source, "-o", module])
+    try #require(built.status == 0, "\(built.output)")
+    let result = try ChildProcess.run(
+      "timeout", ["120", helper, "pkcs11-provider-timeout", module, "pkcs11:object=anything;type=private"])
+    #expect(result.status == 0, "\(result.output)")
+    #expect(result.stdout.contains("no answer in time: timed out"), "\(result.output)")
+  }
+
+  @Test(.enabled(if: PKCS11Backend.isProviderInstalled, "pkcs11-provider is not installed here (Debian 12 ships none)"))
+  func aKeyInALibraryContextOfItsOwnServesTLSOnlyThere() throws {
+    let softhsm = try SoftHSMToken()
+    let uri = "pkcs11:token=oo-test;object=ec-p256;type=private?pin-source=file:\(softhsm.pinFile)"
+    let result = try ChildProcess.run(
+      "timeout",
+      [
+        "120", helper, "pkcs11-provider-context", SoftHSMToken.modulePath, uri,
+        "pkcs11:token=oo-test;object=ec-p256;type=cert",
+      ], environment: softhsm.environment)
+    #expect(result.status == 0, "\(result.output)")
+    #expect(result.stdout.contains("key's context providers: default, pkcs11"), "\(result.output)")
+    #expect(!result.stdout.contains("default context providers: default, pkcs11"), "\(result.output)")
+    #expect(result.stdout.contains("default context: library context mismatch"), "\(result.output)")
+    #expect(result.stdout.contains("key's context: handshake TLSv1.3"), "\(result.output)")
+  }
+
+  @Test(.disabled(if: PKCS11Backend.isProviderInstalled, "pkcs11-provider is installed: the test above runs"))
+  func withoutPKCS11ProviderTheProviderBackendIsATypedError() throws {
+    do {
+      _ = try PrivateKey(
+        pkcs11: "pkcs11:token=oo-test;object=ec-p256", options: PKCS11LoadOptions(backend: .provider))
+      Issue.record("the provider backend loaded a key without pkcs11-provider")
+    } catch let error as PKCS11Error {
+      #expect(error.code == .backendUnavailable)
+      #expect(error.description.contains("pkcs11-provider"))
+    }
+  }
+
+  @Test func theAutomaticBackendIsLibP11ExactlyWhenLibP11LinksThisOpenSSL() throws {
+    let resolved = try? PKCS11Backend.automatic.resolved()
+    if PKCS11Backend.libp11UsesThisOpenSSL {
+      #expect(resolved == .libp11)
+    } else {
+      #expect(resolved == (PKCS11Backend.isProviderInstalled ? .provider : nil))
+      #expect(throws: PKCS11Error.self) { try PKCS11Backend.libp11.resolved() }
+    }
+    #expect(PKCS11Backend.libp11Libcrypto?.hasPrefix("libcrypto.so.") ?? true)
   }
 }

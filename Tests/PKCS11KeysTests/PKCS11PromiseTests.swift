@@ -42,7 +42,13 @@ struct ForwardingModule {
 /// Promises about modules and logins that no other test tried to break (docs/SECURITY.md rows
 /// 75, 77, 79 and 86). The login cases run in child processes: a process's login state is shared
 /// by every module wrapper in it.
-@Suite("PKCS#11 promises: module checks, one login per PIN, other code's logins, token certificates")
+@Suite(
+  "PKCS#11 promises: module checks, one login per PIN, other code's logins, token certificates",
+  .enabled(
+    if: PKCS11Backend.libp11UsesThisOpenSSL,
+    "libp11 links another libcrypto than this process (Debian's libp11 with OpenSSL 4.0): its backend is refused here"
+  )
+)
 struct PKCS11PromiseTests {
   let helper = ChildProcess.product("oo-test-helper")
   let modulePath = SoftHSMToken.modulePath

@@ -57,7 +57,12 @@ struct SecretsNeverShownTests {
     }
   }
 
-  @Test func aWrongPINNeverAppearsInTheLoginError() throws {
+  @Test(
+    .enabled(
+      if: PKCS11Backend.libp11UsesThisOpenSSL,
+      "libp11 links another libcrypto than this process (Debian's libp11 with OpenSSL 4.0): its backend is refused here"
+    ))
+  func aWrongPINNeverAppearsInTheLoginError() throws {
     let token = try SoftHSMToken()
     let directory = try TemporaryDirectory()
     // A fresh process for the wrong PIN: libp11 0.4.12 answers a second login with success.

@@ -28,6 +28,18 @@
 //   oo-test-helper pkcs11-no-context-pin MODULE URI
 //                                     a CKA_ALWAYS_AUTHENTICATE key whose PIN handler answers
 //                                     nothing: the signature fails, and nothing prompts
+//   oo-test-helper pkcs11-provider MODULE URI CERT-URI
+//                                     the provider backend (pkcs11-provider) in a fresh process:
+//                                     a TLS context made before the provider is loaded, then the
+//                                     key and certificate, a signature, a handshake with the key,
+//                                     a key of another library context refused, and the errors
+//                                     of a wrong PIN, no PIN and a module the policy forbids
+//   oo-test-helper pkcs11-provider-context MODULE URI CERT-URI
+//                                     the provider backend in a library context of its own
+//   oo-test-helper pkcs11-provider-pin MODULE URI
+//                                     one provider backend load in a fresh process (PIN errors)
+//   oo-test-helper pkcs11-provider-timeout MODULE URI
+//                                     the provider backend and a module that never answers
 //   oo-test-helper no-prompt PKCS8.pem TRADITIONAL.pem MODULE URI
 //                                     run on a terminal: encrypted keys without a passphrase
 //                                     closure, and a CKA_ALWAYS_AUTHENTICATE key without a PIN
@@ -575,6 +587,119 @@ func tlsDefaults(port: Int) {
   }
 }
 
+// MARK: - The provider backend
+
+func pkcs11Provider(module: String, uri: String, certificateURI: String) throws {
+  // A TLS context before pkcs11-provider is loaded: the provider must still serve later contexts.
+  _ = try SSLContext(configuration: .client)
+  let options = PKCS11LoadOptions(backend: .provider, moduleFile: module)
+  let key = try PrivateKey(pkcs11: uri, options: options)
+  let certificate = try X509Certificate(pkcs11: certificateURI, options: options)
+  print("providers: \(LibraryContext.default.providerNames.joined(separator: ", "))")
+  print("key: \(key.algorithm), matches its certificate: \(key.matches(certificate))")
+  let message = Array("signed inside pkcs11-provider".utf8)
+  let signature = try key.signature(for: message)
+  print("signature verifies: \(try certificate.publicKey.isValidSignature(signature, for: message))")
+
+  var server = TLSConfiguration.server([CertificateChain(certificate: certificate, privateKey: key)])
+  server.sessions.resumption = false
+  var client = TLSConfiguration.client
+  client.peerVerification = .none
+  client.hostNameRequirement = .insecureNone
+  let serverConnection = try SSLContext(configuration: server).makeConnection()
+  let clientConnection = try SSLContext(configuration: client).makeConnection(serverName: nil)
+  var rounds = 0
+  while rounds < 40 {
+    rounds += 1
+    let c = try clientConnection.handshake()
+    serverConnection.receive(clientConnection.takeOutput())
+    let s = try serverConnection.handshake()
+    clientConnection.receive(serverConnection.takeOutput())
+    if c == .complete && s == .complete { break }
+  }
+  print("handshake: \(clientConnection.version?.description ?? "incomplete")")
+  print("server certificate is the token's: \(clientConnection.peerCertificate == certificate)")
+
+  func code(_ uri: String, _ options: PKCS11LoadOptions) -> String {
+    do {
+      _ = try PrivateKey(pkcs11: uri, options: options)
+      return "loaded"
+    } catch let error as PKCS11Error {
+      return "\(error.code)"
+    } catch {
+      return "\(error)"
+    }
+  }
+  let bare = uri.split(separator: "?").first.map(String.init) ?? uri
+  // The token is logged in now: another PIN is refused as the libp11 backend refuses it.
+  print("another PIN: \(code(bare + "?pin-value=999999", options))")
+  print(
+    "module not allowed: \(code(bare + "?module-path=/usr/lib/softhsm/libsofthsm2.so", PKCS11LoadOptions(backend: .provider)))"
+  )
+}
+
+/// The provider backend in a library context of its own, in a fresh process (pkcs11-provider is
+/// loaded into no other context): a TLS context of the default context refuses the key, one of the
+/// key's context takes it and completes a handshake.
+func pkcs11ProviderContext(module: String, uri: String, certificateURI: String) throws {
+  let other = try LibraryContext()
+  let options = PKCS11LoadOptions(backend: .provider, moduleFile: module, libraryContext: other)
+  let key = try PrivateKey(pkcs11: uri, options: options)
+  let certificate = try X509Certificate(pkcs11: certificateURI, options: options)
+  print("default context providers: \(LibraryContext.default.providerNames.joined(separator: ", "))")
+  print("key's context providers: \(other.providerNames.joined(separator: ", "))")
+  do {
+    _ = try SSLContext(configuration: .server([CertificateChain(certificate: certificate, privateKey: key)]))
+    print("default context: accepted")
+  } catch let error as ProviderError {
+    print("default context: \(error.code)")
+  }
+  var server = TLSConfiguration.server([CertificateChain(certificate: certificate, privateKey: key)])
+  server.libraryContext = other
+  var client = TLSConfiguration.client
+  client.peerVerification = .none
+  client.hostNameRequirement = .insecureNone
+  let serverConnection = try SSLContext(configuration: server).makeConnection()
+  let clientConnection = try SSLContext(configuration: client).makeConnection(serverName: nil)
+  for _ in 0..<40 {
+    let c = try clientConnection.handshake()
+    serverConnection.receive(clientConnection.takeOutput())
+    let s = try serverConnection.handshake()
+    clientConnection.receive(serverConnection.takeOutput())
+    if c == .complete && s == .complete { break }
+  }
+  print("key's context: handshake \(clientConnection.version?.description ?? "incomplete")")
+}
+
+/// One provider backend load in a fresh process (no login yet): what a wrong PIN or no PIN gets.
+func pkcs11ProviderPIN(module: String, uri: String) {
+  do {
+    _ = try PrivateKey(pkcs11: uri, options: PKCS11LoadOptions(backend: .provider, moduleFile: module))
+    print("loaded")
+  } catch let error as PKCS11Error {
+    print("code=\(error.code): \(error)")
+  } catch {
+    print("error: \(error)")
+  }
+}
+
+/// A provider backend call to a module that never answers (Tests/PKCS11C/hanging_module.c), with a
+/// limit of three seconds: the caller gets control back with a typed error. The abandoned call may still be running inside
+/// pkcs11-provider, so the process ends with `_exit`, without OpenSSL's exit-time cleanup.
+func pkcs11ProviderTimeout(module: String, uri: String) -> Never {
+  let options = PKCS11LoadOptions(backend: .provider, moduleFile: module, providerTimeout: .seconds(3))
+  do {
+    _ = try PrivateKey(pkcs11: uri, options: options)
+    print("no answer in time: loaded")
+  } catch let error as PKCS11Error {
+    print("no answer in time: \(error.code)")
+  } catch {
+    print("no answer in time: \(error)")
+  }
+  fflush(nil)
+  _exit(0)
+}
+
 // MARK: - Main
 
 let arguments = CommandLine.arguments
@@ -653,6 +778,22 @@ case "pkcs11-fork":
 case "pkcs11-no-context-pin":
   guard arguments.count == 4 else { fail("usage: oo-test-helper pkcs11-no-context-pin MODULE URI") }
   do { try pkcs11NoContextPIN(module: arguments[2], uri: arguments[3]) } catch { fail("\(error)") }
+case "pkcs11-provider":
+  guard arguments.count == 5 else { fail("usage: oo-test-helper pkcs11-provider MODULE URI CERT-URI") }
+  do { try pkcs11Provider(module: arguments[2], uri: arguments[3], certificateURI: arguments[4]) } catch {
+    fail("\(error)")
+  }
+case "pkcs11-provider-context":
+  guard arguments.count == 5 else { fail("usage: oo-test-helper pkcs11-provider-context MODULE URI CERT-URI") }
+  do { try pkcs11ProviderContext(module: arguments[2], uri: arguments[3], certificateURI: arguments[4]) } catch {
+    fail("\(error)")
+  }
+case "pkcs11-provider-pin":
+  guard arguments.count == 4 else { fail("usage: oo-test-helper pkcs11-provider-pin MODULE URI") }
+  pkcs11ProviderPIN(module: arguments[2], uri: arguments[3])
+case "pkcs11-provider-timeout":
+  guard arguments.count == 4 else { fail("usage: oo-test-helper pkcs11-provider-timeout MODULE URI") }
+  pkcs11ProviderTimeout(module: arguments[2], uri: arguments[3])
 case "address-reuse":
   guard
     CRYPTO_set_mem_functions(ReusingAllocator.allocate, ReusingAllocator.reallocate, ReusingAllocator.release) == 1

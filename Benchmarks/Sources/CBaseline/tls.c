@@ -147,7 +147,12 @@ static SSL *new_client(cb_tls *tls, const char *host, int resume) {
   if (ssl == NULL) return NULL;
   SSL_set_connect_state(ssl);
   SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-  if (SSL_set_tlsext_host_name(ssl, host) != 1 || SSL_set1_host(ssl, host) != 1) {
+#if OPENSSL_VERSION_MAJOR >= 4
+  int named = SSL_set1_dnsname(ssl, host); /* SSL_set1_host is deprecated in OpenSSL 4.0 */
+#else
+  int named = SSL_set1_host(ssl, host);
+#endif
+  if (SSL_set_tlsext_host_name(ssl, host) != 1 || named != 1) {
     SSL_free(ssl);
     return NULL;
   }

@@ -131,11 +131,12 @@ public struct SerialNumber: Hashable, Sendable, CustomStringConvertible {
   }
 
   /// Reads an `ASN1_INTEGER` (borrowed).
-  init(integer: UnsafePointer<ASN1_INTEGER>) {
-    let length = unsafe Int(ASN1_STRING_length(integer))
-    let data = unsafe ASN1_STRING_get0_data(integer)
+  init(integer: some ASN1StringReference) {
+    let address = unsafe integer.asn1Address
+    let length = unsafe Int(oo_ASN1_STRING_length(address))
+    let data = unsafe oo_ASN1_STRING_get0_data(address)
     let bytes = unsafe data.map { unsafe Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
-    unsafe self.init(magnitude: bytes, isNegative: ASN1_STRING_type(integer) == V_ASN1_NEG_INTEGER)
+    unsafe self.init(magnitude: bytes, isNegative: oo_ASN1_STRING_type(address) == V_ASN1_NEG_INTEGER)
   }
 
   /// Upper-case hexadecimal, as `openssl x509 -serial` prints it (`"-"` in front if negative).
@@ -160,75 +161,135 @@ public struct SerialNumber: Hashable, Sendable, CustomStringConvertible {
   /// A readable description, without secret material.
   public var description: String { hex }
 
-  /// A new `ASN1_INTEGER` with this value, owned by the caller.
-  func makeInteger() -> UnsafeMutablePointer<ASN1_INTEGER>? {
-    unsafe ErrorQueue.isolated { _ in
+  /// A new `ASN1_INTEGER` with this value, owned by the caller (free it with ``ASN1/free(_:)``).
+  func makeInteger<Pointer: ASN1StringArgument>() -> Pointer? {
+    let made = unsafe ErrorQueue.isolated { _ in
       let bn = unsafe BN_bin2bn(magnitude, Int32(magnitude.count), nil)
       defer { unsafe BN_free(bn) }
       unsafe BN_set_negative(bn, isNegative ? 1 : 0)
-      return unsafe BN_to_ASN1_INTEGER(bn, nil)
+      return unsafe oo_BN_to_ASN1_INTEGER(bn)
     }
+    return unsafe made.map { unsafe Pointer(asn1Address: $0) }
   }
+}
+
+/// A pointer to an object of OpenSSL's `ASN1_STRING` family (`ASN1_INTEGER`, `ASN1_TIME`,
+/// `ASN1_OCTET_STRING`, ...: one C type under many names), as Swift imports it: a typed pointer from
+/// OpenSSL 3's headers, `OpaquePointer` from OpenSSL 4's, where the type became opaque. The library
+/// never names the C type, so that one spelling builds against both; the `oo_ASN1_*` shims take
+/// the address untyped.
+@unsafe
+protocol ASN1StringReference {
+  /// The object's address.
+  var asn1Address: UnsafeMutableRawPointer { get }
+}
+
+/// Whatever type a C function takes for an `ASN1_STRING`-family argument (see
+/// ``ASN1StringReference``): the call site's parameter type picks the conformance.
+@unsafe
+protocol ASN1StringArgument {
+  /// The pointer for an object's address.
+  init(asn1Address: UnsafeMutableRawPointer)
+}
+
+@unsafe
+extension OpaquePointer: ASN1StringReference, ASN1StringArgument {
+  var asn1Address: UnsafeMutableRawPointer { unsafe UnsafeMutableRawPointer(self) }
+  init(asn1Address: UnsafeMutableRawPointer) { self.init(asn1Address) }
+}
+
+@unsafe
+extension UnsafePointer: ASN1StringReference, ASN1StringArgument {
+  var asn1Address: UnsafeMutableRawPointer { unsafe UnsafeMutableRawPointer(mutating: self) }
+  init(asn1Address: UnsafeMutableRawPointer) { unsafe self.init(asn1Address.assumingMemoryBound(to: Pointee.self)) }
+}
+
+@unsafe
+extension UnsafeMutablePointer: ASN1StringReference, ASN1StringArgument {
+  var asn1Address: UnsafeMutableRawPointer { UnsafeMutableRawPointer(self) }
+  init(asn1Address: UnsafeMutableRawPointer) { unsafe self.init(asn1Address.assumingMemoryBound(to: Pointee.self)) }
+}
+
+@unsafe
+extension UnsafeMutableRawPointer: ASN1StringReference, ASN1StringArgument {
+  var asn1Address: UnsafeMutableRawPointer { unsafe self }
+  init(asn1Address: UnsafeMutableRawPointer) { unsafe self = asn1Address }
 }
 
 /// Conversions between ASN.1 values and Swift values.
 enum ASN1 {
   /// An `ASN1_TIME` (borrowed) as a `Date` (`ASN1_TIME_to_tm`), `nil` if it is not a valid time.
-  static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date? {
-    guard let time = unsafe time else { return nil }
+  static func date(_ time: (some ASN1StringReference)?) -> Date? {
+    guard let time = time else { return nil }
     var parts = unsafe tm()
-    guard ErrorQueue.isolated({ _ in unsafe ASN1_TIME_to_tm(time, &parts) }) == 1 else { return nil }
+    guard ErrorQueue.isolated({ _ in unsafe oo_ASN1_TIME_to_tm(time.asn1Address, &parts) }) == 1 else { return nil }
     return unsafe Date(timeIntervalSince1970: TimeInterval(oo_timegm(&parts)))
   }
 
   /// A new `ASN1_TIME` (UTCTime until 2049, GeneralizedTime after, as RFC 5280 requires), owned
-  /// by the caller (`ASN1_TIME_set`).
-  static func makeTime(_ date: Date) -> UnsafeMutablePointer<ASN1_TIME>? {
-    unsafe ErrorQueue.isolated { _ in unsafe ASN1_TIME_set(nil, time_t(date.timeIntervalSince1970.rounded(.down))) }
+  /// by the caller (`ASN1_TIME_set`; free it with ``free(_:)``).
+  static func makeTime<Pointer: ASN1StringArgument>(_ date: Date) -> Pointer? {
+    let made = unsafe ErrorQueue.isolated { _ in
+      unsafe oo_ASN1_TIME_set(time_t(date.timeIntervalSince1970.rounded(.down)))
+    }
+    return unsafe made.map { unsafe Pointer(asn1Address: $0) }
+  }
+
+  /// Frees an `ASN1_STRING`-family object the caller owns (`ASN1_STRING_free`).
+  static func free(_ string: (some ASN1StringReference)?) {
+    guard let string = string else { return }
+    unsafe oo_ASN1_STRING_free(string.asn1Address)
   }
 
   /// The bytes of an `ASN1_STRING` (borrowed), exactly as stored: embedded NUL bytes are kept.
-  static func bytes(_ string: UnsafePointer<ASN1_STRING>?) -> [UInt8] {
-    guard let string = unsafe string, let data = unsafe ASN1_STRING_get0_data(string) else { return [] }
-    return unsafe Array(UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(string))))
+  static func bytes(_ string: (some ASN1StringReference)?) -> [UInt8] {
+    guard let address = unsafe string?.asn1Address, let data = unsafe oo_ASN1_STRING_get0_data(address) else {
+      return []
+    }
+    return unsafe Array(UnsafeBufferPointer(start: data, count: Int(oo_ASN1_STRING_length(address))))
   }
 
   /// The bytes of an `ASN1_STRING` as text, decoded as UTF-8 without stopping at NUL bytes
   /// (straight from OpenSSL's buffer, without an intermediate array).
-  static func text(_ string: UnsafePointer<ASN1_STRING>?) -> String {
-    guard let string = unsafe string, let data = unsafe ASN1_STRING_get0_data(string) else { return "" }
+  static func text(_ string: (some ASN1StringReference)?) -> String {
+    guard let address = unsafe string?.asn1Address, let data = unsafe oo_ASN1_STRING_get0_data(address) else {
+      return ""
+    }
     return unsafe String(
-      decoding: UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(string))), as: UTF8.self)
+      decoding: UnsafeBufferPointer(start: data, count: Int(oo_ASN1_STRING_length(address))), as: UTF8.self)
   }
 
   /// A directory string (any of the ASN.1 string types) converted to UTF-8 (`ASN1_STRING_to_UTF8`).
-  static func utf8(_ string: UnsafePointer<ASN1_STRING>?) -> String {
-    guard let string = unsafe string else { return "" }
+  static func utf8(_ string: (some ASN1StringReference)?) -> String {
+    guard let address = unsafe string?.asn1Address else { return "" }
     var output: UnsafeMutablePointer<UInt8>? = nil
-    let length = ErrorQueue.isolated { _ in unsafe ASN1_STRING_to_UTF8(&output, string) }
-    guard length >= 0, let output = unsafe output else { return unsafe text(string) }
+    let length = ErrorQueue.isolated { _ in unsafe oo_ASN1_STRING_to_UTF8(&output, address) }
+    guard length >= 0, let output = unsafe output else { return unsafe text(address) }
     defer { unsafe oo_OPENSSL_free(output) }
     return unsafe String(decoding: UnsafeBufferPointer(start: output, count: Int(length)), as: UTF8.self)
   }
 
-  /// A new `ASN1_OCTET_STRING` holding `bytes`, owned by the caller.
-  static func makeOctetString(_ bytes: [UInt8]) -> UnsafeMutablePointer<ASN1_OCTET_STRING>? {
-    guard let string = unsafe ASN1_OCTET_STRING_new() else { return nil }
-    guard unsafe ASN1_OCTET_STRING_set(string, bytes, Int32(bytes.count)) == 1 else {
-      unsafe ASN1_OCTET_STRING_free(string)
-      return nil
-    }
-    return unsafe string
+  /// A new `ASN1_OCTET_STRING` holding `bytes`, owned by the caller (free it with ``free(_:)``).
+  static func makeOctetString<Pointer: ASN1StringArgument>(_ bytes: [UInt8]) -> Pointer? {
+    unsafe make(oo_ASN1_OCTET_STRING_new(), bytes)
   }
 
   /// A new `ASN1_IA5STRING` holding exactly `bytes` (NUL bytes included), owned by the caller.
-  static func makeIA5String(_ bytes: [UInt8]) -> UnsafeMutablePointer<ASN1_IA5STRING>? {
-    guard let string = unsafe ASN1_IA5STRING_new() else { return nil }
-    guard unsafe ASN1_STRING_set(string, bytes, Int32(bytes.count)) == 1 else {
-      unsafe ASN1_IA5STRING_free(string)
+  static func makeIA5String<Pointer: ASN1StringArgument>(_ bytes: [UInt8]) -> Pointer? {
+    unsafe make(oo_ASN1_IA5STRING_new(), bytes)
+  }
+
+  private static func make<Pointer: ASN1StringArgument>(
+    _ string: UnsafeMutableRawPointer?, _ bytes: [UInt8]
+  )
+    -> Pointer?
+  {
+    guard let string = unsafe string else { return nil }
+    guard unsafe oo_ASN1_STRING_set(string, bytes, Int32(bytes.count)) == 1 else {
+      unsafe oo_ASN1_STRING_free(string)
       return nil
     }
-    return unsafe string
+    return unsafe Pointer(asn1Address: string)
   }
 }
 

@@ -31,21 +31,47 @@ public struct Digest: @unchecked Sendable, Hashable, CustomStringConvertible {
   private init(known name: String) {
     self.name = name
     unsafe self.md = unsafe Digest.fetched(name)
+    self.owner = nil
   }
 
   /// Fetches a digest by any name OpenSSL knows (`EVP_MD_fetch`), for example `"SHA256"` or
-  /// `"SHA3-384"`. Fetched once per name for the life of the process.
+  /// `"SHA3-384"`. From the default context without a property query, fetched once per name for
+  /// the life of the process; otherwise fetched now and held by this value (with its context).
   ///
-  /// - Throws: ``InputError`` with ``InputError/Reason/unsupported`` if no provider offers it.
-  public init(named name: String) throws(InputError) {
-    guard let md = unsafe Digest.fetched(name) else {
+  /// - Parameters:
+  ///   - name: the algorithm's name.
+  ///   - libraryContext: the library context to fetch from (the default one by default).
+  ///   - properties: the property query (for example `"provider=default"`), or `nil`.
+  /// - Throws: ``InputError`` with ``InputError/Reason/unsupported`` if no provider of the context
+  ///   offers it (with that query).
+  public init(
+    named name: String, libraryContext: LibraryContext = .default, properties: PropertyQuery? = nil
+  ) throws(InputError) {
+    let md: OpaquePointer?
+    if libraryContext.isDefault && properties == nil {
+      unsafe md = unsafe Digest.fetched(name)
+      owner = nil
+    } else {
+      let fetched = unsafe ErrorQueue.isolated { _ in
+        unsafe EVP_MD_fetch(libraryContext.pointer, name, properties.text)
+      }
+      unsafe md = unsafe fetched
+      owner = unsafe fetched.map { unsafe FetchedDigest(adopting: $0, in: libraryContext) }
+    }
+    guard let md = unsafe md else {
       throw InputError(
         .unsupported, object: "digest", source: "the name \"\(name)\"",
-        detail: "no loaded OpenSSL provider implements a digest of that name")
+        detail: "no loaded OpenSSL provider implements a digest of that name"
+          + (libraryContext.isDefault ? "" : " in this library context")
+          + (properties.map { " with the properties \"\($0.text)\"" } ?? ""))
     }
     unsafe self.md = unsafe md
     self.name = unsafe String(cString: EVP_MD_get0_name(md))
   }
+
+  /// Holds a digest fetched from a library context other than the default, or with a property
+  /// query: `nil` for the process-wide fetches.
+  private let owner: FetchedDigest?
 
   /// The digest's output size in bytes (`EVP_MD_get_size`).
   public var size: Int { unsafe md.map { unsafe Int(EVP_MD_get_size($0)) } ?? 0 }
@@ -85,6 +111,18 @@ public struct Digest: @unchecked Sendable, Hashable, CustomStringConvertible {
 
   private static func fetched(_ name: String) -> OpaquePointer? {
     unsafe cache.fetch(name)
+  }
+}
+
+/// One `EVP_MD` reference fetched from a library context, and the context, which must outlive it:
+/// the reference is dropped (`EVP_MD_free`) before the context can be.
+private final class FetchedDigest: OpenSSLObjectBase, OpenSSLObject, @unchecked Sendable {
+  override package class var cType: CObjectType { .evpMD }
+  private var context: LibraryContext?
+
+  convenience init(adopting md: OpaquePointer, in context: LibraryContext) {
+    unsafe self.init(adopting: md)
+    self.context = context
   }
 }
 

@@ -23,6 +23,7 @@ public struct InputError: Error, Sendable, CustomStringConvertible {
       case unreadableFile = "unreadable file"
       case noMatch = "nothing matched"
       case multipleObjects = "more than one object"
+      case requiresNewerOpenSSL = "needs a newer OpenSSL"
     }
     fileprivate let base: Base
 
@@ -58,6 +59,9 @@ public struct InputError: Error, Sendable, CustomStringConvertible {
     public static let multipleObjects = Reason(base: .multipleObjects)
     /// A search (by name, by URI) found nothing that matched.
     public static let noMatch = Reason(base: .noMatch)
+    /// The input uses something only a newer OpenSSL has (ML-DSA, ML-KEM and the hybrid groups
+    /// need 3.5): ``InputError/requiredVersion`` names it.
+    public static let requiresNewerOpenSSL = Reason(base: .requiresNewerOpenSSL)
 
     /// A readable description, without secret material.
     public var description: String { base.rawValue }
@@ -75,6 +79,8 @@ public struct InputError: Error, Sendable, CustomStringConvertible {
   public let detail: String
   /// What OpenSSL reported, when the failure came from an OpenSSL call.
   public let openSSLError: OpenSSLError?
+  /// For ``Reason/requiresNewerOpenSSL``: the oldest OpenSSL version that has what was asked for.
+  public let requiredVersion: OpenSSLLibrary.Version?
 
   /// Makes an error value.
   public init(
@@ -83,7 +89,8 @@ public struct InputError: Error, Sendable, CustomStringConvertible {
     source: String,
     offset: Int? = nil,
     detail: String,
-    openSSLError: OpenSSLError? = nil
+    openSSLError: OpenSSLError? = nil,
+    requiredVersion: OpenSSLLibrary.Version? = nil
   ) {
     self.reason = reason
     self.object = object
@@ -91,6 +98,7 @@ public struct InputError: Error, Sendable, CustomStringConvertible {
     self.offset = offset
     self.detail = detail
     self.openSSLError = openSSLError
+    self.requiredVersion = requiredVersion
   }
 
   /// Runs an OpenSSL operation on input-derived data, turning its ``OpenSSLError`` into an

@@ -41,6 +41,26 @@ public enum OpenSSLLibrary {
     return String(text[text.index(after: open)..<close])
   }()
 
+  /// The first OpenSSL with ML-DSA, ML-KEM and the hybrid key exchange groups (`X25519MLKEM768`):
+  /// 3.5.0.
+  public static let postQuantumMinimumVersion = Version(number: 0x3050_0000)
+
+  /// Whether the linked OpenSSL has ML-DSA, ML-KEM and the hybrid groups (3.5 or newer).
+  public static var hasPostQuantum: Bool { runtimeVersion >= postQuantumMinimumVersion }
+
+  /// Throws ``InputError/Reason/requiresNewerOpenSSL`` naming `version` unless the linked OpenSSL
+  /// is at least `version`.
+  package static func require(
+    _ version: Version, for feature: String, object: String, source: String
+  ) throws(InputError) {
+    guard runtimeVersion < version else { return }
+    throw InputError(
+      .requiresNewerOpenSSL, object: object, source: source,
+      detail:
+        "\(feature) needs OpenSSL \(version.major).\(version.minor) or newer; this process runs OpenSSL \(runtimeVersion)",
+      requiredVersion: version)
+  }
+
   /// The oldest OpenSSL this library supports.
   public static let minimumVersion = Version(number: 0x3000_0000)
 

@@ -39,6 +39,10 @@ package struct CObjectType: @unchecked Sendable {
 
 extension CObjectType {
   package static let x509 = unsafe CObjectType(name: "X509", free: X509_free, upRef: X509_up_ref)
+  package static let libraryContext = unsafe CObjectType(name: "OSSL_LIB_CTX", free: OSSL_LIB_CTX_free)
+  package static let provider = unsafe CObjectType(
+    name: "OSSL_PROVIDER", free: { _ = unsafe OSSL_PROVIDER_unload($0) })
+  package static let evpMD = unsafe CObjectType(name: "EVP_MD", free: EVP_MD_free, upRef: EVP_MD_up_ref)
   package static let x509CRL = unsafe CObjectType(name: "X509_CRL", free: X509_CRL_free, upRef: X509_CRL_up_ref)
   package static let x509Name = unsafe CObjectType(
     name: "X509_NAME", free: X509_NAME_free, duplicate: { unsafe X509_NAME_dup($0) })

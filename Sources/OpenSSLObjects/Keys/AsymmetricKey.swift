@@ -31,12 +31,20 @@ public struct KeyAlgorithm: Hashable, Sendable, CustomStringConvertible {
   public static let ed448 = KeyAlgorithm(name: "ED448")
   /// DSA.
   public static let dsa = KeyAlgorithm(name: "DSA")
+  /// ML-DSA-44 (FIPS 204; OpenSSL 3.5 or newer).
+  public static let mlDSA44 = KeyAlgorithm(name: "ML-DSA-44")
+  /// ML-DSA-65 (FIPS 204; OpenSSL 3.5 or newer).
+  public static let mlDSA65 = KeyAlgorithm(name: "ML-DSA-65")
+  /// ML-DSA-87 (FIPS 204; OpenSSL 3.5 or newer).
+  public static let mlDSA87 = KeyAlgorithm(name: "ML-DSA-87")
 
   /// A readable description, without secret material.
   public var description: String { name }
 
-  /// Whether signatures with this algorithm take no separate digest (EdDSA).
-  var signsWithoutDigest: Bool { self == .ed25519 || self == .ed448 }
+  /// Whether signatures with this algorithm take no separate digest (EdDSA, ML-DSA, SLH-DSA).
+  var signsWithoutDigest: Bool {
+    self == .ed25519 || self == .ed448 || name.hasPrefix("ML-DSA") || name.hasPrefix("SLH-DSA")
+  }
 }
 
 extension AsymmetricKey {
@@ -98,19 +106,22 @@ extension AsymmetricKey {
   ///   - data: the signed message (not its digest).
   ///   - digest: the digest; `nil` takes SHA-256 for RSA and EC and none for EdDSA.
   ///   - padding: the RSA padding (ignored for other keys).
+  ///   - properties: the property query for the signature algorithm (`EVP_DigestVerifyInit_ex`),
+  ///     fetched from the library context the key was made in; `nil` for none.
   /// - Returns: `true` if the signature is valid, `false` if it is not.
   /// - Throws: ``InputError`` if the options do not fit the key (a digest with EdDSA, PSS with EC).
   public func isValidSignature(
     _ signature: some ContiguousBytes,
     for data: some ContiguousBytes,
     digest: Digest? = nil,
-    padding: RSAPadding = .pkcs1v15
+    padding: RSAPadding = .pkcs1v15,
+    properties: PropertyQuery? = nil
   ) throws(InputError) -> Bool {
     unsafe try withContiguousBytes(signature) { (signatureBytes: UnsafeRawBufferPointer) throws(InputError) in
       unsafe try withContiguousBytes(data) { (dataBytes: UnsafeRawBufferPointer) throws(InputError) in
         unsafe try SignatureOperation.verify(
           key: pointer, algorithm: algorithm, signature: signatureBytes, data: dataBytes, digest: digest,
-          padding: padding)
+          padding: padding, properties: properties)
       }
     }
   }
@@ -148,6 +159,7 @@ enum SignatureOperation {
     algorithm: KeyAlgorithm,
     digest: Digest?,
     padding: RSAPadding,
+    properties: PropertyQuery?,
     signing: Bool,
     _ body: (OpaquePointer, borrowing ErrorQueue.Scope) throws(InputError) -> Result
   ) throws(InputError) -> Result {
@@ -162,10 +174,21 @@ enum SignatureOperation {
       let context = unsafe EVP_MD_CTX_new()!
       defer { unsafe EVP_MD_CTX_free(context) }
       var keyContext: OpaquePointer? = nil
-      let initialized =
-        unsafe signing
-        ? EVP_DigestSignInit(context, &keyContext, md, nil, key)
-        : EVP_DigestVerifyInit(context, &keyContext, md, nil, key)
+      let initialized: Int32
+      if let library = unsafe LibraryContext.of(key: key) ?? (properties == nil ? nil : .default) {
+        // A key made in another library context, or a property query: the _ex functions fetch
+        // the signature and the digest from that context with that query.
+        let mdName: UnsafePointer<CChar>? = unsafe md.flatMap { unsafe EVP_MD_get0_name($0) }
+        initialized =
+          unsafe signing
+          ? EVP_DigestSignInit_ex(context, &keyContext, mdName, library.pointer, properties.text, key, nil)
+          : EVP_DigestVerifyInit_ex(context, &keyContext, mdName, library.pointer, properties.text, key, nil)
+      } else {
+        initialized =
+          unsafe signing
+          ? EVP_DigestSignInit(context, &keyContext, md, nil, key)
+          : EVP_DigestVerifyInit(context, &keyContext, md, nil, key)
+      }
       guard initialized == 1 else {
         let error = scope.failure(signing ? "EVP_DigestSignInit" : "EVP_DigestVerifyInit")
         throw InputError(
@@ -190,9 +213,12 @@ enum SignatureOperation {
     algorithm: KeyAlgorithm,
     data: UnsafeRawBufferPointer,
     digest: Digest?,
-    padding: RSAPadding
+    padding: RSAPadding,
+    properties: PropertyQuery?
   ) throws(InputError) -> [UInt8] {
-    unsafe try withContext(key: key, algorithm: algorithm, digest: digest, padding: padding, signing: true) {
+    unsafe try withContext(
+      key: key, algorithm: algorithm, digest: digest, padding: padding, properties: properties, signing: true
+    ) {
       context, scope throws(InputError) -> [UInt8] in
       let bytes = unsafe data.baseAddress?.assumingMemoryBound(to: UInt8.self)
       var length = 0
@@ -214,9 +240,12 @@ enum SignatureOperation {
     signature: UnsafeRawBufferPointer,
     data: UnsafeRawBufferPointer,
     digest: Digest?,
-    padding: RSAPadding
+    padding: RSAPadding,
+    properties: PropertyQuery?
   ) throws(InputError) -> Bool {
-    unsafe try withContext(key: key, algorithm: algorithm, digest: digest, padding: padding, signing: false) {
+    unsafe try withContext(
+      key: key, algorithm: algorithm, digest: digest, padding: padding, properties: properties, signing: false
+    ) {
       context, _ throws(InputError) -> Bool in
       // 1 is a valid signature; 0 or a negative value (a malformed signature) is not.
       unsafe EVP_DigestVerify(

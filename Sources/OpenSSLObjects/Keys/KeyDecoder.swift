@@ -28,6 +28,9 @@ final class PassphraseBox {
   /// Whether a passphrase was requested.
   var wasAsked: Bool { asked }
 
+  /// Whether the supplier gave a passphrase when asked.
+  var hadPassphrase: Bool { hasSupplied }
+
   /// Lends the passphrase, asking the supplier the first time; `nil` if there is none.
   func withPassphrase<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result? {
     if !asked {
@@ -113,7 +116,31 @@ enum KeyDecoder {
     encoding: KeyEncoding,
     source: InputSource,
     limit: Int,
-    passphrase: PassphraseBox
+    passphrase: PassphraseBox,
+    fetch: FetchScope = .default
+  ) throws -> OpaquePointer {
+    let key = unsafe try decodeInContext(
+      bytes, selection: selection, encoding: encoding, source: source, limit: limit, passphrase: passphrase,
+      fetch: fetch)
+    do {
+      unsafe try fetch.context.keepAlive(key: key)
+    } catch {
+      unsafe EVP_PKEY_free(key)
+      throw InputError(
+        .invalidArgument, object: selection.object, source: source.description,
+        detail: "its library context could not be attached", openSSLError: error)
+    }
+    return unsafe key
+  }
+
+  private static func decodeInContext(
+    _ bytes: UnsafeRawBufferPointer,
+    selection: Selection,
+    encoding: KeyEncoding,
+    source: InputSource,
+    limit: Int,
+    passphrase: PassphraseBox,
+    fetch: FetchScope
   ) throws -> OpaquePointer {
     let object = selection.object
     guard unsafe !bytes.isEmpty else {
@@ -125,9 +152,10 @@ enum KeyDecoder {
     }
     let isPEM = unsafe encoding == .pem || (encoding == .automatic && PEM.looksLikePEM(bytes))
     if isPEM {
-      return unsafe try decodePEM(bytes, selection: selection, source: source, passphrase: passphrase)
+      return unsafe try decodePEM(bytes, selection: selection, source: source, passphrase: passphrase, fetch: fetch)
     }
-    return unsafe try decodeDER(bytes, selection: selection, source: source, context: "", passphrase: passphrase)
+    return unsafe try decodeDER(
+      bytes, selection: selection, source: source, context: "", passphrase: passphrase, fetch: fetch)
   }
 
   // MARK: PEM
@@ -136,7 +164,8 @@ enum KeyDecoder {
     _ bytes: UnsafeRawBufferPointer,
     selection: Selection,
     source: InputSource,
-    passphrase: PassphraseBox
+    passphrase: PassphraseBox,
+    fetch: FetchScope
   ) throws -> OpaquePointer {
     let object = selection.object
     var key: OpaquePointer? = nil
@@ -152,7 +181,8 @@ enum KeyDecoder {
             .multipleObjects, object: object, source: source.description, offset: block.endOffset,
             detail: "PEM block \(block.index) is a second key; give one key at a time")
         }
-        unsafe key = unsafe try decodeBlock(block, selection: selection, source: source, passphrase: passphrase)
+        unsafe key = unsafe try decodeBlock(
+          block, selection: selection, source: source, passphrase: passphrase, fetch: fetch)
         return true
       }
     } catch {
@@ -181,24 +211,48 @@ enum KeyDecoder {
     _ block: borrowing PEMBlock,
     selection: Selection,
     source: InputSource,
-    passphrase: PassphraseBox
+    passphrase: PassphraseBox,
+    fetch: FetchScope
   ) throws(InputError) -> OpaquePointer {
+    // Only in the default context without a query: elsewhere EVP_PKCS82PKEY_ex falls back to
+    // OpenSSL's built-in key methods when the context's providers cannot decode the key, which
+    // would make a key the context cannot (LibraryContextTests); the decoder path never does.
+    if selection == .privateKey, block.label == "PRIVATE KEY", !block.isEncrypted, fetch.context.isDefault,
+      fetch.properties == nil, let key = unsafe block.withDER({ der in unsafe decodePKCS8(der, fetch: fetch) })
+    {
+      return unsafe key
+    }
     let context = "PEM block \(block.index) (\(block.label))"
     if block.label == "ENCRYPTED PRIVATE KEY" {
       return unsafe try block.withDER { der throws(InputError) in
-        unsafe try decryptPKCS8(der, source: source, context: context, passphrase: passphrase)
+        unsafe try decryptPKCS8(der, source: source, context: context, passphrase: passphrase, fetch: fetch)
       }
     }
     var length = block.derCount
     if block.isEncrypted {
-      length = try decryptTraditional(block, source: source, context: context, passphrase: passphrase)
+      length = try decryptTraditional(block, source: source, context: context, passphrase: passphrase, fetch: fetch)
     }
     let (structure, keyType) = structure(forLabel: block.label)
     return unsafe try block.withDER { all throws(InputError) in
       let der = unsafe UnsafeRawBufferPointer(rebasing: all[0..<length])
       return unsafe try decodeWithDecoder(
         der, selection: selection, structure: structure, keyType: keyType, source: source, context: context,
-        passphrase: passphrase, classify: block.isEncrypted ? .wrongPassphrase : nil)
+        passphrase: passphrase, fetch: fetch, classify: block.isEncrypted ? .wrongPassphrase : nil)
+    }
+  }
+
+  /// Unencrypted PKCS#8 read as OpenSSL's own PEM reader reads it (`d2i_PKCS8_PRIV_KEY_INFO`,
+  /// `EVP_PKCS82PKEY_ex`): from OpenSSL 3.5 on far cheaper than a decoder context. `nil` when the
+  /// bytes are not exactly one key it can use; the decoder path then says what is wrong. For the
+  /// default library context only.
+  private static func decodePKCS8(_ der: UnsafeRawBufferPointer, fetch: FetchScope) -> OpaquePointer? {
+    guard let base = unsafe der.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+    return unsafe ErrorQueue.isolated { _ -> OpaquePointer? in
+      var cursor: UnsafePointer<UInt8>? = unsafe UnsafePointer(base)
+      guard let info = unsafe d2i_PKCS8_PRIV_KEY_INFO(nil, &cursor, der.count) else { return nil }
+      defer { unsafe PKCS8_PRIV_KEY_INFO_free(info) }
+      guard unsafe cursor == UnsafePointer(base) + der.count else { return nil }
+      return unsafe EVP_PKCS82PKEY_ex(info, fetch.context.pointer, fetch.properties.text)
     }
   }
 
@@ -221,11 +275,12 @@ enum KeyDecoder {
     selection: Selection,
     source: InputSource,
     context: String,
-    passphrase: PassphraseBox
+    passphrase: PassphraseBox,
+    fetch: FetchScope
   ) throws -> OpaquePointer {
     if selection == .privateKey, unsafe ObjectKind.encryptedPrivateKey.matches(bytes) {
       do {
-        return unsafe try decryptPKCS8(bytes, source: source, context: context, passphrase: passphrase)
+        return unsafe try decryptPKCS8(bytes, source: source, context: context, passphrase: passphrase, fetch: fetch)
       } catch {
         if let thrown = passphrase.thrown { throw thrown }
         throw error
@@ -236,7 +291,7 @@ enum KeyDecoder {
     do {
       return unsafe try decodeWithDecoder(
         bytes, selection: selection, structure: nil, keyType: nil, source: source, context: context,
-        passphrase: passphrase, classify: nil)
+        passphrase: passphrase, fetch: fetch, classify: nil)
     } catch {
       if let thrown = passphrase.thrown { throw thrown }
       throw error
@@ -252,6 +307,7 @@ enum KeyDecoder {
     source: InputSource,
     context: String,
     passphrase: PassphraseBox,
+    fetch: FetchScope,
     classify: InputError.Reason?
   ) throws(InputError) -> OpaquePointer {
     let where_ = context.isEmpty ? "" : " in \(context)"
@@ -263,7 +319,7 @@ enum KeyDecoder {
         unsafe try withOptionalCString(keyType) { keyType throws(InputError) -> OpaquePointer in
           unsafe try decode(
             der, selection: selection, inputType: inputType, structure: structure, keyType: keyType, source: source,
-            where_: where_, passphrase: passphrase, classify: classify)
+            where_: where_, passphrase: passphrase, fetch: fetch, classify: classify)
         }
       }
     }
@@ -289,6 +345,7 @@ enum KeyDecoder {
     source: InputSource,
     where_: String,
     passphrase: PassphraseBox,
+    fetch: FetchScope,
     classify: InputError.Reason?
   ) throws(InputError) -> OpaquePointer {
     let object = selection.object
@@ -296,7 +353,7 @@ enum KeyDecoder {
       var key: OpaquePointer? = nil
       guard
         let decoder = unsafe OSSL_DECODER_CTX_new_for_pkey(
-          &key, inputType, structure, keyType, selection.osslSelection, nil, nil)
+          &key, inputType, structure, keyType, selection.osslSelection, fetch.context.pointer, fetch.properties.text)
       else {
         throw InputError(
           .unsupported, object: object, source: source.description,
@@ -340,7 +397,8 @@ enum KeyDecoder {
     _ der: UnsafeRawBufferPointer,
     source: InputSource,
     context: String,
-    passphrase: PassphraseBox
+    passphrase: PassphraseBox,
+    fetch: FetchScope
   ) throws(InputError) -> OpaquePointer {
     let object = "private key"
     let where_ = context.isEmpty ? "" : " in \(context)"
@@ -351,7 +409,8 @@ enum KeyDecoder {
     return unsafe try ErrorQueue.isolated { scope throws(InputError) -> OpaquePointer in
       let decrypted = unsafe passphrase.withPassphrase { bytes in
         unsafe bytes.withMemoryRebound(to: CChar.self) {
-          unsafe PKCS8_decrypt_ex(signature, $0.baseAddress, Int32($0.count), nil, nil)
+          unsafe PKCS8_decrypt_ex(
+            signature, $0.baseAddress, Int32($0.count), fetch.context.pointer, fetch.properties.text)
         }
       }
       guard let decrypted = unsafe decrypted else {
@@ -371,7 +430,7 @@ enum KeyDecoder {
           detail: "the passphrase did not decrypt the key\(where_)", openSSLError: error)
       }
       defer { unsafe PKCS8_PRIV_KEY_INFO_free(info) }
-      guard let key = unsafe EVP_PKCS82PKEY_ex(info, nil, nil) else {
+      guard let key = unsafe EVP_PKCS82PKEY_ex(info, fetch.context.pointer, fetch.properties.text) else {
         throw InputError(
           .malformed, object: object, source: source.description,
           detail: "the decrypted key\(where_) is not a key OpenSSL can use",
@@ -389,7 +448,8 @@ enum KeyDecoder {
     _ block: borrowing PEMBlock,
     source: InputSource,
     context: String,
-    passphrase: PassphraseBox
+    passphrase: PassphraseBox,
+    fetch: FetchScope
   ) throws(InputError) -> Int {
     let object = "private key"
     return try ErrorQueue.isolated { scope throws(InputError) -> Int in
@@ -408,7 +468,9 @@ enum KeyDecoder {
       if status == 1 { return length }
       let error = scope.failure("PEM_do_header")
       if passphrase.tooLong {
-        if let length = unsafe decryptTraditionalLongPassphrase(block, info: &info, passphrase: passphrase) {
+        if let length = unsafe decryptTraditionalLongPassphrase(
+          block, info: &info, passphrase: passphrase, fetch: fetch)
+        {
           return length
         }
       } else if unsafe !passphrase.wasAsked || passphrase.withPassphrase({ _ in true }) == nil {
@@ -428,7 +490,8 @@ enum KeyDecoder {
   private static func decryptTraditionalLongPassphrase(
     _ block: borrowing PEMBlock,
     info: inout EVP_CIPHER_INFO,
-    passphrase: PassphraseBox
+    passphrase: PassphraseBox,
+    fetch: FetchScope
   ) -> Int? {
     guard let data = unsafe block.mutableData, let cipher = unsafe info.cipher else { return nil }
     var key = [UInt8](repeating: 0, count: Int(EVP_MAX_KEY_LENGTH))

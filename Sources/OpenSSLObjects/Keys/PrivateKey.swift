@@ -28,6 +28,9 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
   ///   - limit: the largest input accepted.
   ///   - passphrase: called at most once, and only if the key is encrypted; returns the
   ///     passphrase, or `nil` for none. An error it throws is rethrown unchanged.
+  ///   - libraryContext: the library context whose decoders and key management read the key (the
+  ///     default by default); the key keeps it alive and signs with its providers.
+  ///   - properties: the property query for the decoders, or `nil`.
   /// - Throws: ``InputError`` (empty, truncated, trailing data, malformed, wrong PEM label, wrong
   ///   type, passphrase required, wrong passphrase, unsupported, too large), or the error the
   ///   passphrase closure threw.
@@ -35,12 +38,15 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
     bytes: some ContiguousBytes,
     encoding: KeyEncoding = .automatic,
     limit: Int = InputLimits.defaultMaximumSize,
-    passphrase: @escaping () throws -> Passphrase? = { nil }
+    passphrase: @escaping () throws -> Passphrase? = { nil },
+    libraryContext: LibraryContext = .default,
+    properties: PropertyQuery? = nil
   ) throws {
     let pointer = unsafe try withContiguousBytes(bytes) { buffer in
       unsafe try KeyDecoder.decode(
         buffer, selection: .privateKey, encoding: encoding, source: .memory(count: buffer.count), limit: limit,
-        passphrase: PassphraseBox(passphrase))
+        passphrase: PassphraseBox(passphrase),
+        fetch: FetchScope(libraryContext, properties))
     }
     unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }
@@ -51,14 +57,17 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
     bytes: some ContiguousBytes,
     encoding: KeyEncoding = .automatic,
     limit: Int = InputLimits.defaultMaximumSize,
-    passphrase: borrowing Passphrase
+    passphrase: borrowing Passphrase,
+    libraryContext: LibraryContext = .default,
+    properties: PropertyQuery? = nil
   ) throws {
     let copy = passphrase.copy()
     let box = PassphraseBox.holding(copy)
     let pointer = unsafe try withContiguousBytes(bytes) { buffer in
       unsafe try KeyDecoder.decode(
         buffer, selection: .privateKey, encoding: encoding, source: .memory(count: buffer.count), limit: limit,
-        passphrase: box)
+        passphrase: box,
+        fetch: FetchScope(libraryContext, properties))
     }
     unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }
@@ -67,12 +76,15 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
   public convenience init(
     secret: borrowing SecretBytes,
     encoding: KeyEncoding = .automatic,
-    passphrase: @escaping () throws -> Passphrase? = { nil }
+    passphrase: @escaping () throws -> Passphrase? = { nil },
+    libraryContext: LibraryContext = .default,
+    properties: PropertyQuery? = nil
   ) throws {
     let pointer = unsafe try secret.withUnsafeBytes { buffer in
       unsafe try KeyDecoder.decode(
         buffer, selection: .privateKey, encoding: encoding, source: .named("secret bytes (\(buffer.count))"),
-        limit: InputLimits.defaultMaximumSize, passphrase: PassphraseBox(passphrase))
+        limit: InputLimits.defaultMaximumSize, passphrase: PassphraseBox(passphrase),
+        fetch: FetchScope(libraryContext, properties))
     }
     unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }
@@ -81,7 +93,9 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
   public convenience init(
     contentsOfFile path: String,
     limit: Int = InputLimits.defaultMaximumSize,
-    passphrase: @escaping () throws -> Passphrase? = { nil }
+    passphrase: @escaping () throws -> Passphrase? = { nil },
+    libraryContext: LibraryContext = .default,
+    properties: PropertyQuery? = nil
   ) throws {
     var pointer: OpaquePointer? = nil
     var failure: (any Error)? = nil
@@ -89,7 +103,8 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
       do {
         unsafe pointer = unsafe try KeyDecoder.decode(
           buffer, selection: .privateKey, encoding: .automatic, source: .file(path), limit: limit,
-          passphrase: PassphraseBox(passphrase))
+          passphrase: PassphraseBox(passphrase),
+          fetch: FetchScope(libraryContext, properties))
       } catch {
         failure = error
       }
@@ -102,7 +117,9 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
   public convenience init(
     contentsOfFile path: String,
     limit: Int = InputLimits.defaultMaximumSize,
-    passphrase: borrowing Passphrase
+    passphrase: borrowing Passphrase,
+    libraryContext: LibraryContext = .default,
+    properties: PropertyQuery? = nil
   ) throws {
     let box = PassphraseBox.holding(passphrase.copy())
     var pointer: OpaquePointer? = nil
@@ -110,7 +127,8 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
     unsafe try InputFile.read(path, object: "private key", limit: limit) { (buffer: UnsafeRawBufferPointer) in
       do {
         unsafe pointer = unsafe try KeyDecoder.decode(
-          buffer, selection: .privateKey, encoding: .automatic, source: .file(path), limit: limit, passphrase: box)
+          buffer, selection: .privateKey, encoding: .automatic, source: .file(path), limit: limit, passphrase: box,
+          fetch: FetchScope(libraryContext, properties))
       } catch {
         failure = error
       }
@@ -131,6 +149,16 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
     case p521 = "P-521"
   }
 
+  /// The ML-DSA parameter sets (FIPS 204), from OpenSSL 3.5 on.
+  public enum MLDSAParameterSet: String, Sendable, CaseIterable {
+    /// ML-DSA-44 (security category 2).
+    case mlDSA44 = "ML-DSA-44"
+    /// ML-DSA-65 (security category 3).
+    case mlDSA65 = "ML-DSA-65"
+    /// ML-DSA-87 (security category 5).
+    case mlDSA87 = "ML-DSA-87"
+  }
+
   /// What kind of key to generate.
   public enum KeyType: Sendable, Hashable {
     /// RSA with a modulus of this many bits (`EVP_RSA_gen`).
@@ -141,13 +169,32 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
     case ed25519
     /// Ed448 (`EVP_PKEY_Q_keygen(..., "ED448")`).
     case ed448
+    /// ML-DSA, the post-quantum signature of FIPS 204 (`EVP_PKEY_Q_keygen(..., "ML-DSA-65")`):
+    /// OpenSSL 3.5 or newer.
+    case mlDSA(MLDSAParameterSet)
   }
 
-  /// Generates a new key.
+  /// Generates a new key (`EVP_PKEY_Q_keygen`).
   ///
+  /// - Parameters:
+  ///   - type: the algorithm and its size or curve.
+  ///   - libraryContext: the library context whose providers generate it (the default by default);
+  ///     the key keeps that context alive.
+  ///   - properties: the property query for the key management implementation, or `nil`.
   /// - Throws: ``InputError`` with ``InputError/Reason/invalidArgument`` for sizes OpenSSL
-  ///   refuses (RSA below 512 bits or above 16384).
-  public convenience init(generating type: KeyType) throws(InputError) {
+  ///   refuses (RSA below 512 bits or above 16384); ``InputError/Reason/requiresNewerOpenSSL``
+  ///   (naming the version) for ML-DSA before OpenSSL 3.5; ``InputError/Reason/unsupported`` when
+  ///   no provider of the context generates the type.
+  public convenience init(
+    generating type: KeyType, libraryContext: LibraryContext = .default, properties: PropertyQuery? = nil
+  ) throws(InputError) {
+    if case .mlDSA(let set) = type {
+      try OpenSSLLibrary.require(
+        OpenSSLLibrary.postQuantumMinimumVersion, for: set.rawValue, object: "\(set.rawValue) key",
+        source: "generation")
+    }
+    let context = unsafe libraryContext.pointer
+    let query = properties.text
     let pointer = unsafe try ErrorQueue.isolated { scope throws(InputError) -> OpaquePointer in
       let key: OpaquePointer?
       switch type {
@@ -157,17 +204,30 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
             .invalidArgument, object: "RSA key", source: "generation",
             detail: "\(bits) bits; OpenSSL generates 512 to 16384")
         }
-        unsafe key = unsafe oo_EVP_RSA_gen(bits)
-      case .ec(let curve): unsafe key = unsafe oo_EVP_EC_gen(curve.rawValue)
-      case .ed25519: unsafe key = unsafe oo_EVP_PKEY_Q_keygen_simple("ED25519")
-      case .ed448: unsafe key = unsafe oo_EVP_PKEY_Q_keygen_simple("ED448")
+        unsafe key = unsafe oo_EVP_RSA_gen(context, query, bits)
+      case .ec(let curve): unsafe key = unsafe oo_EVP_EC_gen(context, query, curve.rawValue)
+      case .ed25519: unsafe key = unsafe oo_EVP_PKEY_Q_keygen_simple(context, query, "ED25519")
+      case .ed448: unsafe key = unsafe oo_EVP_PKEY_Q_keygen_simple(context, query, "ED448")
+      case .mlDSA(let set): unsafe key = unsafe oo_EVP_PKEY_Q_keygen_simple(context, query, set.rawValue)
       }
       guard let key = unsafe key else {
         throw InputError(
-          .invalidArgument, object: "key", source: "generation", detail: "OpenSSL could not generate \(type)",
+          libraryContext.isDefault && properties == nil ? .invalidArgument : .unsupported, object: "key",
+          source: "generation",
+          detail: "OpenSSL could not generate \(type)"
+            + (libraryContext.isDefault ? "" : " in this library context")
+            + (properties.map { " with the properties \"\($0.text)\"" } ?? ""),
           openSSLError: scope.failure("EVP_PKEY_Q_keygen"))
       }
       return unsafe key
+    }
+    do {
+      unsafe try libraryContext.keepAlive(key: pointer)
+    } catch {
+      unsafe EVP_PKEY_free(pointer)
+      throw InputError(
+        .invalidArgument, object: "key", source: "generation", detail: "its library context could not be attached",
+        openSSLError: error)
     }
     unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }
@@ -190,22 +250,27 @@ public final class PrivateKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Send
 
   // MARK: - Signing
 
-  /// Signs `data` (`EVP_DigestSignInit`, `EVP_DigestSign`) with a digest fetched once per process.
+  /// Signs `data` (`EVP_DigestSignInit`, `EVP_DigestSign`) with a digest fetched once per process;
+  /// a key made in another library context, or a property query, signs through
+  /// `EVP_DigestSignInit_ex` in that context.
   ///
   /// - Parameters:
   ///   - data: the message to sign (not its digest).
   ///   - digest: the digest; `nil` takes SHA-256 for RSA and EC and none for EdDSA (which must
   ///     not be given one).
   ///   - padding: the RSA padding, PKCS#1 v1.5 or PSS (ignored for other keys).
+  ///   - properties: the property query for the signature algorithm (`EVP_DigestSignInit_ex`),
+  ///     fetched from the library context the key was made in; `nil` for none.
   /// - Throws: ``InputError`` if the options do not fit the key or OpenSSL cannot sign.
   public func signature(
     for data: some ContiguousBytes,
     digest: Digest? = nil,
-    padding: RSAPadding = .pkcs1v15
+    padding: RSAPadding = .pkcs1v15,
+    properties: PropertyQuery? = nil
   ) throws(InputError) -> [UInt8] {
     unsafe try withContiguousBytes(data) { (bytes: UnsafeRawBufferPointer) throws(InputError) in
       unsafe try SignatureOperation.sign(
-        key: pointer, algorithm: algorithm, data: bytes, digest: digest, padding: padding)
+        key: pointer, algorithm: algorithm, data: bytes, digest: digest, padding: padding, properties: properties)
     }
   }
 

@@ -19,15 +19,19 @@ public final class PublicKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Senda
   ///
   /// - Throws: ``InputError``: empty, truncated, trailing data, malformed, wrong PEM label, or
   ///   another kind of object (a private key, a certificate: ``InputError/Reason/wrongType``).
+  /// The key keeps `libraryContext` alive and verifies with its providers; `properties` is the
+  /// property query for the decoders.
   public convenience init(
     bytes: some ContiguousBytes,
     encoding: KeyEncoding = .automatic,
-    limit: Int = InputLimits.defaultMaximumSize
+    limit: Int = InputLimits.defaultMaximumSize,
+    libraryContext: LibraryContext = .default,
+    properties: PropertyQuery? = nil
   ) throws {
     let pointer = unsafe try withContiguousBytes(bytes) { buffer in
       unsafe try KeyDecoder.decode(
         buffer, selection: .publicKey, encoding: encoding, source: .memory(count: buffer.count), limit: limit,
-        passphrase: PassphraseBox { nil })
+        passphrase: PassphraseBox { nil }, fetch: FetchScope(libraryContext, properties))
     }
     unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }
@@ -38,12 +42,15 @@ public final class PublicKey: OpenSSLObjectBase, AsymmetricKey, @unchecked Senda
   }
 
   /// Reads a public key from a PEM or DER file.
-  public convenience init(contentsOfFile path: String, limit: Int = InputLimits.defaultMaximumSize) throws {
+  public convenience init(
+    contentsOfFile path: String, limit: Int = InputLimits.defaultMaximumSize,
+    libraryContext: LibraryContext = .default, properties: PropertyQuery? = nil
+  ) throws {
     let bytes = try InputFile.read(path, object: "public key", limit: limit)
     let pointer = unsafe try bytes.withUnsafeBytes { buffer in
       unsafe try KeyDecoder.decode(
         buffer, selection: .publicKey, encoding: .automatic, source: .file(path), limit: limit,
-        passphrase: PassphraseBox { nil })
+        passphrase: PassphraseBox { nil }, fetch: FetchScope(libraryContext, properties))
     }
     unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }

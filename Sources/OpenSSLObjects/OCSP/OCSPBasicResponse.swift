@@ -168,11 +168,11 @@ public final class OCSPBasicResponse: OpenSSLObjectBase, OpenSSLCopyable, @unche
 
   /// The responder's identity (`OCSP_resp_get0_id`).
   public var responderID: ResponderID {
-    var keyHash: UnsafePointer<ASN1_OCTET_STRING>? = nil
+    var keyHash: UnsafeRawPointer? = nil
     var name: OpaquePointer? = nil
-    _ = unsafe OCSP_resp_get0_id(pointer, &keyHash, &name)
+    _ = unsafe oo_OCSP_resp_get0_id(pointer, &keyHash, &name)
     if let name = unsafe name { return unsafe .name(X509Name(copyingBorrowed: name).rfc2253) }
-    return unsafe .keyHash(ASN1.bytes(keyHash))
+    return unsafe .keyHash(ASN1.bytes(keyHash.map { unsafe UnsafeMutableRawPointer(mutating: $0) }))
   }
 
   /// When the responder signed it (`OCSP_resp_get0_produced_at`).
@@ -192,10 +192,10 @@ public final class OCSPBasicResponse: OpenSSLObjectBase, OpenSSLCopyable, @unche
         let copy = unsafe try? OCSPCertID(copying: OpenSSLPointer(id))
       else { return nil }
       var reason: Int32 = 0
-      var revoked: UnsafeMutablePointer<ASN1_GENERALIZEDTIME>? = nil
-      var thisUpdate: UnsafeMutablePointer<ASN1_GENERALIZEDTIME>? = nil
-      var nextUpdate: UnsafeMutablePointer<ASN1_GENERALIZEDTIME>? = nil
-      let code = unsafe OCSP_single_get0_status(single, &reason, &revoked, &thisUpdate, &nextUpdate)
+      var revoked: UnsafeMutableRawPointer? = nil
+      var thisUpdate: UnsafeMutableRawPointer? = nil
+      var nextUpdate: UnsafeMutableRawPointer? = nil
+      let code = unsafe oo_OCSP_single_get0_status(single, &reason, &revoked, &thisUpdate, &nextUpdate)
       let status: OCSPCertificateStatus
       switch code {
       case V_OCSP_CERTSTATUS_GOOD: status = .good

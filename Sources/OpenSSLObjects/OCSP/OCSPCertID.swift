@@ -47,11 +47,11 @@ public final class OCSPCertID: OpenSSLObjectBase, OpenSSLCopyable, @unchecked Se
   }
 
   private var info: (name: [UInt8], algorithm: OID, key: [UInt8], serial: SerialNumber) {
-    var nameHash: UnsafeMutablePointer<ASN1_OCTET_STRING>? = nil
+    var nameHash: UnsafeMutableRawPointer? = nil
     var algorithm: OpaquePointer? = nil
-    var keyHash: UnsafeMutablePointer<ASN1_OCTET_STRING>? = nil
-    var serial: UnsafeMutablePointer<ASN1_INTEGER>? = nil
-    _ = unsafe OCSP_id_get0_info(&nameHash, &algorithm, &keyHash, &serial, pointer)
+    var keyHash: UnsafeMutableRawPointer? = nil
+    var serial: UnsafeMutableRawPointer? = nil
+    _ = unsafe oo_OCSP_id_get0_info(&nameHash, &algorithm, &keyHash, &serial, pointer)
     return unsafe (
       ASN1.bytes(nameHash), algorithm.map { unsafe OID(object: $0) } ?? OID("0.0"), unsafe ASN1.bytes(keyHash),
       unsafe serial.map { unsafe SerialNumber(integer: $0) } ?? SerialNumber(magnitude: [])

@@ -119,13 +119,15 @@ public struct OCSPResponseBuilder: Sendable {
       reason = Int32(why?.rawValue ?? -1)
       revocationTime = time
     }
-    let times = unsafe [entry.thisUpdate, entry.nextUpdate, revocationTime].map { date in
-      unsafe date.flatMap(ASN1.makeTime)
+    let times: [UnsafeMutableRawPointer?] = unsafe [entry.thisUpdate, entry.nextUpdate, revocationTime].map { date in
+      unsafe date.flatMap { unsafe ASN1.makeTime($0) }
     }
-    defer { unsafe times.forEach { unsafe ASN1_TIME_free($0) } }
+    defer { unsafe times.forEach { unsafe ASN1.free($0) } }
     try Self.check("OCSP_basic_add1_status") {
       withExtendedLifetime(entry.id) {
-        unsafe OCSP_basic_add1_status(basic, entry.id.pointer, status, reason, times[2], times[0], times[1]) == nil
+        unsafe OCSP_basic_add1_status(
+          basic, entry.id.pointer, status, reason, times[2].map { unsafe .init(asn1Address: $0) },
+          times[0].map { unsafe .init(asn1Address: $0) }, times[1].map { unsafe .init(asn1Address: $0) }) == nil
           ? 0 : 1
       }
     }

@@ -176,7 +176,7 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
       } else {
         let flags = state?.context.verification.hostFlags ?? .default
         unsafe SSL_set_hostflags(pointer, flags.rawValue)
-        ok = unsafe oo_SSL_set_tlsext_host_name(pointer, name) == 1 && SSL_set1_host(pointer, name) == 1
+        ok = unsafe oo_SSL_set_tlsext_host_name(pointer, name) == 1 && oo_SSL_set1_host(pointer, name) == 1
       }
       guard ok else {
         throw InputError(

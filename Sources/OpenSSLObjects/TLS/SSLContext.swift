@@ -18,10 +18,13 @@ import COpenSSLFull
 public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unchecked Sendable {
   override package class var cType: CObjectType { .sslContext }
 
-  /// Builds a context from a configuration (`SSL_CTX_new` and the setters it implies).
+  /// Builds a context from a configuration (`SSL_CTX_new_ex` in the configuration's library
+  /// context, and the setters it implies).
   ///
   /// - Throws: ``InputError`` for a value OpenSSL refuses (an unknown cipher or group, a key
-  ///   that does not match its certificate), or the error loading the system trust store.
+  ///   that does not match its certificate; ``InputError/Reason/requiresNewerOpenSSL`` for a
+  ///   post-quantum group before OpenSSL 3.5), ``ProviderError`` for a key made in another library
+  ///   context, or the error loading the system trust store.
   public convenience init(configuration: TLSConfiguration) throws {
     try self.init(configuration: configuration, ownSystemStore: false)
   }
@@ -29,9 +32,13 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
   /// Builds a context for C code to hold (the C API's): ``TrustAnchors/system`` is a store of the
   /// context's own, since C code may load CAs into the context's store with OpenSSL's own calls.
   package convenience init(configuration: TLSConfiguration, ownSystemStore: Bool) throws {
+    try LibraryContextRules.check(configuration)
     let method = unsafe configuration.role == .client ? TLS_client_method() : TLS_server_method()
-    let pointer = unsafe try ErrorQueue.call("SSL_CTX_new") { unsafe SSL_CTX_new(method) }
+    let pointer = unsafe try ErrorQueue.call("SSL_CTX_new_ex") {
+      unsafe SSL_CTX_new_ex(configuration.libraryContext.pointer, configuration.properties.text, method)
+    }
     unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
+    unsafe try configuration.libraryContext.keepAlive(sslContext: pointer)
     try apply(configuration, ownSystemStore: ownSystemStore)
   }
 

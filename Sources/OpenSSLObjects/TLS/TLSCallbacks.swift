@@ -236,7 +236,7 @@ let newSessionTrampoline: @convention(c) (OpaquePointer?, OpaquePointer?) -> Int
   _ = ErrorQueue.isolated { _ in unsafe SSL_SESSION_set1_hostname(session, name) }
   if let deadline = state.sessionDeadline {
     // A resumed session skips the revocation check: it lives no longer than the answer checked.
-    let remaining = unsafe Int(deadline.timeIntervalSince1970) - Int(SSL_SESSION_get_time(session))
+    let remaining = unsafe Int(deadline.timeIntervalSince1970) - Int(oo_SSL_SESSION_get_time(session))
     if unsafe remaining < SSL_SESSION_get_timeout(session) {
       _ = unsafe SSL_SESSION_set_timeout(session, max(remaining, 0))
     }

@@ -202,6 +202,13 @@ public struct TLSConfiguration: Sendable {
   /// A key log in the NSS key log format (`SSL_CTX_set_keylog_callback`), one line per call,
   /// without the newline: for Wireshark in tests, never in production.
   public var keyLog: (@Sendable (String) -> Void)?
+  /// The library context the `SSL_CTX` is made in (`SSL_CTX_new_ex`): its providers do the
+  /// handshake's cryptography. Every key of ``certificateChains`` must have been made in the same
+  /// context (a mismatch is a ``ProviderError/Code/libraryContextMismatch``). The default context
+  /// by default.
+  public var libraryContext = LibraryContext.default
+  /// The property query the `SSL_CTX` fetches its algorithms with (`SSL_CTX_new_ex`), or `nil`.
+  public var properties: PropertyQuery?
 
   /// A configuration for `role` with the defaults.
   public init(role: Role) {

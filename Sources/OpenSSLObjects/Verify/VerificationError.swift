@@ -226,7 +226,7 @@ extension VerificationError {
       guard let store = unsafe X509_STORE_CTX_get0_store(context) else { return 0 }
       _ = unsafe X509_STORE_lock(store)
       defer { _ = unsafe X509_STORE_unlock(store) }
-      guard let objects = unsafe X509_STORE_get0_objects(store) else { return 0 }
+      guard let objects = unsafe oo_X509_STORE_get0_objects(store) else { return 0 }
       return unsafe (0..<oo_sk_X509_OBJECT_num(objects)).filter { index in
         unsafe oo_sk_X509_OBJECT_value(objects, index).map { unsafe oo_X509_OBJECT_is_certificate($0) != 0 } ?? false
       }.count

@@ -203,7 +203,7 @@ public final class X509Store: OpenSSLObjectBase, OpenSSLReferenceCounted, @unche
   private func objects(certificates: Bool) -> [OpaquePointer] {
     _ = unsafe X509_STORE_lock(pointer)
     defer { _ = unsafe X509_STORE_unlock(pointer) }
-    guard let objects = unsafe X509_STORE_get0_objects(pointer) else { return unsafe [] }
+    guard let objects = unsafe oo_X509_STORE_get0_objects(pointer) else { return unsafe [] }
     return unsafe (0..<oo_sk_X509_OBJECT_num(objects)).compactMap { index in
       guard let object = unsafe oo_sk_X509_OBJECT_value(objects, index) else { return nil }
       return unsafe certificates ? X509_OBJECT_get0_X509(object) : X509_OBJECT_get0_X509_CRL(object)

@@ -39,19 +39,23 @@ public struct CRLBuilder: Sendable {
     try CertificateBuilder.check("X509_CRL_set_issuer_name") {
       unsafe X509_CRL_set_issuer_name(pointer, issuer.pointer)
     }
-    unsafe try CertificateBuilder.setTime(thisUpdate, "lastUpdate") { unsafe X509_CRL_set1_lastUpdate(pointer, $0) }
+    unsafe try CertificateBuilder.setTime(thisUpdate, "lastUpdate") {
+      unsafe X509_CRL_set1_lastUpdate(pointer, .init(asn1Address: $0))
+    }
     if let nextUpdate {
-      unsafe try CertificateBuilder.setTime(nextUpdate, "nextUpdate") { unsafe X509_CRL_set1_nextUpdate(pointer, $0) }
+      unsafe try CertificateBuilder.setTime(nextUpdate, "nextUpdate") {
+        unsafe X509_CRL_set1_nextUpdate(pointer, .init(asn1Address: $0))
+      }
     }
     for entry in revoked {
       unsafe try add(entry, to: pointer)
     }
     try CertificateBuilder.check("X509_CRL_sort") { unsafe X509_CRL_sort(pointer) }
     if let crlNumber {
-      guard let integer = unsafe crlNumber.makeInteger() else {
+      guard let integer: UnsafeMutableRawPointer = unsafe crlNumber.makeInteger() else {
         throw CertificateBuilder.invalid("CRL number", "cannot encode")
       }
-      defer { unsafe ASN1_INTEGER_free(integer) }
+      defer { unsafe ASN1.free(integer) }
       try CertificateBuilder.check("X509_CRL_add1_ext_i2d") {
         unsafe X509_CRL_add1_ext_i2d(pointer, NID_crl_number, integer, 0, UInt(X509V3_ADD_DEFAULT))
       }
@@ -78,20 +82,20 @@ public struct CRLBuilder: Sendable {
     let revoked = unsafe X509_REVOKED_new()!
     var handedOver = false
     defer { if !handedOver { unsafe X509_REVOKED_free(revoked) } }
-    guard let serial = unsafe entry.serialNumber.makeInteger() else {
+    guard let serial: UnsafeMutableRawPointer = unsafe entry.serialNumber.makeInteger() else {
       throw CertificateBuilder.invalid("serial number", "cannot encode")
     }
-    defer { unsafe ASN1_INTEGER_free(serial) }
+    defer { unsafe ASN1.free(serial) }
     try CertificateBuilder.check("X509_REVOKED_set_serialNumber") {
-      unsafe X509_REVOKED_set_serialNumber(revoked, serial)
+      unsafe X509_REVOKED_set_serialNumber(revoked, .init(asn1Address: serial))
     }
     unsafe try CertificateBuilder.setTime(entry.revocationDate, "revocationDate") {
-      unsafe X509_REVOKED_set_revocationDate(revoked, $0)
+      unsafe X509_REVOKED_set_revocationDate(revoked, .init(asn1Address: $0))
     }
     if let reason = entry.reason {
-      let enumerated = unsafe ASN1_ENUMERATED_new()!
-      defer { unsafe ASN1_ENUMERATED_free(enumerated) }
-      unsafe ASN1_ENUMERATED_set(enumerated, reason.rawValue)
+      let enumerated = unsafe oo_ASN1_ENUMERATED_new()!
+      defer { unsafe oo_ASN1_STRING_free(enumerated) }
+      unsafe oo_ASN1_ENUMERATED_set(enumerated, reason.rawValue)
       try CertificateBuilder.check("X509_REVOKED_add1_ext_i2d") {
         unsafe X509_REVOKED_add1_ext_i2d(revoked, NID_crl_reason, enumerated, 0, UInt(X509V3_ADD_DEFAULT))
       }

@@ -110,14 +110,16 @@ public struct CertificateBuilder: Sendable {
     let x509 = unsafe certificate.pointer
     let subjectKey = try publicKey ?? key.publicKey
     try Self.check("X509_set_version") { unsafe X509_set_version(x509, Int(version - 1)) }
-    guard let serial = unsafe serialNumber.makeInteger() else { throw Self.invalid("serial number", "cannot encode") }
-    defer { unsafe ASN1_INTEGER_free(serial) }
-    try Self.check("X509_set_serialNumber") { unsafe X509_set_serialNumber(x509, serial) }
+    guard let serial: UnsafeMutableRawPointer = unsafe serialNumber.makeInteger() else {
+      throw Self.invalid("serial number", "cannot encode")
+    }
+    defer { unsafe ASN1.free(serial) }
+    try Self.check("X509_set_serialNumber") { unsafe X509_set_serialNumber(x509, .init(asn1Address: serial)) }
     try Self.check("X509_set_subject_name") { unsafe X509_set_subject_name(x509, subject.pointer) }
     let issuerName = issuer ?? issuerCertificate?.subject ?? subject
     try Self.check("X509_set_issuer_name") { unsafe X509_set_issuer_name(x509, issuerName.pointer) }
-    unsafe try Self.setTime(notBefore, "notBefore") { unsafe X509_set1_notBefore(x509, $0) }
-    unsafe try Self.setTime(notAfter, "notAfter") { unsafe X509_set1_notAfter(x509, $0) }
+    unsafe try Self.setTime(notBefore, "notBefore") { unsafe X509_set1_notBefore(x509, .init(asn1Address: $0)) }
+    unsafe try Self.setTime(notAfter, "notAfter") { unsafe X509_set1_notAfter(x509, .init(asn1Address: $0)) }
     try Self.check("X509_set_pubkey") { unsafe X509_set_pubkey(x509, subjectKey.pointer) }
 
     let extensions = unsafe try extensions(certificate: x509, issuerCertificate: issuerCertificate)
@@ -243,10 +245,12 @@ public struct CertificateBuilder: Sendable {
   }
 
   static func setTime(
-    _ date: Date, _ field: String, _ set: (UnsafeMutablePointer<ASN1_TIME>) -> Int32
+    _ date: Date, _ field: String, _ set: (UnsafeMutableRawPointer) -> Int32
   ) throws(InputError) {
-    guard let time = unsafe ASN1.makeTime(date) else { throw invalid(field, "cannot encode \(date)") }
-    defer { unsafe ASN1_TIME_free(time) }
+    guard let time: UnsafeMutableRawPointer = unsafe ASN1.makeTime(date) else {
+      throw invalid(field, "cannot encode \(date)")
+    }
+    defer { unsafe ASN1.free(time) }
     try check("X509_set1_\(field)") { unsafe set(time) }
   }
 

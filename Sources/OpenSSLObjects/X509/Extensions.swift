@@ -225,13 +225,12 @@ struct ExtensionDecoder {
     unsafe try decode(
       NID_key_usage,
       { raw in
-        let bits = unsafe raw.assumingMemoryBound(to: ASN1_BIT_STRING.self)
         var usage = KeyUsage()
-        for bit in 0..<9 where unsafe ASN1_BIT_STRING_get_bit(bits, Int32(bit)) == 1 {
+        for bit in 0..<9 where unsafe oo_ASN1_BIT_STRING_get_bit(raw, Int32(bit)) == 1 {
           usage.insert(KeyUsage(rawValue: 1 << UInt16(bit)))
         }
         return usage
-      }, free: { unsafe ASN1_BIT_STRING_free($0.assumingMemoryBound(to: ASN1_BIT_STRING.self)) })
+      }, free: { unsafe oo_ASN1_STRING_free($0) })
   }
 
   func extendedKeyUsage() throws(InputError) -> [OID]? {
@@ -317,8 +316,7 @@ struct ExtensionDecoder {
   func subjectKeyIdentifier() throws(InputError) -> [UInt8]? {
     unsafe try decode(
       NID_subject_key_identifier,
-      { unsafe ASN1.bytes($0.assumingMemoryBound(to: ASN1_OCTET_STRING.self)) },
-      free: { unsafe ASN1_OCTET_STRING_free($0.assumingMemoryBound(to: ASN1_OCTET_STRING.self)) })
+      { unsafe ASN1.bytes($0) }, free: { unsafe oo_ASN1_STRING_free($0) })
   }
 
   func authorityKeyIdentifier() throws(InputError) -> AuthorityKeyIdentifier? {
@@ -378,12 +376,15 @@ enum ExtensionEncoder {
         .invalidArgument, object: "extension", source: "the builder", detail: "bad OID \(ext.oid.dotted)")
     }
     defer { unsafe ASN1_OBJECT_free(object) }
-    guard let data = unsafe ASN1.makeOctetString(ext.value) else {
+    guard let data: UnsafeMutableRawPointer = unsafe ASN1.makeOctetString(ext.value) else {
       throw InputError(.invalidArgument, object: "extension", source: "the builder", detail: "cannot hold the value")
     }
-    defer { unsafe ASN1_OCTET_STRING_free(data) }
+    defer { unsafe ASN1.free(data) }
     return unsafe try ErrorQueue.isolated { scope throws(InputError) -> OpaquePointer in
-      guard let made = unsafe X509_EXTENSION_create_by_OBJ(nil, object, ext.isCritical ? 1 : 0, data) else {
+      guard
+        let made = unsafe X509_EXTENSION_create_by_OBJ(
+          nil, object, ext.isCritical ? 1 : 0, .init(asn1Address: data))
+      else {
         throw InputError(
           .invalidArgument, object: "extension \(ext.oid)", source: "the builder",
           detail: "OpenSSL cannot make the extension", openSSLError: scope.failure("X509_EXTENSION_create_by_OBJ"))
@@ -492,11 +493,11 @@ enum ExtensionEncoder {
   }
 
   static func keyIdentifier(_ bytes: [UInt8], critical: Bool) throws(InputError) -> OpaquePointer {
-    guard let value = unsafe ASN1.makeOctetString(bytes) else {
+    guard let value: UnsafeMutableRawPointer = unsafe ASN1.makeOctetString(bytes) else {
       throw invalid(NID_subject_key_identifier, "out of memory")
     }
-    defer { unsafe ASN1_OCTET_STRING_free(value) }
-    return unsafe try make(NID_subject_key_identifier, critical: critical, UnsafeMutableRawPointer(value))
+    defer { unsafe ASN1.free(value) }
+    return unsafe try make(NID_subject_key_identifier, critical: critical, value)
   }
 
   static func authorityKeyIdentifier(

@@ -118,13 +118,13 @@ public enum GeneralName: Hashable, Sendable, CustomStringConvertible {
   func makeGeneralName() -> UnsafeMutablePointer<GENERAL_NAME>? {
     switch self {
     case .dnsName(let text):
-      return unsafe Self.make(GEN_DNS, ASN1.makeIA5String(Array(text.utf8)).map(UnsafeMutableRawPointer.init))
+      return unsafe Self.make(GEN_DNS, ASN1.makeIA5String(Array(text.utf8)) as UnsafeMutableRawPointer?)
     case .email(let text):
-      return unsafe Self.make(GEN_EMAIL, ASN1.makeIA5String(Array(text.utf8)).map(UnsafeMutableRawPointer.init))
+      return unsafe Self.make(GEN_EMAIL, ASN1.makeIA5String(Array(text.utf8)) as UnsafeMutableRawPointer?)
     case .uri(let text):
-      return unsafe Self.make(GEN_URI, ASN1.makeIA5String(Array(text.utf8)).map(UnsafeMutableRawPointer.init))
+      return unsafe Self.make(GEN_URI, ASN1.makeIA5String(Array(text.utf8)) as UnsafeMutableRawPointer?)
     case .ipAddress(let bytes):
-      return unsafe Self.make(GEN_IPADD, ASN1.makeOctetString(bytes).map(UnsafeMutableRawPointer.init))
+      return unsafe Self.make(GEN_IPADD, ASN1.makeOctetString(bytes) as UnsafeMutableRawPointer?)
     case .directoryName(let name):
       guard let copy = try? name.copiedPointer() else { return nil }
       return unsafe Self.make(GEN_DIRNAME, UnsafeMutableRawPointer(copy.raw))

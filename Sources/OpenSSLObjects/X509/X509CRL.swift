@@ -95,8 +95,7 @@ public final class X509CRL: OpenSSLObjectBase, OpenSSLReferenceCounted, PEMDERDe
     get throws(InputError) {
       try withExtendedLifetime(self) { () throws(InputError) in
         unsafe try extensionDecoder.decode(
-          NID_crl_number, { unsafe SerialNumber(integer: $0.assumingMemoryBound(to: ASN1_INTEGER.self)) },
-          free: { unsafe ASN1_INTEGER_free($0.assumingMemoryBound(to: ASN1_INTEGER.self)) })
+          NID_crl_number, { unsafe SerialNumber(integer: $0) }, free: { unsafe oo_ASN1_STRING_free($0) })
       }
     }
   }
@@ -118,10 +117,12 @@ public final class X509CRL: OpenSSLObjectBase, OpenSSLReferenceCounted, PEMDERDe
 
   /// The entry for a serial number, if it is revoked (`X509_CRL_get0_by_serial`).
   public func revocation(of serialNumber: SerialNumber) -> RevokedCertificate? {
-    guard let integer = unsafe serialNumber.makeInteger() else { return nil }
-    defer { unsafe ASN1_INTEGER_free(integer) }
+    guard let integer: UnsafeMutableRawPointer = unsafe serialNumber.makeInteger() else { return nil }
+    defer { unsafe ASN1.free(integer) }
     var entry: OpaquePointer? = nil
-    let found = ErrorQueue.isolated { _ in unsafe X509_CRL_get0_by_serial(pointer, &entry, integer) }
+    let found = ErrorQueue.isolated { _ in
+      unsafe X509_CRL_get0_by_serial(pointer, &entry, .init(asn1Address: integer))
+    }
     guard found == 1, let entry = unsafe entry else { return nil }
     return unsafe Self.revoked(entry)
   }
@@ -144,9 +145,8 @@ public final class X509CRL: OpenSSLObjectBase, OpenSSLReferenceCounted, PEMDERDe
     var critical: Int32 = 0
     let reasonCode: Int? = ErrorQueue.isolated { _ in
       guard let raw = unsafe X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, &critical, nil) else { return nil }
-      let enumerated = unsafe raw.assumingMemoryBound(to: ASN1_ENUMERATED.self)
-      defer { unsafe ASN1_ENUMERATED_free(enumerated) }
-      return unsafe ASN1_ENUMERATED_get(enumerated)
+      defer { unsafe oo_ASN1_STRING_free(raw) }
+      return unsafe oo_ASN1_ENUMERATED_get(raw)
     }
     return RevokedCertificate(
       serialNumber: serial, revocationDate: date, reason: reasonCode.flatMap { RevocationReason(rawValue: $0) })

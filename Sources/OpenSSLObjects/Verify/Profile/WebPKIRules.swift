@@ -477,7 +477,7 @@ enum WebPKIRules {
     else { return nil }
     _ = unsafe X509_STORE_lock(store)
     defer { _ = unsafe X509_STORE_unlock(store) }
-    guard let objects = unsafe X509_STORE_get0_objects(store) else { return nil }
+    guard let objects = unsafe oo_X509_STORE_get0_objects(store) else { return nil }
     for index in unsafe 0..<oo_sk_X509_OBJECT_num(objects) {
       guard let object = unsafe oo_sk_X509_OBJECT_value(objects, index),
         let crl = unsafe X509_OBJECT_get0_X509_CRL(object),
