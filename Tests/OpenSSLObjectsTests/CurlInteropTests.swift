@@ -153,10 +153,12 @@ extension CurlInteropTests {
 }
 
 extension CurlInteropTests {
-  /// curl loads its CA bundle (`CURLOPT_CAINFO`) into the store of the context after
+  /// curl before 8.3 loads its CA bundle (`CURLOPT_CAINFO`) into the store of the context after
   /// `CURLOPT_SSL_CTX_FUNCTION` ran, so into the store our verification put there. With the
   /// system trust, that must not be the store every context of the process shares: broken, curl's
-  /// CA would be trusted by every other client afterwards.
+  /// CA would be trusted by every other client afterwards. curl 8.3 and later set their store up
+  /// before the callback (curl/curl#11800), and ours replaces it: then curl's CA is not trusted
+  /// at all, and the shared store is untouched all the same.
   @Test func curlNeverChangesTheSharedSystemStore() throws {
     let fixture = try TLSFixture()
     let server = try server(fixture, connections: 1)
@@ -165,8 +167,13 @@ extension CurlInteropTests {
     let before = try X509Store.system.certificates.count
     let (code, setup) = fetch(port: server.port, configuration: .curl, curlCAFile: curlCA)
     #expect(setup.installError == nil)
-    // curl's CA reached the context's own store (curl trusts what it was told to), not the shared one.
-    #expect(code == CURLE_OK, "\(String(cString: curl_easy_strerror(code)))")
+    if oo_curl_version_number() < 0x08_03_00 {
+      // curl's CA reached the context's own store (curl trusts what it was told to), not the shared one.
+      #expect(code == CURLE_OK, "\(String(cString: curl_easy_strerror(code)))")
+    } else {
+      // Our store replaced curl's, which held its CA: the root is trusted nowhere.
+      #expect(code == CURLE_PEER_FAILED_VERIFICATION, "\(String(cString: curl_easy_strerror(code)))")
+    }
     #expect(try X509Store.system.certificates.count == before)
     #expect(try !X509Store.system.certificates.contains(fixture.pki.root))
   }

@@ -124,6 +124,17 @@ struct SoundnessLifecycleTests {
     #expect(throws: UsageError.self) { try client.installVerification(.client) }
   }
 
+  /// A connection C code made and freed again before anyone looked still leaves its context in use
+  /// (on 3.5+, where SSL_new's ex_data callback cannot see the context, the free callback marks it).
+  @Test func aConnectionThatCCodeMadeAndFreedLeavesTheContextInUse() throws {
+    let fixture = try TLSFixture()
+    let client = try fixture.client()
+    client.withUnsafePointer { SSL_free(SSL_new($0.raw)!) }
+    #expect(client.isInUse)
+    let error = try caught(UsageError.self) { try client.installVerification(.client) }
+    #expect(error.message.contains("connections were made"), "\(error)")
+  }
+
   @Test func handingAContextOverFreezesItAgainstSwift() throws {
     let fixture = try TLSFixture()
     let client = try fixture.client()

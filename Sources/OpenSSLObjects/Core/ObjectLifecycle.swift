@@ -71,8 +71,8 @@ package final class ObjectLifecycle: @unchecked Sendable {
 
   /// Whether the object is in use; the lock is held. A context is in use once any `SSL` was made
   /// from it: marked from `SSL_new` where OpenSSL's ex_data callback sees the `SSL_CTX` (3.0 and
-  /// 3.4), or found among the `SSL`s alive now (3.5 and later run that callback before the `SSL`
-  /// has its `SSL_CTX`).
+  /// 3.4), or found among the `SSL`s alive now, or marked when such an `SSL` is freed (3.5 and
+  /// later run the `SSL_new` callback before the `SSL` has its `SSL_CTX`).
   private var inUseNow: Bool {
     if !inUse, let contextAddress, LiveConnections.shared.anyMade(from: contextAddress) { inUse = true }
     return inUse
@@ -216,7 +216,9 @@ private func connectionMade(
   }
 }
 
-/// `CRYPTO_EX_free` for `SSL`: the connection goes.
+/// `CRYPTO_EX_free` for `SSL`: the connection goes, and its context stays in use (a connection
+/// existed; from 3.5 on, where `SSL_new`'s callback could not mark it, this is the last chance).
+/// `SSL_free` frees the ex_data before it releases the `SSL_CTX`, so the context is alive here.
 private func connectionFreed(
   _ parent: UnsafeMutableRawPointer?,
   _ pointer: UnsafeMutableRawPointer?,
@@ -226,6 +228,9 @@ private func connectionFreed(
   _ argp: UnsafeMutableRawPointer?
 ) {
   guard let parent = unsafe parent else { return }
+  if let context = unsafe SSL_get_SSL_CTX(OpaquePointer(parent)) {
+    unsafe ObjectLifecycle.of(context: context).markInUse()
+  }
   LiveConnections.shared.remove(UInt(bitPattern: parent))
 }
 

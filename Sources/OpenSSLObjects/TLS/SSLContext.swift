@@ -116,8 +116,8 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
   ///
   /// This is how our verification goes onto an `SSL_CTX` a C library made and owns, such as the
   /// one libcurl hands to `CURLOPT_SSL_CTX_FUNCTION`. Nothing is keyed by the pointer's address.
-  /// Such a library may go on changing the context's store (libcurl loads `CURLOPT_CAINFO` into it
-  /// after the callback), so ``TrustAnchors/system`` is a store of the context's own here
+  /// Such a library may go on changing the context's store (libcurl before 8.3 loads
+  /// `CURLOPT_CAINFO` into it after the callback), so ``TrustAnchors/system`` is a store of the context's own here
   /// (`X509_STORE_set_default_paths` on a new `X509_STORE`), never the process's shared
   /// ``X509Store/system``.
   ///
