@@ -12,15 +12,22 @@ extension Workloads {
   static func token(_ f: Fixtures) throws -> [Workload] {
     guard let directory = f.tokenDirectory else { return [] }
     let pin = try String(contentsOfFile: "\(directory)/pin", encoding: .utf8)
+    // Ours logs in first: the library checks a PIN only on a token nobody else in the process has
+    // logged in to (it refuses, `loggedInElsewhere`, rather than trust another login). libp11's
+    // own context, opened next, takes the token's CKR_USER_ALREADY_LOGGED_IN as success.
+    let options = PKCS11LoadOptions(modulePolicy: .allowList([softHSMModule]))
+    let labels = [("ec-p256", "ECDSA P-256"), ("rsa-2048", "RSA-2048")]
+    let keys = try labels.map { label, _ in
+      let uri =
+        "pkcs11:token=oo-test;object=\(label);type=private?module-path=\(softHSMModule)&pin-source=file:\(directory)/pin"
+      return try PrivateKey(pkcs11: uri, options: options)
+    }
     guard let token = cb_token_open(softHSMModule, "oo-test", pin) else {
       throw BenchmarkFailure("libp11 could not open and log in to the token in \(directory)")
     }
     // The C token context stays open for the process's lifetime (see cb_token_close).
-    let options = PKCS11LoadOptions(modulePolicy: .allowList([softHSMModule]))
-    return try [("ec-p256", "ECDSA P-256"), ("rsa-2048", "RSA-2048")].map { label, name in
-      let uri =
-        "pkcs11:token=oo-test;object=\(label);type=private?module-path=\(softHSMModule)&pin-source=file:\(directory)/pin"
-      let ours = try PrivateKey(pkcs11: uri, options: options)
+    return try zip(labels, keys).map { labelAndName, ours in
+      let (label, name) = labelAndName
       guard let raw = cb_token_private_key(token, label) else {
         throw BenchmarkFailure("libp11 found no private key \(label)")
       }
