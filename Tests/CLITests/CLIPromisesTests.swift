@@ -53,6 +53,48 @@ struct CLIPromisesTests {
     #expect(server.waitForExit() == 1, "\(server.text)")
   }
 
+  // MARK: - connect's trust: the given anchors only, and pins of the verified chain only
+
+  /// CLI.md: with `--trusted` only the given anchors are trusted (plus the system store with
+  /// `--system-trust`), and a pin must match a certificate of the verified chain. Breaking either
+  /// would let a connection succeed here: through the system store that `--trusted` replaced, or
+  /// through a pin of a certificate the server sent that is not in the verified chain.
+  @Test func connectTrustsOnlyTheGivenAnchorsAndPinsOfTheVerifiedChain() throws {
+    let pki = try TestPKI(leafName: "localhost")
+    let stray = try TestPKI().root
+    let files = try PeerFiles()
+    // The server sends a certificate that is not part of its chain: its key is pinned below.
+    let (server, port) = try CLI.serve(
+      [
+        "--cert", try files.certificates("server.pem", [pki.leaf, pki.intermediate, stray]), "--key",
+        try files.key("server.key", pki.leafKey),
+      ], once: false)
+    defer { server.stop() }
+    let root = try files.certificates("root.pem", [pki.root])
+    let other = try files.certificates("other.pem", [try TestPKI().root])
+    // OpenSSL's default store honours SSL_CERT_FILE: here the system store is the test root.
+    let system = ["SSL_CERT_FILE": root, "SSL_CERT_DIR": files.directory.file("none")]
+    func connect(_ options: [String]) throws -> ProcessResult {
+      try ChildProcess.run(tool, ["connect", "localhost:\(port)", "--json"] + options, environment: system)
+    }
+    #expect(try connect([]).status == 0)
+    let replaced = try connect(["--trusted", other])
+    #expect(replaced.status == 1, "\(replaced.output)")
+    #expect(
+      (try json(replaced.stdout)["verify_error"] as? [String: Any])?["name"] as? String
+        == "X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "\(replaced.output)")
+    #expect(try connect(["--trusted", other, "--system-trust"]).status == 0)
+
+    let sentButNotVerified = try connect(["--trusted", root, "--spki-pin", stray.spkiPin])
+    #expect(sentButNotVerified.status == 1, "\(sentButNotVerified.output)")
+    let document = try json(sentButNotVerified.stdout)
+    #expect((document["peer_chain"] as? [[String: Any]])?.count == 3)
+    let error = try #require(document["verify_error"] as? [String: Any])
+    #expect(error["name"] as? String == "X509_V_ERR_APPLICATION_VERIFICATION")
+    #expect((error["explanation"] as? String)?.hasPrefix("No key of the verified chain matches a pin") == true)
+    #expect(try connect(["--trusted", root, "--spki-pin", pki.intermediate.spkiPin]).status == 0)
+  }
+
   // MARK: - Row 140 (G41): connect's --timeout at every step, serve's limit for a stalling client
 
   /// Breaking the promise (a step without the limit: the TCP connection, or the handshake) would
