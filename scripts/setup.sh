@@ -11,6 +11,7 @@ packages=(
   libp11-dev      # libp11, the PKCS#11 layer (CLibP11)
   softhsm2        # a real PKCS#11 token for the tests and the demo
   opensc          # pkcs11-tool, which creates the test token's objects
+  libp11-kit-dev  # pkcs11.h for the tests' forwarding module (Tests/PKCS11C), which counts C_Login
   libcurl4-openssl-dev # libcurl on OpenSSL: the SSL_CTX interop tests
   pkg-config      # how SwiftPM finds OpenSSL and libp11
   publicsuffix    # the Public Suffix List the Web PKI profile reads (/usr/share/publicsuffix)

@@ -163,6 +163,13 @@ public final class PKCS11Module: @unchecked Sendable {
   /// The registration number the registry knows this module by.
   var registrationNumber: UInt64 { registration }
 
+  /// The module's own function list (`C_GetFunctionList`), for the few calls whose results libp11
+  /// 0.4.12 hides (``PKCS11Token/login(pin:)``); `nil` if the module gives none. It belongs to the
+  /// module and lives as long as the module stays loaded, which this object ensures.
+  var functionList: UnsafePointer<oo_ck_function_list>? {
+    unsafe oo_ck_function_list_of(dlsym(handle, "C_GetFunctionList"))
+  }
+
   deinit {
     let context = unsafe context
     let slots = unsafe slots

@@ -43,26 +43,66 @@ public final class PKCS11Token: @unchecked Sendable {
 
   // MARK: - Login
 
-  /// Whether this process is logged in to the token (`PKCS11_is_logged_in`, user).
+  /// Whether this process is logged in to the token, by this library or by other code: the state
+  /// of a session of our own (`C_OpenSession`, `C_GetSessionInfo`). libp11's
+  /// `PKCS11_is_logged_in` only knows its own logins; it is the answer when no session opens.
   public var isLoggedIn: Bool {
     module.lock.withLock { loggedIn() }
   }
 
+  /// ``isLoggedIn``, with the module's lock held.
   private func loggedIn() -> Bool {
-    var state: Int32 = 0
-    let status = ErrorQueue.isolated { _ in unsafe PKCS11_is_logged_in(slot, 0, &state) }
-    return status == 0 && state != 0
+    do {
+      return try unsafe withSessionOfOurOwn { _, _, state in Self.isLoggedIn(state) }
+    } catch {
+      var state: Int32 = 0
+      let status = ErrorQueue.isolated { _ in unsafe PKCS11_is_logged_in(slot, 0, &state) }
+      return status == 0 && state != 0
+    }
   }
 
-  /// Logs in as the user with `pin` (`PKCS11_login`), exactly once: a wrong PIN is never tried
-  /// again, since each wrong try brings the token closer to locking itself.
+  /// Whether a session state (`CK_STATE`) is a user's or the security officer's.
+  private static func isLoggedIn(_ state: oo_ck_ulong) -> Bool {
+    state == oo_ck_ulong(OO_CKS_RO_USER_FUNCTIONS) || state == oo_ck_ulong(OO_CKS_RW_USER_FUNCTIONS)
+      || state == oo_ck_ulong(OO_CKS_RW_SO_FUNCTIONS)
+  }
+
+  /// Runs `body` with the module's function list, a session of our own on the slot
+  /// (`C_OpenSession`) and its state (`C_GetSessionInfo`, the login state of the whole process),
+  /// then closes the session (`C_CloseSession`). Any other session keeps the process's login.
+  private func withSessionOfOurOwn<T>(
+    _ body: (UnsafePointer<oo_ck_function_list>, oo_ck_ulong, oo_ck_ulong) throws(PKCS11Error) -> T
+  ) throws(PKCS11Error) -> T {
+    guard let list = unsafe module.functionList else {
+      throw error(.operationFailed, "the module gives no function list (C_GetFunctionList)")
+    }
+    var session: oo_ck_ulong = 0
+    var state: oo_ck_ulong = 0
+    let opened = unsafe oo_ck_open_and_read_state(list, oo_ck_ulong(slotInfo.id), &session, &state)
+    defer {
+      if session != 0 { _ = unsafe list.pointee.C_CloseSession(session) }
+    }
+    guard opened == 0 else {
+      let value = PKCS11ReturnValue(UInt(opened))
+      throw error(.operationFailed, "C_OpenSession or C_GetSessionInfo failed: \(value.name)", returnValue: value)
+    }
+    return try unsafe body(list, session, state)
+  }
+
+  /// Logs in as the user with `pin`, exactly once: a wrong PIN is never tried again, since each
+  /// wrong try brings the token closer to locking itself.
   ///
-  /// libp11 0.4.12 answers success to a second login on a slot that is already logged in, whatever
-  /// the PIN. This method does not rely on it: the first successful login records a salted SHA-256
-  /// of the PIN (not the PIN); a later call with the same PIN returns at once, and one with another
-  /// PIN fails with ``PKCS11Error/Code/pinMismatch`` without reaching the token. If the token is
-  /// logged in by other code in this process (so no PIN of ours was checked), the call fails with
-  /// ``PKCS11Error/Code/loggedInElsewhere`` rather than pretend the PIN was checked.
+  /// libp11 0.4.12 answers success to a login on a slot that is already logged in, whatever the
+  /// PIN (`PKCS11_login` takes `CKR_USER_ALREADY_LOGGED_IN` as success, and `PKCS11_is_logged_in`
+  /// only knows its own logins). This method does not rely on it. It logs in with `C_Login` itself,
+  /// on a session of its own whose state it reads first (`C_GetSessionInfo`), and so knows the
+  /// token's exact answer; only after a success is libp11 told (`PKCS11_login`, whose `C_Login` the
+  /// token answers with `CKR_USER_ALREADY_LOGGED_IN`, checking no PIN), which it needs to log in
+  /// again after `fork`. The first successful login records a salted SHA-256 of the PIN (not the
+  /// PIN); a later call with the same PIN returns at once, and one with another PIN fails with
+  /// ``PKCS11Error/Code/pinMismatch`` without reaching the token. If the token is logged in by
+  /// other code in this process (so no PIN of ours was checked), before or during the call, it
+  /// fails with ``PKCS11Error/Code/loggedInElsewhere`` rather than pretend the PIN was checked.
   ///
   /// - Throws: ``PKCS11Error``: ``PKCS11Error/Code/invalidPIN`` for a PIN with a NUL byte (the C
   ///   API would cut it short); ``PKCS11Error/Code/loginFailed`` with the token's return value
@@ -83,28 +123,42 @@ public final class PKCS11Token: @unchecked Sendable {
           "the token is already logged in with another PIN; this PIN was refused without asking the token "
             + "(libp11 0.4.12 would have reported success)")
       }
-      if loggedIn() {
-        throw error(
-          .loggedInElsewhere,
-          "the token was logged in by other code in this process, so this PIN cannot be checked")
-      }
-      let failure = unsafe pin.withUnsafeBytes { bytes -> OpenSSLError? in
-        // A NUL-terminated copy for the C call, wiped afterwards.
-        let text = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count + 1, alignment: 1)
-        defer {
-          unsafe OPENSSL_cleanse(text.baseAddress, text.count)
-          unsafe text.deallocate()
+      let elsewhere = "the token was logged in by other code in this process, so this PIN cannot be checked"
+      try unsafe withSessionOfOurOwn { list, session, state throws(PKCS11Error) in
+        if Self.isLoggedIn(state) { throw error(.loggedInElsewhere, elsewhere) }
+        try unsafe pin.withUnsafeBytes { bytes throws(PKCS11Error) in
+          // A NUL-terminated copy for the C calls, wiped afterwards.
+          let text = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count + 1, alignment: 1)
+          defer {
+            unsafe OPENSSL_cleanse(text.baseAddress, text.count)
+            unsafe text.deallocate()
+          }
+          if bytes.count > 0 { unsafe text.copyMemory(from: bytes) }
+          unsafe text[bytes.count] = 0
+          let pinBytes = unsafe text.baseAddress!.assumingMemoryBound(to: UInt8.self)
+          let answer = unsafe list.pointee.C_Login(
+            session, oo_ck_ulong(OO_CKU_USER), pinBytes, oo_ck_ulong(bytes.count))
+          if answer == oo_ck_ulong(OO_CKR_USER_ALREADY_LOGGED_IN)
+            || answer == oo_ck_ulong(OO_CKR_USER_ANOTHER_ALREADY_LOGGED_IN)
+          {
+            throw error(.loggedInElsewhere, elsewhere, returnValue: PKCS11ReturnValue(UInt(answer)))
+          }
+          guard answer == 0 else {
+            let returnValue = PKCS11ReturnValue(UInt(answer))
+            throw error(.loginFailed, Self.explain(returnValue), returnValue: returnValue)
+          }
+          // Logged in; now libp11 learns it. Our session is still open, so the login holds.
+          let failure = ErrorQueue.isolated { scope -> OpenSSLError? in
+            unsafe PKCS11_login(slot, 0, UnsafeRawPointer(pinBytes).assumingMemoryBound(to: CChar.self)) == 0
+              ? nil : scope.failure("PKCS11_login")
+          }
+          if let failure {
+            let returnValue = PKCS11ReturnValue.last(in: failure)
+            throw error(
+              .loginFailed, "the token accepted the PIN, but libp11 failed to record the login", failure,
+              returnValue: returnValue)
+          }
         }
-        if bytes.count > 0 { unsafe text.copyMemory(from: bytes) }
-        unsafe text[bytes.count] = 0
-        return ErrorQueue.isolated { scope -> OpenSSLError? in
-          unsafe PKCS11_login(slot, 0, text.baseAddress!.assumingMemoryBound(to: CChar.self)) == 0
-            ? nil : scope.failure("PKCS11_login")
-        }
-      }
-      if let failure {
-        let returnValue = PKCS11ReturnValue.last(in: failure)
-        throw error(.loginFailed, Self.explain(returnValue), failure, returnValue: returnValue)
       }
       module.recordVerifiedPIN(fingerprint, slotID: slotID)
     }

@@ -17,6 +17,13 @@
 //   oo-test-helper pkcs11-lifetime MODULE URI
 //                                     a token key outlives every other Swift reference and then
 //                                     Swift itself (C holds it); the module unloads only after
+//   oo-test-helper pkcs11-load MODULE URI [PIN]
+//                                     loads a token key, with a PIN closure answering PIN if given
+//   oo-test-helper pkcs11-logged-in-elsewhere MODULE TOKEN PINFILE URI
+//                                     other code logs the token in (MODULE is the forwarding module
+//                                     of Tests/PKCS11C), then our logins with a wrong and the right PIN
+//   oo-test-helper pkcs11-certificate-lifetime MODULE URI
+//                                     a token certificate held only by C keeps the module loaded
 //   oo-test-helper pkcs11-failed-load MODULE
 //                                     a load that fails (C_Initialize) frees only the context
 //   oo-test-helper pkcs11-no-pin MODULE URI
@@ -231,6 +238,75 @@ func pkcs11FailedLoad(module: String) {
     guard ERR_peek_error() == 0 else { fail("errors left on OpenSSL's queue") }
     print("context freed")
   }
+}
+
+/// Loads the private key `uri` names from `module` (allowed), with a PIN closure answering `pin`
+/// when given; prints what happened.
+func pkcs11Load(module: String, uri: String, pin: String?) {
+  var options = allowing(module)
+  if let pin { options.pin = { PIN(Array(pin.utf8)) } }
+  do {
+    _ = try PrivateKey(pkcs11: uri, options: options)
+    print("loaded")
+  } catch let error as PKCS11Error {
+    print("failed: code=\(error.code) rv=\(error.returnValue?.name ?? "-")")
+    exit(3)
+  } catch {
+    fail("\(error)")
+  }
+}
+
+/// Other code logs the token in first (`forwarding_login_elsewhere` of
+/// Tests/PKCS11C/forwarding_module.c, straight through the real module); then our logins, with a
+/// wrong PIN and with the right one, and a key whose URI carries the right PIN.
+func pkcs11LoggedInElsewhere(module: String, token label: String, pinFile: String, uri: String) throws {
+  typealias LoginElsewhere = @convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>) -> UInt
+  guard let handle = dlopen(module, RTLD_NOW), let symbol = dlsym(handle, "forwarding_login_elsewhere") else {
+    fail("cannot load forwarding_login_elsewhere from \(module)")
+  }
+  let right = String(decoding: try Data(contentsOf: URL(fileURLWithPath: pinFile)), as: UTF8.self)
+    .trimmingCharacters(in: .whitespacesAndNewlines)
+  let status = unsafeBitCast(symbol, to: LoginElsewhere.self)(label, right)
+  print("other code logged in: rv=\(status)")
+  let pkcs11 = try PKCS11Module.load(path: module)
+  var tokenURI = PKCS11URI()
+  tokenURI.token = label
+  let token = try pkcs11.token(matching: tokenURI)
+  for (name, pin) in [("wrong", "999999"), ("right", right)] {
+    do {
+      try token.login(pin: PIN(Array(pin.utf8)))
+      print("\(name) pin: logged in")
+    } catch {
+      print("\(name) pin: code=\(error.code) rv=\(error.returnValue?.name ?? "-")")
+    }
+  }
+  do {
+    _ = try PrivateKey(pkcs11: uri, options: allowing(module))
+    print("uri pin: loaded")
+  } catch let error as PKCS11Error {
+    print("uri pin: code=\(error.code)")
+  }
+}
+
+/// A token certificate that only C holds keeps its module loaded; the module unloads after it.
+func pkcs11CertificateLifetime(module: String, uri: String) throws {
+  var certificate: X509Certificate? = try X509Certificate(pkcs11: uri, options: allowing(module))
+  guard PKCS11Module.loadedModulePaths.count == 1 else { fail("the module is not loaded while a certificate lives") }
+  let subject = certificate!.subject.rfc2253
+  print("loaded \(subject)")
+  let raw = try certificate!.retainedPointer()
+  certificate = nil
+  guard PKCS11Module.loadedModulePaths.count == 1 else { fail("the module unloaded while C holds a certificate") }
+  // C reads the certificate it holds.
+  var buffer = [CChar](repeating: 0, count: 256)
+  X509_NAME_oneline(X509_get_subject_name(raw.raw), &buffer, Int32(buffer.count))
+  let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  print("C reads \(text) while only C holds the certificate")
+  X509_free(raw.raw)
+  guard PKCS11Module.loadedModulePaths.isEmpty else {
+    fail("the module is still loaded after the last certificate: \(PKCS11Module.loadedModulePaths)")
+  }
+  print("module unloaded after the last certificate")
 }
 
 func pkcs11NoPIN(module: String, uri: String) {
@@ -558,6 +634,17 @@ case "pkcs11-login":
 case "pkcs11-lifetime":
   guard arguments.count == 4 else { fail("usage: oo-test-helper pkcs11-lifetime MODULE URI") }
   do { try pkcs11Lifetime(module: arguments[2], uri: arguments[3]) } catch { fail("\(error)") }
+case "pkcs11-load":
+  guard arguments.count == 4 || arguments.count == 5 else { fail("usage: oo-test-helper pkcs11-load MODULE URI [PIN]") }
+  pkcs11Load(module: arguments[2], uri: arguments[3], pin: arguments.count == 5 ? arguments[4] : nil)
+case "pkcs11-logged-in-elsewhere":
+  guard arguments.count == 6 else { fail("usage: oo-test-helper pkcs11-logged-in-elsewhere MODULE TOKEN PINFILE URI") }
+  do {
+    try pkcs11LoggedInElsewhere(module: arguments[2], token: arguments[3], pinFile: arguments[4], uri: arguments[5])
+  } catch { fail("\(error)") }
+case "pkcs11-certificate-lifetime":
+  guard arguments.count == 4 else { fail("usage: oo-test-helper pkcs11-certificate-lifetime MODULE URI") }
+  do { try pkcs11CertificateLifetime(module: arguments[2], uri: arguments[3]) } catch { fail("\(error)") }
 case "pkcs11-failed-load":
   guard arguments.count == 3 else { fail("usage: oo-test-helper pkcs11-failed-load MODULE") }
   pkcs11FailedLoad(module: arguments[2])
