@@ -314,4 +314,31 @@ struct CLIPromisesTests {
     let dropping = try fetch(try responder(nonce: nil), ["--nonce"])
     #expect(dropping.status == 0, "\(dropping.output)")
   }
+
+  // MARK: - pkcs11 list logs in once
+
+  /// docs/CLI.md: with a PIN, `pkcs11 list` "logs in once (a wrong PIN is not tried again)". The
+  /// forwarding module of Tests/PKCS11C counts the `C_Login` calls that reach the token. Breaking
+  /// the promise (a retry, or a second login for the private objects) would show more than one.
+  @Test func pkcs11ListLogsInOnceAndNeverTriesAWrongPINAgain() throws {
+    let token = try SoftHSMToken()
+    let forwarding = try ForwardingModule()
+    let directory = try TemporaryDirectory()
+    let wrong = try directory.write("wrong-pin", "987654")
+    let list = ["pkcs11", "list", "--module", forwarding.path, "--pin-source"]
+    let refused = try ChildProcess.run(tool, list + [wrong], environment: token.environment)
+    #expect(refused.status == 1, "\(refused.output)")
+    #expect(refused.stderr.contains("CKR_PIN_INCORRECT"), "\(refused.output)")
+    // CKU_USER (1) and CKR_PIN_INCORRECT (0xA0), once.
+    #expect(forwarding.loginLines == ["C_Login user=1 rv=160"], "\(forwarding.loginLines)")
+    let listed = try ChildProcess.run(tool, list + [token.pinFile], environment: token.environment)
+    #expect(listed.status == 0, "\(listed.output)")
+    #expect(listed.stdout.contains("logged in: yes"), "\(listed.output)")
+    // The right PIN is checked once (rv 0); libp11 is then told of the login, and the token
+    // answers its C_Login with CKR_USER_ALREADY_LOGGED_IN (0x100), which checks no PIN (as for the
+    // library: PKCS11PromiseTests.theRightPINReachesTheTokenOnceAndLogsIn).
+    #expect(
+      forwarding.loginLines == ["C_Login user=1 rv=160", "C_Login user=1 rv=0", "C_Login user=1 rv=256"],
+      "\(forwarding.loginLines)")
+  }
 }
