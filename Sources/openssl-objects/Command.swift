@@ -124,6 +124,12 @@ enum Output {
     case let input as InputError:
       name = "InputError." + input.reason.description.replacingOccurrences(of: " ", with: "_")
     case is OpenSSLError: name = "OpenSSLError"
+    case let ocsp as OCSPError:
+      // CLI.md: an OCSP check's error adds which check failed.
+      return .object([
+        ("name", .string("OCSPError")), ("check", .string(ocsp.check.description)),
+        ("message", .string(String(describing: error))),
+      ])
     default: name = String(describing: type(of: error))
     }
     return .object([("name", .string(name)), ("message", .string(String(describing: error)))])

@@ -140,7 +140,7 @@ struct Connect: ParsableCommand {
 
     let descriptor: Int32
     do {
-      descriptor = try Socket.connect(host: endpoint.host, port: endpoint.port)
+      descriptor = try Socket.connect(host: endpoint.host, port: endpoint.port, timeout: timeout)
     } catch {
       throw CommandFailure.failed(error, subject: target, json: json ? document(nil, failure: error) : nil)
     }
@@ -325,7 +325,8 @@ struct Serve: ParsableCommand {
     discussion: """
       Prints "listening on HOST:PORT" once it accepts connections, and a line per handshake. After the \
       handshake it echoes what the client sends until the client closes, or, with --reply, reads one \
-      request, answers with the text and closes. A client that stalls for 30 seconds is dropped.
+      request, answers with the text and closes. A client that stalls for --timeout seconds at any step \
+      is dropped.
       """)
 
   @Option(help: "The port; 0 picks a free one (printed).")
@@ -368,8 +369,12 @@ struct Serve: ParsableCommand {
 
   @OptionGroup var passphrase: PassphraseOptions
 
+  @Option(help: "Seconds a client may stall at any step before it is dropped.")
+  var timeout: Int = 30
+
   func validate() throws {
     if requireClientCert && clientCA == nil { throw ValidationError("--require-client-cert needs --client-ca") }
+    guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
     if pin.pinStdin && passphrase.passphraseStdin {
       throw ValidationError("--pin-stdin and --passphrase-stdin both read standard input; give one of them")
     }
@@ -414,8 +419,8 @@ struct Serve: ParsableCommand {
       guard client >= 0 else { continue }
       var succeeded = false
       do {
-        // A client that stalls is dropped after 30 seconds instead of holding the server.
-        let connection = try context.makeConnection(transport: .socket(client, timeout: .seconds(30)))
+        // A client that stalls is dropped after --timeout seconds instead of holding the server.
+        let connection = try context.makeConnection(transport: .socket(client, timeout: .seconds(timeout)))
         try connection.handshake()
         succeeded = true
         let peer = connection.peerCertificate.map { ", client \(Output.escaped($0.subject.rfc2253))" } ?? ""
@@ -478,8 +483,11 @@ enum Socket {
     _ = unsafe setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
   }
 
-  /// Connects to `host`:`port` (`getaddrinfo`, then each address in turn).
-  static func connect(host: String, port: Int) throws -> Int32 {
+  /// Connects to `host`:`port` (`getaddrinfo`, then each address in turn), giving up when no
+  /// address has accepted within `timeout` seconds (a server whose SYNs are dropped would
+  /// otherwise hold a blocking `connect` for the kernel's own limit, minutes). Returns a
+  /// blocking socket.
+  static func connect(host: String, port: Int, timeout: Int = 30) throws -> Int32 {
     var hints = unsafe addrinfo()
     unsafe hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
     var results: UnsafeMutablePointer<addrinfo>? = nil
@@ -488,21 +496,52 @@ enum Socket {
       throw Failure(description: unsafe "cannot resolve \(host): \(String(cString: gai_strerror(status)))")
     }
     defer { unsafe freeaddrinfo(results) }
+    let deadline = ContinuousClock.now + .seconds(max(timeout, 1))
     var address: UnsafeMutablePointer<addrinfo>? = unsafe first
     var lastError: Int32 = 0
-    while let current = unsafe address {
+    while let current = unsafe address, ContinuousClock.now < deadline {
+      unsafe address = unsafe current.pointee.ai_next
       let descriptor = unsafe socket(
         current.pointee.ai_family, current.pointee.ai_socktype, current.pointee.ai_protocol)
-      if descriptor >= 0 {
-        if unsafe Glibc.connect(descriptor, current.pointee.ai_addr, current.pointee.ai_addrlen) == 0 {
-          return descriptor
-        }
+      guard descriptor >= 0 else {
         lastError = errno
-        close(descriptor)
+        continue
       }
-      unsafe address = unsafe current.pointee.ai_next
+      let error = unsafe connect(descriptor, current.pointee.ai_addr, current.pointee.ai_addrlen, deadline: deadline)
+      if error == 0 { return descriptor }
+      lastError = error
+      close(descriptor)
+    }
+    if lastError == ETIMEDOUT || ContinuousClock.now >= deadline {
+      throw Failure(description: "cannot connect to \(host):\(port): no connection within \(timeout) second(s)")
     }
     throw Failure(description: unsafe "cannot connect to \(host):\(port): \(String(cString: strerror(lastError)))")
+  }
+
+  /// Connects `descriptor` to `address` without blocking past `deadline`; returns 0 or the
+  /// `errno` of the failure (`ETIMEDOUT` at the deadline). The socket is left blocking.
+  private static func connect(
+    _ descriptor: Int32, _ address: UnsafeMutablePointer<sockaddr>, _ length: socklen_t,
+    deadline: ContinuousClock.Instant
+  ) -> Int32 {
+    let flags = fcntl(descriptor, F_GETFL)
+    _ = fcntl(descriptor, F_SETFL, flags | O_NONBLOCK)
+    defer { _ = fcntl(descriptor, F_SETFL, flags) }
+    if unsafe Glibc.connect(descriptor, address, length) == 0 { return 0 }
+    guard errno == EINPROGRESS || errno == EINTR else { return errno }
+    while true {
+      let left = deadline - ContinuousClock.now
+      let milliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
+      guard milliseconds > 0 else { return ETIMEDOUT }
+      var poller = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+      let ready = unsafe poll(&poller, 1, Int32(clamping: milliseconds))
+      if ready < 0 && errno == EINTR { continue }
+      guard ready > 0 else { return ready == 0 ? ETIMEDOUT : errno }
+      var error: Int32 = 0
+      var size = socklen_t(MemoryLayout<Int32>.size)
+      _ = unsafe getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &error, &size)
+      return error
+    }
   }
 
   /// Listens on `host`:`port`; returns the descriptor and the port (for port 0, the one chosen).

@@ -8,19 +8,10 @@ import Testing
 struct ConnectServeTests {
   let tool = ChildProcess.product("openssl-objects")
 
-  private func json(_ text: String) throws -> [String: Any] {
-    try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-  }
+  private func json(_ text: String) throws -> [String: Any] { try CLI.json(text) }
 
-  /// Starts `serve --port 0 --once` and returns it with its port.
   private func serve(_ arguments: [String], environment: [String: String] = [:]) throws -> (RunningProcess, Int) {
-    let server = try RunningProcess(tool, ["serve", "--port", "0", "--once"] + arguments, environment: environment)
-    guard server.wait(for: "listening on"),
-      let match = server.text.firstMatch(of: /listening on 127\.0\.0\.1:(\d+)/)
-    else {
-      throw TLSPair.HandshakeStalled()
-    }
-    return (server, Int(match.1)!)
+    try CLI.serve(arguments, environment: environment)
   }
 
   @Test func connectToServeWithJSON() throws {
@@ -166,19 +157,9 @@ struct ConnectServeTests {
 struct ConnectExchangeTests {
   let tool = ChildProcess.product("openssl-objects")
 
-  private func json(_ text: String) throws -> [String: Any] {
-    try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(text)")
-  }
+  private func json(_ text: String) throws -> [String: Any] { try CLI.json(text) }
 
-  private func serve(_ arguments: [String]) throws -> (RunningProcess, Int) {
-    let server = try RunningProcess(tool, ["serve", "--port", "0", "--once"] + arguments)
-    guard server.wait(for: "listening on"),
-      let match = server.text.firstMatch(of: /listening on 127\.0\.0\.1:(\d+)/)
-    else {
-      throw TLSPair.HandshakeStalled()
-    }
-    return (server, Int(match.1)!)
-  }
+  private func serve(_ arguments: [String]) throws -> (RunningProcess, Int) { try CLI.serve(arguments) }
 
   @Test func sendToServeWithoutReplyGetsItsTextEchoed() throws {
     let pki = try TestPKI(leafName: "localhost")

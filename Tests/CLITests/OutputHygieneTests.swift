@@ -9,12 +9,17 @@ import Testing
 struct OutputHygieneTests {
   let tool = ChildProcess.product("openssl-objects")
 
-  /// ESC, BEL, CR, LF, DEL and a C1 control (CSI), as a certificate could carry them.
-  static let hostile = "\u{1B}[2J\u{07}\r\nINJECTED\u{7F}\u{9B}31m"
+  /// ESC, BEL, CR, LF, DEL, a C1 control (CSI), a right-to-left override and a line separator,
+  /// as a certificate could carry them.
+  static let hostile = "\u{1B}[2J\u{07}\r\nINJECTED\u{7F}\u{9B}31m\u{202E}txt.exe\u{2028}"
 
-  /// Control characters that must never reach a terminal raw (the output's own newlines aside).
+  /// Characters that must never reach a terminal raw (the output's own newlines aside): C0 and C1
+  /// controls, DEL, line and paragraph separators and bidirectional controls (CLI.md).
   private func rawControls(_ text: String) -> [UInt32] {
-    text.unicodeScalars.map(\.value).filter { ($0 < 0x20 && $0 != 0x0A) || (0x7F...0x9F).contains($0) }
+    text.unicodeScalars.map(\.value).filter {
+      ($0 < 0x20 && $0 != 0x0A) || (0x7F...0x9F).contains($0) || [0x2028, 0x2029, 0x200E, 0x200F, 0x061C].contains($0)
+        || (0x202A...0x202E).contains($0) || (0x2066...0x2069).contains($0)
+    }
   }
 
   /// A certificate whose OCSP URL, CA-issuer URL and DNS name carry control characters (the DNS
@@ -37,7 +42,8 @@ struct OutputHygieneTests {
     #expect(
       rawControls(text.stdout).isEmpty, "raw controls \(rawControls(text.stdout)) in \(text.stdout.debugDescription)")
     #expect(!text.stdout.contains("\nINJECTED"), "a URL's LF started a line of its own")
-    #expect(text.stdout.contains("\\x1B[2J\\x07\\r\\nINJECTED\\x7F\\u{9B}31m"), "\(text.stdout)")
+    #expect(
+      text.stdout.contains("\\x1B[2J\\x07\\r\\nINJECTED\\x7F\\u{9B}31m\\u{202E}txt.exe\\u{2028}"), "\(text.stdout)")
     #expect(text.stdout.contains("DNS:good.example\\x00.evil.example"), "\(text.stdout)")
 
     let json = try ChildProcess.run(tool, ["inspect", "--json", path])
@@ -100,5 +106,51 @@ struct OutputHygieneTests {
       }
       _ = server.waitForExit()
     }
+  }
+
+  /// What a token says (its label, an object's label) is the token's, not ours: escaped in text,
+  /// exact in JSON. Breaking it would put the label's ESC, BEL and override raw on the terminal.
+  @Test func aTokensAndItsObjectsLabelsAreEscaped() throws {
+    let directory = try TemporaryDirectory("oo-hostile-token")
+    let tokens = directory.file("tokens")
+    try FileManager.default.createDirectory(atPath: tokens, withIntermediateDirectories: true)
+    let configuration = try directory.write(
+      "softhsm2.conf", "directories.tokendir = \(tokens)\nobjectstore.backend = file\nlog.level = ERROR\n")
+    let environment = ["SOFTHSM2_CONF": configuration]
+    let tokenLabel = "t\u{1B}]0;x\u{07}\u{202E}k"
+    let objectLabel = "key\u{1B}[2J\r\nfake"
+    let key = try directory.write(
+      "key.pem", try PrivateKey(generating: .ec(.p256)).pemEncoded().withUnsafeBytes { Array($0) })
+    let made = try ChildProcess.run(
+      "softhsm2-util",
+      ["--init-token", "--free", "--label", tokenLabel, "--so-pin", "12345678", "--pin", "123456"],
+      environment: environment)
+    try #require(made.status == 0, "\(made.output)")
+    let imported = try ChildProcess.run(
+      "softhsm2-util",
+      ["--import", key, "--token", tokenLabel, "--label", objectLabel, "--id", "01", "--pin", "123456"],
+      environment: environment)
+    try #require(imported.status == 0, "\(imported.output)")
+    let pin = try directory.write("pin", "123456")
+    let list = ["pkcs11", "list", "--module", SoftHSMToken.modulePath, "--pin-source", pin]
+
+    let text = try ChildProcess.run(tool, list, environment: environment)
+    #expect(text.status == 0, "\(text.output)")
+    #expect(rawControls(text.stdout).isEmpty, "\(text.stdout.debugDescription)")
+    #expect(text.stdout.contains("token \"t\\x1B]0;x\\x07\\u{202E}k\""), "\(text.stdout)")
+    #expect(text.stdout.contains("key\\x1B[2J\\r\\nfake"), "\(text.stdout)")
+    #expect(!text.stdout.contains("\nfake"))
+
+    let json = try ChildProcess.run(tool, list + ["--json"], environment: environment)
+    #expect(json.status == 0, "\(json.output)")
+    #expect(rawControls(json.stdout).isEmpty, "\(json.stdout.debugDescription)")
+    let document = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+    let token = try #require(
+      (document["slots"] as? [[String: Any]])?.compactMap { $0["token"] as? [String: Any] }.first {
+        $0["label"] as? String == tokenLabel
+      },
+      "\(json.stdout)")
+    let labels = (token["objects"] as? [[String: Any]])?.compactMap { $0["label"] as? String } ?? []
+    #expect(labels.contains(objectLabel), "\(labels)")
   }
 }

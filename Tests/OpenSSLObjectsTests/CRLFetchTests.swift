@@ -145,6 +145,21 @@ struct CRLFetchTests {
     #expect(ERR_peek_error() == 0)
   }
 
+  /// The README's time limit for CRL downloads. Breaking it would leave the download waiting
+  /// for the silent server until the server gives up (30 seconds), and the error would name
+  /// another reason than the time limit.
+  @Test func aSilentDistributionPointTimesOut() throws {
+    let server = try LoopbackHTTPServer()
+    server.set("silent", .silent)
+    var client = Self.loopback
+    client.timeout = 1
+    let error = try caught(OCSPClientError.self) { _ = try client.download(from: server.url("silent")) }
+    #expect(error.reason == .timedOut, "\(error)")
+    #expect(error.operation == "CRL download")
+    #expect(server.requests("silent") == 1)
+    #expect(ERR_peek_error() == 0)
+  }
+
   @Test func aHugeCRLIsRefusedAndTheLimitIsConfigurable() throws {
     let pki = try CRLPKI(server: LoopbackHTTPServer())
     let limit = CRLClient().maximumSize

@@ -4,41 +4,6 @@ import PKCS11Keys
 import TestSupport
 import Testing
 
-/// The forwarding module of Tests/PKCS11C/forwarding_module.c, built into a temporary directory:
-/// a PKCS#11 module that passes every call to SoftHSM2 and appends a line to ``logins`` for each
-/// `C_Login`, so that a test counts the logins our library makes.
-struct ForwardingModule {
-  let directory: TemporaryDirectory
-  let path: String
-  let logins: String
-
-  init() throws {
-    directory = try TemporaryDirectory("oo-forwarding")
-    path = directory.file("libforwarding.so")
-    logins = directory.file("logins")
-    let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent().path
-    let result = try ChildProcess.run(
-      "cc",
-      [
-        "-Wall", "-Werror", "-shared", "-fPIC", "-I/usr/include/p11-kit-1",
-        "-DREAL_MODULE=\"\(SoftHSMToken.modulePath)\"", "-DLOGIN_LOG=\"\(logins)\"",
-        "\(repository)/Tests/PKCS11C/forwarding_module.c", "-o", path, "-ldl",
-      ])
-    guard result.status == 0 else { throw BuildFailed(output: result.output) }
-  }
-
-  /// The `C_Login` lines written so far.
-  var loginLines: [String] {
-    ((try? String(contentsOfFile: logins, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-  }
-
-  struct BuildFailed: Error, CustomStringConvertible {
-    let output: String
-    var description: String { "cc failed: \(output)" }
-  }
-}
-
 /// Promises about modules and logins that no other test tried to break (docs/SECURITY.md rows
 /// 75, 77, 79 and 86). The login cases run in child processes: a process's login state is shared
 /// by every module wrapper in it.

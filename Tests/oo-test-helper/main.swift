@@ -8,6 +8,10 @@
 //   oo-test-helper system-store-contents CERT
 //                                     the number of anchors in X509Store.system, then tries to add CERT
 //   oo-test-helper tls-defaults PORT  our contexts' settings under OPENSSL_CONF, and a handshake
+//   oo-test-helper ocsp-fetch direct|environment LEAF ISSUER
+//                                     asks the leaf's OCSP responder (loopback allowed) with the
+//                                     default proxy setting or .environment, under the proxy
+//                                     variables the test set; prints the status or the error
 //   oo-test-helper pkcs11-login MODULE TOKEN PINFILE
 //                                     one login in a fresh process (wrong-PIN cases)
 //   oo-test-helper pkcs11-lifetime MODULE URI
@@ -821,6 +825,23 @@ case "tls-defaults":
   // connects our default client to 127.0.0.1:PORT.
   guard arguments.count == 3, let port = Int(arguments[2]) else { fail("usage: oo-test-helper tls-defaults PORT") }
   tlsDefaults(port: port)
+case "ocsp-fetch":
+  guard arguments.count == 5, ["direct", "environment"].contains(arguments[2]) else {
+    fail("usage: oo-test-helper ocsp-fetch direct|environment LEAF ISSUER")
+  }
+  do {
+    let leaf = try X509Certificate(contentsOfFile: arguments[3])
+    let issuer = try X509Certificate(contentsOfFile: arguments[4])
+    var client = OCSPClient(destinations: .allowingLoopback)
+    client.timeout = 5
+    // The default is what is tried: "direct" leaves the proxy setting as a new client has it.
+    if arguments[2] == "environment" { client.proxy = .environment }
+    let (_, response) = try client.fetch(certificate: leaf, issuer: issuer)
+    print(try response.basicResponse().singleResponse(for: OCSPCertID(certificate: leaf, issuer: issuer)).status)
+  } catch {
+    print("error: \(error)")
+    exit(1)
+  }
 default:
   fail("unknown scenario \(arguments[1])")
 }

@@ -28,7 +28,9 @@ import COpenSSLFull
 /// ``OCSPError/attempts``).
 ///
 /// Staples never carry nonces (the server fetched them for everyone), so none is checked there;
-/// the fetch step sends a random nonce, and a response that changes it fails. A response's signer
+/// the fetch step sends a random nonce, and a response that changes it fails its check: it is
+/// never used or cached, and like any answer that fails a check it soft-fails the source (the next
+/// is tried) or, hard-fail, fails the check. A response's signer
 /// is verified against the trust store's own settings (`OCSP_basic_verify` uses the store's
 /// `X509_VERIFY_PARAM`, not a TLS context's), so the store needs the root, not only an
 /// intermediate trusted with partial-chain flags on the context.
