@@ -138,7 +138,7 @@ let package = Package(
     .testTarget(
       name: "OpenSSLObjectsNIOTests",
       dependencies: [
-        "OpenSSLObjectsNIO", "OpenSSLObjects", "COpenSSLFull", "TestSupport",
+        "OpenSSLObjectsNIO", "OpenSSLObjects", "PKCS11Keys", "COpenSSLFull", "TestSupport",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),

@@ -12,6 +12,7 @@ packages=(
   softhsm2        # a real PKCS#11 token for the tests and the demo
   opensc          # pkcs11-tool, which creates the test token's objects
   libcurl4-openssl-dev # libcurl on OpenSSL: the SSL_CTX interop tests
+  curl            # the curl command: a peer of the NIO server tests (--cert-status)
   pkg-config      # how SwiftPM finds OpenSSL and libp11
 )
 
