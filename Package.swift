@@ -24,6 +24,9 @@ let package = Package(
     .library(name: "openssl_objects", type: .dynamic, targets: ["OpenSSLObjectsCapsule"]),
     // The same, for Swift packages that link the capsule layer statically (the fuzz targets).
     .library(name: "OpenSSLObjectsCapsule", targets: ["OpenSSLObjectsCapsule"]),
+    // The test helpers (PKIs, SoftHSM2 tokens, openssl and curl peers, child processes), for the
+    // repository's own separate test package (Integration/); not an API.
+    .library(name: "OpenSSLObjectsTestSupport", targets: ["TestSupport", "NIOTestSupport"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -135,10 +138,24 @@ let package = Package(
       dependencies: ["OpenSSLObjectsCapsule", "OpenSSLObjects", "COpenSSLFull", "COpenSSLObjectsABI", "TestSupport"],
       swiftSettings: strictSettings
     ),
+    // Shared by the NIO test targets (here and in Integration/): recorders, servers, peers.
+    .target(
+      name: "NIOTestSupport",
+      dependencies: [
+        "OpenSSLObjectsNIO", "OpenSSLObjects", "COpenSSLFull", "TestSupport",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOTLS", package: "swift-nio"),
+      ],
+      path: "Tests/NIOTestSupport",
+      swiftSettings: strictSettings
+    ),
     .testTarget(
       name: "OpenSSLObjectsNIOTests",
       dependencies: [
-        "OpenSSLObjectsNIO", "OpenSSLObjects", "PKCS11Keys", "COpenSSLFull", "TestSupport",
+        "OpenSSLObjectsNIO", "OpenSSLObjects", "PKCS11Keys", "TestSupport", "NIOTestSupport",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),

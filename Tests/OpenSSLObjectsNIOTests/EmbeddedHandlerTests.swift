@@ -1,6 +1,7 @@
 import NIOCore
 import NIOEmbedded
 import NIOTLS
+import NIOTestSupport
 import OpenSSLObjects
 import OpenSSLObjectsNIO
 import TestSupport
@@ -273,15 +274,4 @@ struct EmbeddedHandlerTests {
     let fixture = try NIOFixture()
     #expect(throws: UsageError.self) { try OpenSSLClientHandler(context: fixture.client(), serverName: nil) }
   }
-}
-
-/// The error `body` throws; records an issue when it throws none.
-func caughtError(sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) throws -> any Error {
-  do {
-    try body()
-  } catch {
-    return error
-  }
-  Issue.record("nothing was thrown", sourceLocation: sourceLocation)
-  throw TimedOut(what: "an error")
 }

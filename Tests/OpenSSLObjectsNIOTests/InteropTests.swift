@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import NIOTestSupport
 import OpenSSLObjects
 import OpenSSLObjectsNIO
 import PKCS11Keys
@@ -203,16 +204,6 @@ struct NIOInteropTests {
         #expect(result.stderr.contains("OCSP"), "\(result.output)")
       }
       try await server.stop()
-    }
-  }
-}
-
-/// Answers the first request with a small HTTP/1.1 response, then closes after it is written.
-func httpResponse(_ body: String) -> @Sendable (ChannelHandlerContext, ByteBuffer) -> Void {
-  { context, _ in
-    let response = "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
-    context.writeAndFlush(NIOAny(ByteBuffer(string: response))).assumeIsolated().whenComplete { _ in
-      context.close(promise: nil)
     }
   }
 }

@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOTLS
+import NIOTestSupport
 import OpenSSLObjects
 import OpenSSLObjectsNIO
 import TestSupport
@@ -253,91 +254,5 @@ struct SocketHandlerTests {
     try await eventually("the server's end") { serverSide.snapshot.inactive }
     #expect(serverSide.channelErrors.map(\.kind) == [.uncleanShutdown])
     try await server.stop()
-  }
-}
-
-/// Answers every read with the same bytes.
-let echo: @Sendable (ChannelHandlerContext, ByteBuffer) -> Void = { context, buffer in
-  context.writeAndFlush(NIOAny(buffer), promise: nil)
-}
-
-/// Runs `body` with a new event loop group of `threads` threads, shut down afterwards, also
-/// when `body` throws.
-func withEventLoopGroup<Result>(
-  threads: Int, _ body: (MultiThreadedEventLoopGroup) async throws -> Result
-) async throws -> Result {
-  let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-  do {
-    let result = try await body(group)
-    try await group.shutdownGracefully()
-    return result
-  } catch {
-    try? await group.shutdownGracefully()
-    throw error
-  }
-}
-
-/// SHA-256 of a buffer's readable bytes.
-func digest(_ buffer: ByteBuffer) -> [UInt8] {
-  let stream = SHA256Stream()
-  stream.update(buffer)
-  return stream.finish()
-}
-
-/// On the server: once the client has closed its output, sends `payload` and closes its own.
-final class AnswerWhenInputCloses: ChannelInboundHandler, @unchecked Sendable {
-  typealias InboundIn = ByteBuffer
-  typealias InboundOut = ByteBuffer
-  typealias OutboundOut = ByteBuffer
-  private let payload: ByteBuffer
-
-  init(_ payload: ByteBuffer) { self.payload = payload }
-
-  func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-    if case .some(.inputClosed) = event as? ChannelEvent {
-      // Closing right away would drop what the transport has not written yet.
-      context.writeAndFlush(wrapOutboundOut(payload)).assumeIsolated().whenSuccess {
-        context.close(mode: .output, promise: nil)
-      }
-    }
-    context.fireUserInboundEventTriggered(event)
-  }
-}
-
-/// Counts the reads that reach the transport (placed below the TLS handler).
-final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
-  typealias OutboundIn = ByteBuffer
-  private let reads = NIOLockedValueBox(0)
-
-  var count: Int { reads.withLockedValue { $0 } }
-
-  func read(context: ChannelHandlerContext) {
-    reads.withLockedValue { $0 += 1 }
-    context.read()
-  }
-}
-
-/// A gate an asynchronous task waits at until the test opens it.
-final class Gate: @unchecked Sendable {
-  private let state = NIOLockedValueBox<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-  func wait() async {
-    await withCheckedContinuation { continuation in
-      let resume = state.withLockedValue { state -> Bool in
-        if state.open { return true }
-        state.waiters.append(continuation)
-        return false
-      }
-      if resume { continuation.resume() }
-    }
-  }
-
-  func open() {
-    let waiters = state.withLockedValue { state in
-      state.open = true
-      defer { state.waiters = [] }
-      return state.waiters
-    }
-    for waiter in waiters { waiter.resume() }
   }
 }

@@ -1,14 +1,14 @@
 import Foundation
-import OpenSSLObjects
+public import OpenSSLObjects
 import TestSupport
 
 /// A TLS peer on 127.0.0.1 that misbehaves on purpose after its handshake: a memory-transport
 /// ``SSLConnection`` pumped over a blocking socket on a thread of its own, so that it can send
 /// half a record or leave without close_notify. As a server it listens for one connection; as a
 /// client it connects. Stopped (socket closed, thread joined) when the value goes away.
-final class ScriptedTLSPeer: @unchecked Sendable {
+public final class ScriptedTLSPeer: @unchecked Sendable {
   /// What the peer does after its handshake.
-  enum Script: Sendable {
+  public enum Script: Sendable {
     /// Sends these bytes as application data, then closes the socket without close_notify.
     case sendThenVanish([UInt8])
     /// Sends these bytes as application data, but only the first half of the record's bytes,
@@ -17,13 +17,13 @@ final class ScriptedTLSPeer: @unchecked Sendable {
   }
 
   /// The port it listens on (as a server).
-  let port: Int
+  public let port: Int
   private let listener: Int32
   private let done = DispatchSemaphore(value: 0)
   private let failure = Recorder<String>()
 
   /// A server with `context` that runs `script` on the first connection.
-  init(server context: SSLContext, script: Script) throws {
+  public init(server context: SSLContext, script: Script) throws {
     let (descriptor, port) = try LoopbackSocket.listen()
     listener = descriptor
     self.port = port
@@ -46,7 +46,7 @@ final class ScriptedTLSPeer: @unchecked Sendable {
   }
 
   /// A client of `context` that connects to 127.0.0.1:`port` and runs `script`.
-  init(client context: SSLContext, serverName: String, connectTo port: Int, script: Script) throws {
+  public init(client context: SSLContext, serverName: String, connectTo port: Int, script: Script) throws {
     listener = -1
     self.port = port
     let finished = done
@@ -66,7 +66,7 @@ final class ScriptedTLSPeer: @unchecked Sendable {
   }
 
   /// What went wrong on the peer's side, if anything.
-  var failures: [String] { failure.all }
+  public var failures: [String] { failure.all }
 
   private static func run(_ connection: SSLConnection, on descriptor: Int32, script: Script) throws {
     while try connection.handshake() != .complete {
