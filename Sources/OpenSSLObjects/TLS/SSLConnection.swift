@@ -15,7 +15,7 @@ import COpenSSLFull
 
 /// One TLS connection (`SSL`): one type for every transport.
 ///
-/// Over memory buffers (sans-I/O) the caller moves bytes: ``receive(_:)`` hands what came from
+/// Over memory buffers (sans-I/O) the caller moves bytes: ``receive(_:)-(ContiguousBytes)`` hands what came from
 /// the network to OpenSSL and ``takeOutput()`` returns what OpenSSL wants sent. Over a connected
 /// socket (`SSL_set_fd`) OpenSSL does the I/O, blocking or not, as the socket is set. Either way
 /// `want read`, `want write` and `want retry verify` are values (``Progress``), not errors.
