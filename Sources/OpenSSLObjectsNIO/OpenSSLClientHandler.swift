@@ -1,7 +1,7 @@
 public import OpenSSLObjects
 
 /// The client side of a TLS channel: an ``OpenSSLHandler`` over a client connection of an
-/// ``SSLContext`` made with ``TLSConfiguration/Role/client``.
+/// `SSLContext` made with `TLSConfiguration/Role/client`.
 ///
 /// ```swift
 /// let context = try SSLContext(configuration: .client)
@@ -25,11 +25,11 @@ public final class OpenSSLClientHandler: OpenSSLHandler {
   ///   - context: a client context.
   ///   - serverName: the server's DNS name (sent as SNI and checked against its certificate) or
   ///     IP address (checked); required unless the configuration says
-  ///     ``TLSConfiguration/HostNameRequirement/insecureNone``.
+  ///     `TLSConfiguration/HostNameRequirement/insecureNone`.
   ///   - port: the server's port, which with the name and the policy keys resumed sessions.
   ///   - configure: changes to this connection alone before its handshake (its verify callback,
   ///     pins, chain policy, revocation policy, a session to offer).
-  /// - Throws: ``UsageError`` when the connection must name its server and does not; what
+  /// - Throws: `UsageError` when the connection must name its server and does not; what
   ///   `configure` throws.
   public init(
     context: SSLContext,

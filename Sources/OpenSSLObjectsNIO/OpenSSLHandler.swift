@@ -2,7 +2,7 @@ public import NIOCore
 import NIOTLS
 import OpenSSLObjects
 
-/// A TLS channel handler driven by an ``SSLConnection`` over memory buffers (sans-I/O): the
+/// A TLS channel handler driven by an `SSLConnection` over memory buffers (sans-I/O): the
 /// part ``OpenSSLClientHandler`` and ``OpenSSLServerHandler`` share. Ciphertext comes in and goes
 /// out as `ByteBuffer`s below it, plaintext above it.
 ///
@@ -30,16 +30,16 @@ import OpenSSLObjects
 ///   a failed handshake, the transport ending mid-handshake, a peer that ends the transport
 ///   without close_notify (`uncleanShutdown`), a record that does not decrypt, and the handler's
 ///   removal while TLS is in use.
-/// - A client's asynchronous chain policy (``TLSConfiguration/asynchronousChainPolicy``) pauses
+/// - A client's asynchronous chain policy (`TLSConfiguration/asynchronousChainPolicy`) pauses
 ///   the handshake (`SSL_set_retry_verify`) while the policy runs in a task; the event loop goes
 ///   on serving other channels, and the handshake resumes on it when the policy has answered.
 ///   Everything else the handshake runs (verify callbacks, chain policies, the server name
 ///   handler, the certificate selector, staple providers) runs on the event loop and must not
-///   block. A revocation policy that fetches OCSP responses (``RevocationPolicy/fetch``) blocks
+///   block. A revocation policy that fetches OCSP responses (`RevocationPolicy/fetch`) blocks
 ///   it: use staples, or an asynchronous chain policy, with NIO.
 ///
 /// The handler belongs to its channel's event loop; its connection is never touched from another
-/// thread. Owns its ``SSLConnection`` (one `SSL`).
+/// thread. Owns its `SSLConnection` (one `SSL`).
 public class OpenSSLHandler: ChannelInboundHandler, ChannelOutboundHandler, RemovableChannelHandler {
   /// Ciphertext from the network.
   public typealias InboundIn = ByteBuffer

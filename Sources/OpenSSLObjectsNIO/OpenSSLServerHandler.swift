@@ -1,7 +1,7 @@
 public import OpenSSLObjects
 
 /// The server side of a TLS channel: an ``OpenSSLHandler`` over a server connection of an
-/// ``SSLContext`` made with ``TLSConfiguration/Role/server``.
+/// `SSLContext` made with `TLSConfiguration/Role/server`.
 ///
 /// ```swift
 /// let context = try SSLContext(configuration: .server([chain]))   // a key in memory or on a token
@@ -16,7 +16,7 @@ public import OpenSSLObjects
 /// Everything the context says applies: its certificate chains (RSA and ECDSA side by side, keys
 /// in memory or on a PKCS#11 token), client certificates and their verification, ALPN, OCSP
 /// stapling, session tickets, and the server name handler
-/// (``TLSConfiguration/serverNameHandler``), which switches the connection to another context
+/// (`TLSConfiguration/serverNameHandler`), which switches the connection to another context
 /// by the name the client asks for, on the event loop.
 public final class OpenSSLServerHandler: OpenSSLHandler {
   /// Makes the handler with a new connection of `context` (`SSL_new`).
@@ -25,7 +25,7 @@ public final class OpenSSLServerHandler: OpenSSLHandler {
   ///   - context: a server context.
   ///   - configure: changes to this connection alone before its handshake (its verify callback
   ///     for client certificates, pins, chain policy).
-  /// - Throws: what `configure` throws; ``UsageError`` for a client context that must name its
+  /// - Throws: what `configure` throws; `UsageError` for a client context that must name its
   ///   server.
   public init(context: SSLContext, configure: (SSLConnection) throws -> Void = { _ in }) throws {
     let connection = try context.makeConnection()

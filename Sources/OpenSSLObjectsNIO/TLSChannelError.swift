@@ -4,8 +4,8 @@ public import OpenSSLObjects
 /// the pipeline (`fireErrorCaught`) before they close the channel, and what fails the writes
 /// still waiting and ``OpenSSLHandler/handshakeResult``.
 ///
-/// ``underlying`` holds the error OpenSSL or a callback gave: a ``TLSError`` (with its
-/// ``TLSError/verification`` when the peer's certificate was refused), or the error a verify
+/// ``underlying`` holds the error OpenSSL or a callback gave: a `TLSError` (with its
+/// `TLSError/verification` when the peer's certificate was refused), or the error a verify
 /// callback, chain policy or selection closure threw, as it threw it.
 public struct TLSChannelError: Error, Sendable, CustomStringConvertible {
   /// What went wrong.
