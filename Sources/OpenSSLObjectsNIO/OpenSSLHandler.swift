@@ -99,6 +99,8 @@ public class OpenSSLHandler: ChannelInboundHandler, ChannelOutboundHandler, Remo
   private var unflushedOutput = false
   /// `ChannelEvent.inputClosed` went up (for the peer's close_notify).
   private var inputClosedFired = false
+  /// The channel's allocator, for the buffers passed up and down.
+  private var allocator = ByteBufferAllocator()
 
   init(connection: SSLConnection) {
     self.connection = connection
@@ -119,6 +121,7 @@ public class OpenSSLHandler: ChannelInboundHandler, ChannelOutboundHandler, Remo
   /// Starts the handshake if the channel is already active.
   public func handlerAdded(context: ChannelHandlerContext) {
     storedContext = context
+    allocator = context.channel.allocator
     handshakePromise = context.eventLoop.makePromise()
     if context.channel.isActive { startHandshake(context: context) }
   }
@@ -416,14 +419,14 @@ public class OpenSSLHandler: ChannelInboundHandler, ChannelOutboundHandler, Remo
   private func decodeAndDeliver(context: ChannelHandlerContext, atEndOfStream: Bool) {
     // Plaintext is never longer than the ciphertext it came in, nor a record longer than 16 KiB.
     let capacity = min(max(lastReceivedCount, 16_384), 1 << 20)
-    var buffer = spareBuffer.take() ?? context.channel.allocator.buffer(capacity: capacity)
+    var buffer = spareBuffer.take() ?? allocator.buffer(capacity: capacity)
     var closeNotify = false
     var failure: (any Error)?
     reading: while true {
       if buffer.writableBytes == 0 {
         context.fireChannelRead(wrapInboundOut(buffer))
         deliveredData = true
-        buffer = context.channel.allocator.buffer(capacity: 16_384)
+        buffer = allocator.buffer(capacity: 16_384)
       }
       var outcome = SSLConnection.SpanReadResult.bytes(0)
       do {
@@ -541,7 +544,7 @@ public class OpenSSLHandler: ChannelInboundHandler, ChannelOutboundHandler, Remo
     let count = connection.pendingOutputCount
     let promise = Self.combine(promises, on: context.eventLoop)
     if count > 0 {
-      var output = context.channel.allocator.buffer(capacity: count)
+      var output = allocator.buffer(capacity: count)
       output.writeWithOutputRawSpan(minimumWritableBytes: count) { span in
         _ = connection.takeOutput(into: &span)
       }
@@ -549,7 +552,7 @@ public class OpenSSLHandler: ChannelInboundHandler, ChannelOutboundHandler, Remo
       unflushedOutput = true
     } else if let promise {
       // Writes of no bytes: an empty write keeps their promises in order with the others.
-      context.write(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
+      context.write(wrapOutboundOut(allocator.buffer(capacity: 0)), promise: promise)
       unflushedOutput = true
     }
     if flush && unflushedOutput {
