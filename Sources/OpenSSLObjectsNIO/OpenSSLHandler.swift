@@ -65,9 +65,14 @@ public class OpenSSLHandler: ChannelInboundHandler, ChannelOutboundHandler, Remo
     case closed
   }
 
-  /// Encrypted output is passed down whenever this much has accumulated during a flush, so that a
-  /// large write is not encrypted whole before any of it goes out.
-  private static let outputChunk = 256 * 1024
+  /// A large write is encrypted and passed down in pieces of this much plaintext: three full
+  /// records, whose ciphertext fits the 64 KiB buffer it goes down in. (`ByteBuffer` rounds
+  /// capacities up to a power of two, and buffers of 128 KiB and more are mapped and unmapped by
+  /// malloc, page faults each time.)
+  private static let outputChunk = 3 * 16_384
+
+  /// The largest buffer decrypted data goes up in, for the same reason.
+  private static let largestPlaintextBuffer = 64 * 1024
 
   /// How long a close waits for its close_notify, and the writes before it, to reach the
   /// transport before it closes anyway.
@@ -417,8 +422,10 @@ public class OpenSSLHandler: ChannelInboundHandler, ChannelOutboundHandler, Remo
   /// Decrypts every complete record into buffers passed up, then handles a close_notify or a
   /// failure among them.
   private func decodeAndDeliver(context: ChannelHandlerContext, atEndOfStream: Bool) {
-    // Plaintext is never longer than the ciphertext it came in, nor a record longer than 16 KiB.
-    let capacity = min(max(lastReceivedCount, 16_384), 1 << 20)
+    // Plaintext is never longer than the ciphertext it came in: a power of two (what ByteBuffer
+    // allocates) that it fills, from one record's 16 KiB up to the largest buffer.
+    let bound = max(lastReceivedCount, 16_384)
+    let capacity = min(1 << (Int.bitWidth - 1 - bound.leadingZeroBitCount), Self.largestPlaintextBuffer)
     var buffer = spareBuffer.take() ?? allocator.buffer(capacity: capacity)
     var closeNotify = false
     var failure: (any Error)?
@@ -426,7 +433,7 @@ public class OpenSSLHandler: ChannelInboundHandler, ChannelOutboundHandler, Remo
       if buffer.writableBytes == 0 {
         context.fireChannelRead(wrapInboundOut(buffer))
         deliveredData = true
-        buffer = allocator.buffer(capacity: 16_384)
+        buffer = allocator.buffer(capacity: capacity)
       }
       var outcome = SSLConnection.SpanReadResult.bytes(0)
       do {

@@ -229,6 +229,12 @@ public final class EmbeddedPair {
     return all
   }
 
+  /// Closes both channels (their handlers are removed, which breaks the pipelines' cycles).
+  deinit {
+    _ = try? client.finish(acceptAlreadyClosed: true)
+    _ = try? server.finish(acceptAlreadyClosed: true)
+  }
+
   /// Activates and pumps until both handshakes are done.
   public func connect() throws {
     try activate()
