@@ -404,8 +404,8 @@ public class OpenSSLHandler: ChannelInboundHandler, ChannelOutboundHandler, Remo
     handshakePromise?.succeed(completed)
     context.fireUserInboundEventTriggered(completed)
     context.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: completed.alpnProtocol))
-    // The application may have closed the channel from its event handler.
-    guard state == .active else { return }
+    // The application may have closed the channel, or its output, from its event handler.
+    guard state == .active || state == .outputClosed else { return }
     // Records that came with the handshake's last flight: tickets, the first application data.
     decodeAndDeliver(context: context, atEndOfStream: false)
     guard state == .active || state == .inputClosed else { return }

@@ -137,6 +137,24 @@ struct EmbeddedHandlerTests {
     #expect(pair.clientRecorder.errors.isEmpty && pair.serverRecorder.errors.isEmpty)
   }
 
+  @Test func anOutputCloseAskedForDuringTheHandshakeComesAfterItAndTheWritesBeforeIt() throws {
+    let fixture = try NIOFixture()
+    let pair = try EmbeddedPair(
+      client: OpenSSLClientHandler(context: fixture.client(), serverName: "www.example.test"),
+      server: OpenSSLServerHandler(context: fixture.server()), halfClosure: true)
+    // Before the channel is even active: a write, then the end of the output.
+    pair.client.writeAndFlush(ByteBuffer(string: "all I have to say"), promise: nil)
+    let outputClosed = pair.client.close(mode: .output)
+    try pair.activate()
+    try pair.pump()
+    try outputClosed.wait()
+    #expect(pair.clientRecorder.snapshot.handshakes.count == 1)
+    #expect(pair.serverRecorder.text == "all I have to say")
+    #expect(pair.serverRecorder.snapshot.inputClosed)
+    #expect(try pair.client.pipeline.syncOperations.handler(type: OutputCloseInterceptor.self).outputClosed)
+    #expect(pair.clientRecorder.errors.isEmpty && pair.serverRecorder.errors.isEmpty)
+  }
+
   @Test func aPeerThatLeavesWithoutCloseNotifyIsAnUncleanShutdown() throws {
     let fixture = try NIOFixture()
     let pair = try pair(fixture)
