@@ -103,7 +103,7 @@ let package = Package(
     // Child-process scenarios for the tests: allocation counting, environment-dependent loading.
     .executableTarget(
       name: "oo-test-helper",
-      dependencies: ["OpenSSLObjects", "PKCS11Keys", "COpenSSLFull"],
+      dependencies: ["OpenSSLObjects", "PKCS11Keys", "COpenSSLFull", "TestSupport"],
       path: "Tests/oo-test-helper",
       swiftSettings: strictSettings
     ),

@@ -14,6 +14,7 @@ packages=(
   libcurl4-openssl-dev # libcurl on OpenSSL: the SSL_CTX interop tests
   curl            # the curl command: a peer of the NIO server tests (--cert-status)
   pkg-config      # how SwiftPM finds OpenSSL and libp11
+  publicsuffix    # the Public Suffix List the Web PKI profile reads (/usr/share/publicsuffix)
 )
 
 missing=()

@@ -303,4 +303,9 @@ static inline void oo_EC_KEY_free(EC_KEY *key) { EC_KEY_free(key); }
 /* timegm(3) for a struct tm in UTC (a GNU extension the Glibc module does not always expose) */
 static inline long long oo_timegm(struct tm *tm) { return (long long)timegm(tm); }
 
+/* MARK: - Revocation fetching */
+
+/* BIO_get_fd(b, c): the socket under a socket or connect BIO, -1 for others */
+static inline int oo_BIO_get_fd(BIO *b) { int fd = -1; return BIO_get_fd(b, &fd) < 0 ? -1 : fd; }
+
 #endif /* OPENSSLOBJECTS_COPENSSLFULL_SHIM_H */

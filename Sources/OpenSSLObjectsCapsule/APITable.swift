@@ -21,7 +21,8 @@ enum APITable {
         install_verify_policy: installVerifyPolicy,
         install_staple_policy: installStaplePolicy,
         new_client_context: newClientContext,
-        sign: sign))
+        sign: sign,
+        ssl_verification_error: sslVerificationError))
     return unsafe UnsafePointer(table)
   }()
 }
@@ -40,13 +41,16 @@ private func loadPrivateKey(
       throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "data and out must not be NULL")
     }
     unsafe out.pointee = oo_capsule(handle: 0)
-    let bytes = unsafe Array(UnsafeBufferPointer(start: data, count: length))
+    // Read in place: no copy of the key's bytes (or the passphrase's) is left behind.
+    let bytes = unsafe try CInput.buffer(data, length, limit: InputLimits.defaultMaximumSize, what: "key data")
     let key: PrivateKey
     if let passphrase = unsafe passphrase {
-      let secret = unsafe SecretBytes(copying: UnsafeRawBufferPointer(start: passphrase, count: passphraseLength))
-      key = try PrivateKey(bytes: bytes, passphrase: secret)
+      let secret = unsafe try CInput.buffer(
+        passphrase, passphraseLength, limit: CInput.passphraseLimit, what: "passphrase")
+      key = unsafe try PrivateKey(bytes: bytes, passphrase: SecretBytes(copying: secret))
     } else {
-      key = try PrivateKey(bytes: bytes)
+      try CInput.noneMeansEmpty(passphraseLength, "passphrase", "passphrase_length")
+      key = unsafe try PrivateKey(bytes: bytes)
     }
     unsafe out.pointee = oo_capsule(handle: try key.capsule().handle)
   }
@@ -63,9 +67,17 @@ private func loadPKCS11PrivateKey(
       throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "uri and out must not be NULL")
     }
     unsafe out.pointee = oo_capsule(handle: 0)
-    let allowed = unsafe strings(allowedModules, allowedCount)
-    let key = unsafe try PrivateKey(
-      pkcs11: String(cString: uri), options: PKCS11LoadOptions(modulePolicy: .allowList(allowed)))
+    let allowed = unsafe try strings(allowedModules, allowedCount, what: "allowed module")
+    // Parsed from the C string's own bytes: a pin-value goes straight into a wiped buffer, never
+    // into a String.
+    let length = unsafe strnlen(uri, CInput.uriLimit + 1)
+    guard length <= CInput.uriLimit else {
+      throw InputError(
+        .tooLarge, object: "PKCS#11 URI", source: "the uri argument",
+        detail: "it is longer than \(CInput.uriLimit) bytes (or not NUL-terminated)")
+    }
+    let parsed = unsafe try PKCS11URI(parsingBytes: UnsafeRawBufferPointer(start: uri, count: length))
+    let key = try PrivateKey(pkcs11: parsed, options: PKCS11LoadOptions(modulePolicy: .allowList(allowed)))
     unsafe out.pointee = oo_capsule(handle: try key.capsule().handle)
   }
 }
@@ -82,7 +94,11 @@ private func sign(
       throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "signature and signature_length must not be NULL")
     }
     let privateKey = try PrivateKey(capsule: Capsule(handle: key.handle))
-    let message = unsafe data.map { unsafe Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
+    if unsafe data == nil { try CInput.noneMeansEmpty(length, "data", "length") }
+    let message =
+      unsafe try data.map {
+        unsafe Array(try CInput.buffer($0, length, limit: CInput.signingLimit, what: "data to sign"))
+      } ?? []
     let digest: Digest? = privateKey.algorithm == .ed25519 || privateKey.algorithm == .ed448 ? nil : .sha256
     let bytes = try privateKey.signature(for: message, digest: digest)
     guard unsafe bytes.count <= signatureLength.pointee else {
@@ -102,7 +118,8 @@ private func spkiPin(_ object: oo_capsule, _ buffer: UnsafeMutablePointer<CChar>
     let pin: String
     switch try capsule.type {
     case .x509: pin = try X509Certificate(capsule: capsule).spkiPin
-    case .evpPKey: pin = try PublicKey(capsule: capsule).spkiPin
+    case .evpPKey: pin = try PrivateKey(capsule: capsule).spkiPin
+    case .evpPKeyPublic: pin = try PublicKey(capsule: capsule).spkiPin
     default: throw CapsuleError(OO_ERR_WRONG_TYPE, "a pin needs an X509 or EVP_PKEY capsule")
     }
     unsafe try copy(pin, to: buffer, size: size)
@@ -116,6 +133,17 @@ private func verificationError(
     let context = unsafe try Capsule(handle: storeContext.handle).object(.x509StoreContext)
     let error = unsafe VerificationError(explaining: OpenSSLPointer(context))
     unsafe try copy(error.description, to: buffer, size: size)
+  }
+}
+
+/// `ssl_verification_error`: what the library knows of a failed peer verification on an SSL.
+private func sslVerificationError(
+  _ ssl: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int
+) -> oo_status {
+  LastError.guarded {
+    guard let ssl = unsafe ssl else { throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "ssl must not be NULL") }
+    let connection = unsafe try SSLConnection(retaining: OpenSSLPointer(ssl))
+    unsafe try copy(connection.verificationError?.description ?? "", to: buffer, size: size)
   }
 }
 
@@ -161,7 +189,7 @@ final class InstalledPolicy: Sendable {
     } else if let existing = wrapped.revocationPolicy {
       configuration.revocation = existing
     }
-    try wrapped.installVerification(configuration)
+    try wrapped.installVerification(configuration, door: .cAPI)
     unsafe InstalledPolicy.slot.set(context, self)
   }
 }
@@ -216,7 +244,7 @@ private func installPins(
   _ context: oo_capsule, _ pins: UnsafePointer<UnsafePointer<CChar>?>?, _ count: Int
 ) -> oo_status {
   LastError.guarded {
-    let set = unsafe try PinSet(strings(pins, count))
+    let set = unsafe try PinSet(strings(pins, count, what: "pin"))
     try updatePolicy(context) { old in
       InstalledPolicy(pins: set, verifyPolicy: old?.verifyPolicy, requireStaple: old?.requireStaple)
     }
@@ -258,9 +286,10 @@ private func newClientContext(
     if let file = unsafe options.pointee.trusted_pem_file {
       configuration.trust = unsafe .certificates(try X509Certificate.all(contentsOfFile: String(cString: file)))
     }
-    let pins = unsafe strings(options.pointee.pins, options.pointee.pin_count)
+    let pins = unsafe try strings(options.pointee.pins, options.pointee.pin_count, what: "pin")
     if !pins.isEmpty { configuration.verification.pins = try PinSet(pins) }
-    configuration.alpnProtocols = unsafe strings(options.pointee.alpn, options.pointee.alpn_count)
+    configuration.alpnProtocols = unsafe try strings(
+      options.pointee.alpn, options.pointee.alpn_count, what: "ALPN protocol")
     let context = try SSLContext(configuration: configuration)
     unsafe out.pointee = oo_capsule(handle: try context.capsule().handle)
   }
@@ -268,14 +297,67 @@ private func newClientContext(
 
 // MARK: - Helpers
 
-private func strings(_ list: UnsafePointer<UnsafePointer<CChar>?>?, _ count: Int) -> [String] {
-  guard let list = unsafe list else { return [] }
-  return (0..<count).compactMap { unsafe list[$0].map { unsafe String(cString: $0) } }
+/// The limits the C API puts on lengths and counts before it reads a byte: a `size_t` of
+/// `SIZE_MAX` (or any length past the limit) is bad input, never a read past the caller's memory.
+enum CInput {
+  /// The longest passphrase accepted.
+  static let passphraseLimit = 1 << 20
+  /// The most data `sign` signs in one call.
+  static let signingLimit = 256 << 20
+  /// The longest PKCS#11 URI accepted.
+  static let uriLimit = 64 << 10
+  /// The most strings in one list (pins, ALPN protocols, allowed modules).
+  static let listLimit = 4096
+
+  /// The caller's `length` bytes at `start`, checked against `limit`.
+  static func buffer(
+    _ start: UnsafePointer<UInt8>, _ length: Int, limit: Int, what: String
+  ) throws(InputError) -> UnsafeRawBufferPointer {
+    // size_t arrives as Int: SIZE_MAX is -1 here.
+    let actual = UInt(bitPattern: length)
+    guard actual <= UInt(limit) else {
+      throw InputError(
+        .tooLarge, object: what, source: "a length of \(actual) bytes",
+        detail: "the C API accepts at most \(limit) bytes of \(what)")
+    }
+    return unsafe UnsafeRawBufferPointer(start: start, count: Int(actual))
+  }
+
+  /// Checks that a NULL pointer comes with a length or count of 0: NULL stands for "none", and
+  /// a nonzero length with it is the caller's mistake, never read as empty input (which would
+  /// sign nothing, or make a context without the pins the caller meant to give).
+  static func noneMeansEmpty(_ length: Int, _ pointer: String, _ lengthName: String) throws(CapsuleError) {
+    guard length == 0 else {
+      throw CapsuleError(
+        OO_ERR_INVALID_ARGUMENT, "\(pointer) is NULL but \(lengthName) is \(UInt(bitPattern: length)), not 0")
+    }
+  }
+}
+
+/// The strings of a C list of `count` entries (NULL entries skipped), checked against the limits;
+/// a NULL list is empty, and must come with a count of 0.
+private func strings(
+  _ list: UnsafePointer<UnsafePointer<CChar>?>?, _ count: Int, what: String
+) throws -> [String] {
+  guard let list = unsafe list else {
+    try CInput.noneMeansEmpty(count, "the \(what) list", "its count")
+    return []
+  }
+  let actual = UInt(bitPattern: count)
+  guard actual <= UInt(CInput.listLimit) else {
+    throw InputError(
+      .tooLarge, object: "\(what) list", source: "a count of \(actual)",
+      detail: "the C API accepts at most \(CInput.listLimit) entries")
+  }
+  return (0..<Int(actual)).compactMap { unsafe list[$0].map { unsafe String(cString: $0) } }
 }
 
 private func copy(_ text: String, to buffer: UnsafeMutablePointer<CChar>?, size: Int) throws(CapsuleError) {
   let bytes = Array(text.utf8)
-  guard let buffer = unsafe buffer, bytes.count + 1 <= size else {
+  // NULL with a size of 0 asks for the size needed (OO_ERR_BUFFER_TOO_SMALL says it).
+  if unsafe buffer == nil { try CInput.noneMeansEmpty(size, "buffer", "size") }
+  // size_t arrives as Int: a size past Int.max is as good as Int.max.
+  guard let buffer = unsafe buffer, UInt(bytes.count + 1) <= UInt(bitPattern: size) else {
     throw CapsuleError(OO_ERR_BUFFER_TOO_SMALL, "the text needs \(bytes.count + 1) bytes")
   }
   unsafe bytes.withUnsafeBufferPointer { source in

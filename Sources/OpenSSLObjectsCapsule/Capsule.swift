@@ -67,7 +67,7 @@ public struct Capsule: Hashable, Sendable, CustomStringConvertible {
 public enum CapsuleType: UInt32, Sendable, CaseIterable {
   /// `X509` (`X509Certificate`).
   case x509 = 1
-  /// `EVP_PKEY` (`PrivateKey`, `PublicKey`).
+  /// `EVP_PKEY` holding a private key (`PrivateKey`).
   case evpPKey = 2
   /// `X509_STORE` (`X509Store`).
   case x509Store = 3
@@ -85,6 +85,9 @@ public enum CapsuleType: UInt32, Sendable, CaseIterable {
   case ocspBasicResponse = 9
   /// `X509_STORE_CTX`: lent only, during a callback.
   case x509StoreContext = 10
+  /// `EVP_PKEY` used for its public half only (`PublicKey`): a capsule of this type never passes
+  /// for a private key.
+  case evpPKeyPublic = 11
 }
 
 /// A wrapper that converts to and from capsules.
@@ -95,11 +98,13 @@ public protocol CapsuleConvertible: OpenSSLObject {
 
 extension CapsuleConvertible where Self: OpenSSLReferenceCounted {
   /// A new capsule holding its own reference to this object (`*_up_ref`); C code gets it with
-  /// `oo_capsule_get` and lets go with `oo_capsule_release`.
+  /// `oo_capsule_get` and lets go with `oo_capsule_release`. This hands the object to C code: a
+  /// store or a TLS context is no longer changed from Swift.
   ///
   /// - Throws: ``CapsuleError`` if OpenSSL could not add the reference.
   public func capsule() throws(CapsuleError) -> Capsule {
-    try withUnsafePointer { pointer throws(CapsuleError) in
+    willHandOver()
+    return try withUnsafePointer { pointer throws(CapsuleError) in
       unsafe try Capsule.make(Self.capsuleType, retaining: pointer.raw)
     }
   }
@@ -131,8 +136,11 @@ extension CapsuleConvertible where Self: OpenSSLCopyable {
   ///
   /// - Throws: ``CapsuleError`` for a capsule of another type, released or forged.
   public init(capsule: Capsule) throws {
-    let pointer = unsafe try capsule.object(Self.capsuleType)
-    unsafe try self.init(copying: OpenSSLPointer(pointer))
+    // Copied with the capsule table locked: a release on another thread cannot free the object
+    // while it is being copied.
+    let pointer = unsafe try CapsuleRegistry.shared.newReference(
+      capsule.handle, expected: Self.capsuleType.rawValue, identity: .ours)
+    unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
   }
 }
 
@@ -157,8 +165,8 @@ extension PrivateKey: CapsuleConvertible {
 }
 
 extension PublicKey: CapsuleConvertible {
-  /// `OO_TYPE_EVP_PKEY`.
-  public static var capsuleType: CapsuleType { .evpPKey }
+  /// `OO_TYPE_EVP_PKEY_PUBLIC`.
+  public static var capsuleType: CapsuleType { .evpPKeyPublic }
 }
 
 extension X509Store: CapsuleConvertible {
@@ -188,7 +196,9 @@ extension SSLSession: CapsuleConvertible {
 
 extension X509StoreContextView {
   /// Lends OpenSSL's `X509_STORE_CTX` to C code as a capsule for the duration of `body`; the loan
-  /// ends (the capsule goes stale) when `body` returns.
+  /// ends (the capsule goes stale) when `body` returns, whatever C code did with it: a lent capsule
+  /// cannot be retained (`oo_capsule_retain`) or give out a reference (`oo_capsule_get1`), and
+  /// using its handle afterwards reports `OO_ERR_RELEASED` without touching the freed context.
   public func withCapsule<Result>(_ body: (Capsule) throws -> Result) throws -> Result {
     let capsule = try withUnsafePointer { pointer throws(CapsuleError) in
       unsafe Capsule(
@@ -196,7 +206,7 @@ extension X509StoreContextView {
           type: CapsuleType.x509StoreContext.rawValue, object: pointer.raw, ownership: OO_LEND.rawValue, identity: .ours
         ))
     }
-    defer { try? capsule.release() }
+    defer { CapsuleRegistry.shared.endLoan(capsule.handle) }
     return try body(capsule)
   }
 }

@@ -41,6 +41,7 @@ struct CapsuleKind: Sendable {
   static let all: [UInt32: CapsuleKind] = Dictionary(
     uniqueKeysWithValues: [
       CapsuleKind(OO_TYPE_X509, X509Certificate.self), CapsuleKind(OO_TYPE_EVP_PKEY, PrivateKey.self),
+      CapsuleKind(OO_TYPE_EVP_PKEY_PUBLIC, PublicKey.self),
       CapsuleKind(OO_TYPE_X509_STORE, X509Store.self), CapsuleKind(OO_TYPE_X509_CRL, X509CRL.self),
       CapsuleKind(OO_TYPE_SSL_CTX, SSLContext.self), CapsuleKind(OO_TYPE_SSL, SSLConnection.self),
       CapsuleKind(OO_TYPE_SSL_SESSION, SSLSession.self), CapsuleKind(OO_TYPE_OCSP_RESPONSE, OCSPResponse.self),
@@ -223,11 +224,37 @@ final class CapsuleRegistry: @unchecked Sendable {
     try lock.withLock { () throws(CapsuleError) -> UInt32 in entries[try index(of: handle)].type }
   }
 
+  /// Adds a capsule reference. A lent capsule has none to add: its loan cannot be extended.
   func retain(_ handle: UInt64) throws(CapsuleError) {
     try lock.withLock { () throws(CapsuleError) in
       let index = try index(of: handle)
+      guard !(CapsuleKind.all[entries[index].type]?.lentOnly ?? false) else {
+        throw CapsuleError(
+          OO_ERR_UNSUPPORTED,
+          "a lent X509_STORE_CTX capsule cannot be retained: the loan ends when the callback returns, and the "
+            + "context with it")
+      }
       entries[index].count += 1
     }
+  }
+
+  /// Ends a loan: the lent capsule's handle goes stale, whatever the borrower did with it (a
+  /// borrower that released it early already ended it).
+  func endLoan(_ handle: UInt64) {
+    lock.withLock {
+      guard let index = try? index(of: handle), CapsuleKind.all[entries[index].type]?.lentOnly ?? false else { return }
+      invalidate(index)
+    }
+  }
+
+  /// Makes an entry's handle stale and its slot reusable; the lock is held.
+  private func invalidate(_ index: Int) {
+    entries[index].live = false
+    unsafe entries[index].object = nil
+    entries[index].count = 0
+    entries[index].generation &+= 1
+    if entries[index].generation == 0 { entries[index].generation = 1 }
+    free.append(index)
   }
 
   func release(_ handle: UInt64) throws(CapsuleError) {
@@ -237,11 +264,7 @@ final class CapsuleRegistry: @unchecked Sendable {
       guard entries[index].count == 0 else { return nil }
       let object = unsafe entries[index].object!
       let type = entries[index].type
-      entries[index].live = false
-      unsafe entries[index].object = nil
-      entries[index].generation &+= 1
-      if entries[index].generation == 0 { entries[index].generation = 1 }
-      free.append(index)
+      invalidate(index)
       return unsafe (object, type)
     }
     // Free outside the lock: an object's free callbacks may use capsules.

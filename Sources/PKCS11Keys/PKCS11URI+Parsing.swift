@@ -23,6 +23,17 @@ extension PKCS11URI {
     }
     self = try result.get()
   }
+
+  /// Parses a PKCS#11 URI from bytes the caller owns (a C string, for example), without ever
+  /// making a `String` of them: a `pin-value` is decoded straight into a wiped buffer. The rules
+  /// and errors are those of ``init(parsing:)``.
+  ///
+  /// The bytes must stay valid during the call; nothing is kept.
+  @unsafe
+  public init(parsingBytes bytes: UnsafeRawBufferPointer) throws(InputError) {
+    var parser = unsafe Parser(input: bytes)
+    self = try parser.parse()
+  }
 }
 
 /// RFC 7512's grammar over UTF-8 bytes, with offsets for errors.

@@ -194,7 +194,9 @@ private struct DemoRun {
     var configuration = TLSConfiguration.server([chain])
     configuration.ocspStaple = .provider { certificate in
       guard let certificate else { return nil }
-      return try OCSPClient().fetch(certificate: certificate, issuer: issuer).response.derEncoded
+      // The demo's responder listens on 127.0.0.1, which fetches reach only when allowed.
+      return try OCSPClient(destinations: .allowingLoopback).fetch(certificate: certificate, issuer: issuer).response
+        .derEncoded
     }
     return try SSLContext(configuration: configuration)
   }

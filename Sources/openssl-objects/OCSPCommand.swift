@@ -242,6 +242,8 @@ struct OCSPFetchCommand: ParsableCommand {
 
   @OptionGroup var check: OCSPCheckOptions
 
+  @OptionGroup var fetch: FetchOptions
+
   func validate() throws {
     if timeout < 1 { throw ValidationError("--timeout must be at least 1 second") }
   }
@@ -262,7 +264,7 @@ struct OCSPFetchCommand: ParsableCommand {
     } catch {
       throw CommandFailure.input(error, json: check.json)
     }
-    var client = OCSPClient()
+    var client = OCSPClient(destinations: fetch.destinations)
     client.timeout = timeout
     client.proxy = .environment
     let response: OCSPResponse

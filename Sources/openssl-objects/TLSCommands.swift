@@ -56,6 +56,16 @@ struct Connect: ParsableCommand {
   @Flag(name: .customLong("require-staple"), help: "Ask for a stapled OCSP response and fail without a valid one.")
   var requireStaple = false
 
+  @OptionGroup var profile: ProfileOptions
+
+  @Flag(
+    name: .customLong("fetch-crls"),
+    help: "Fetch the verified chain's CRLs from its distribution points (plain http) and check them; fail without them."
+  )
+  var fetchCRLs = false
+
+  @OptionGroup var fetch: FetchOptions
+
   @Flag(help: "Print one JSON object.")
   var json = false
 
@@ -75,6 +85,10 @@ struct Connect: ParsableCommand {
     // Without the staple options nothing is asked for, as with openssl s_client.
     configuration.revocation = .disabled
     if statusRequest || requireStaple { configuration.revocation.staple = requireStaple ? .require : .use }
+    if fetchCRLs {
+      configuration.revocation.crlFetch = CRLClient(destinations: fetch.destinations)
+      configuration.revocation.whenUnavailable.crl = .hardFail
+    }
     var trustStore: X509Store? = nil
     do {
       if !trusted.isEmpty {
@@ -92,6 +106,7 @@ struct Connect: ParsableCommand {
       }
       configuration.alpnProtocols = alpn
       if !pins.isEmpty { configuration.verification.pins = try PinSet(pins) }
+      configuration.verification.profile = try profile.load()
       if minVersion == "1.3" { configuration.minimumVersion = .tls13 }
       if let cert, let key {
         let privateKey = try KeySource.privateKey(key, pinPath: pin.path, allowPinValue: allowPinValue)

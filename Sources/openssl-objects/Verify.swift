@@ -65,6 +65,15 @@ struct Verify: ParsableCommand {
     name: .customLong("pin"), help: "An SPKI pin (sha256/BASE64) some certificate of the verified chain must have.")
   var pins: [String] = []
 
+  @OptionGroup var profile: ProfileOptions
+
+  @Flag(
+    name: .customLong("fetch-crls"),
+    help: "Fetch the verified chain's CRLs (plain http distribution points) and check them; fail without them.")
+  var fetchCRLs = false
+
+  @OptionGroup var fetch: FetchOptions
+
   @Flag(help: "Print one JSON object.")
   var json = false
 
@@ -111,12 +120,14 @@ struct Verify: ParsableCommand {
         policy.time = time
       }
       if !pins.isEmpty { policy.pins = try PinSet(pins) }
+      policy.profile = try profile.load()
     } catch {
       throw CommandFailure.input(error, json: json)
     }
 
     do {
       let verified = try store.verify(certificate, untrusted: intermediates, policy: policy)
+      if fetchCRLs { try Self.checkCRLs(verified.certificates, store: store, time: policy.time, fetch: fetch) }
       if json {
         Output.line(
           JSON.object([("valid", .bool(true)), ("chain", Describe.chain(verified.certificates)), ("error", .null)])
@@ -140,6 +151,19 @@ struct Verify: ParsableCommand {
     }
   }
 
+  /// The verified chain's CRLs, fetched and checked: a failure is the verification's error.
+  static func checkCRLs(_ chain: [X509Certificate], store: X509Store, time: Date?, fetch: FetchOptions) throws {
+    var revocation = RevocationPolicy.disabled
+    revocation.crlFetch = CRLClient(destinations: fetch.destinations)
+    revocation.whenUnavailable.crl = .hardFail
+    revocation.validation.time = time
+    do {
+      _ = try RevocationChecker.check(chain: chain, store: store, policy: revocation)
+    } catch {
+      throw VerificationError(revocationFailure: error, chain: chain)
+    }
+  }
+
   /// CLI.md's verification error object.
   static func errorJSON(_ error: VerificationError) -> JSON {
     .object([
@@ -150,6 +174,7 @@ struct Verify: ParsableCommand {
       ("issuer", .optional(error.issuer)),
       ("message", .string(error.message)),
       ("explanation", .string(error.explanation)),
+      ("profile_rule", .optional(error.profileRule?.name)),
     ])
   }
 }

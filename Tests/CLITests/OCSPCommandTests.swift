@@ -141,8 +141,15 @@ struct OCSPCommandTests {
       ca: fixture.pki.intermediate, signer: fixture.pki.intermediate, signerKey: fixture.pki.intermediateKey,
       good: [fixture.pki.leaf])
     let files = try Files(fixture)
-    let fetch = ["ocsp", "fetch", "--cert", files.leaf, "--issuer", files.intermediate, "--trusted", files.root]
+    let plain = ["ocsp", "fetch", "--cert", files.leaf, "--issuer", files.intermediate, "--trusted", files.root]
     let clean = ["http_proxy": "", "HTTP_PROXY": "", "no_proxy": "", "NO_PROXY": ""]
+    // The responder is on 127.0.0.1: refused without --allow-private-destinations, before connecting.
+    let refused = try ChildProcess.run(tool, plain + ["--json"], environment: clean)
+    #expect(refused.status == 1, "\(refused.output)")
+    let refusal = try #require(try json(refused.stdout)["error"] as? [String: Any])
+    #expect((refusal["message"] as? String)?.contains("destination refused") == true, "\(refusal)")
+    #expect(responder.received.isEmpty)
+    let fetch = plain + ["--allow-private-destinations"]
     let good = try ChildProcess.run(tool, fetch + ["--nonce", "--json"], environment: clean)
     #expect(good.status == 0, "\(good.output)")
     #expect(try json(good.stdout)["cert_status"] as? String == "good")
@@ -161,10 +168,13 @@ struct OCSPCommandTests {
     let viaProxy = try ChildProcess.run(tool, fetch + ["--url", down, "--json"], environment: proxied)
     #expect(viaProxy.status == 0, "\(viaProxy.output)")
     #expect(responder.received.last?.target.hasPrefix(down) == true)
+    // The proxy the caller configured is exempt from the destination policy.
+    let exempt = try ChildProcess.run(tool, plain + ["--url", down, "--json"], environment: proxied)
+    #expect(exempt.status == 0, "\(exempt.output)")
     proxied["no_proxy"] = "127.0.0.1"
     let bypassed = try ChildProcess.run(tool, fetch + ["--url", down, "--timeout", "1"], environment: proxied)
     #expect(bypassed.status == 1, "\(bypassed.output)")
-    #expect(responder.received.count == 2)
+    #expect(responder.received.count == 3)
   }
 
   @Test func serveStaplesAndConnectChecksIt() throws {

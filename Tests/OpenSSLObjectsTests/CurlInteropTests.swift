@@ -38,9 +38,19 @@ private let collectBody: oo_curl_write_callback = { data, size, count, user in
   return size * count
 }
 
+extension TLSConfiguration {
+  /// A client configuration for the SSL_CTX curl makes: curl checks the host name itself
+  /// (CURLOPT_SSL_VERIFYHOST) after the handshake and never sets one on its SSL.
+  fileprivate static var curl: TLSConfiguration {
+    var configuration = TLSConfiguration.client
+    configuration.hostNameRequirement = .checkedByCaller
+    return configuration
+  }
+}
+
 @Suite("libcurl with an SSL_CTX configured from Swift")
 struct CurlInteropTests {
-  private func fetch(port: Int, configuration: TLSConfiguration) -> (code: CURLcode, setup: CurlSetup) {
+  fileprivate func fetch(port: Int, configuration: TLSConfiguration) -> (code: CURLcode, setup: CurlSetup) {
     let setup = CurlSetup(configuration: configuration)
     // libcurl leaves OpenSSL errors on this thread's queue (its SSL_shutdown after a failed
     // handshake raises SSL_R_SHUTDOWN_WHILE_IN_INIT): pop them after cleanup, so that the tests
@@ -78,7 +88,7 @@ struct CurlInteropTests {
     let fixture = try TLSFixture()
     let server = try server(fixture, connections: 1)
     let depths = Recorder<Int>()
-    var configuration = TLSConfiguration.client
+    var configuration = TLSConfiguration.curl
     configuration.trust = .certificates([fixture.pki.root])
     configuration.verification.pins = try PinSet([fixture.pki.intermediate.spkiPin])
     configuration.verification.verifyCallback = { view in
@@ -94,11 +104,26 @@ struct CurlInteropTests {
   @Test func aPinMismatchFailsTheTransfer() throws {
     let fixture = try TLSFixture()
     let server = try server(fixture, connections: 1)
-    var configuration = TLSConfiguration.client
+    var configuration = TLSConfiguration.curl
     configuration.trust = .certificates([fixture.pki.root])
     configuration.verification.pins = try PinSet([try TestPKI().root.spkiPin])
     let (code, setup) = fetch(port: server.port, configuration: configuration)
     #expect(code != CURLE_OK)
+    #expect(setup.body.isEmpty)
+  }
+}
+
+extension CurlInteropTests {
+  /// `.checkedByCaller` is safe with curl only because curl checks the name itself: a certificate
+  /// for another host fails the transfer although our verification accepts the chain.
+  @Test func curlChecksTheHostNameItself() throws {
+    let fixture = try TLSFixture { $0.subjectAlternativeNames = [.dnsName("other.example.test")] }
+    let server = try LoopbackTLSServer(context: try fixture.server(), connections: 1) { _ in "served" }
+    var configuration = TLSConfiguration.curl
+    configuration.trust = .certificates([fixture.pki.root])
+    let (code, setup) = fetch(port: server.port, configuration: configuration)
+    #expect(code == CURLE_PEER_FAILED_VERIFICATION, "\(String(cString: curl_easy_strerror(code)))")
+    #expect(setup.installError == nil)
     #expect(setup.body.isEmpty)
   }
 }

@@ -167,23 +167,9 @@ struct KeyTests {
   }
 
   /// Traditional encrypted PEM (`Proc-Type: 4,ENCRYPTED`), written by OpenSSL itself.
-  private func traditionalEncrypted(_ key: PrivateKey, passphrase: [UInt8]) -> [UInt8] {
-    key.withUnsafePointer { pointer in
-      let bio = BIO_new(BIO_s_mem())!
-      defer { BIO_free(bio) }
-      var pass = passphrase
-      let ok = PEM_write_bio_PrivateKey_traditional(
-        bio, pointer.raw, EVP_aes_128_cbc(), &pass, Int32(pass.count), nil, nil)
-      #expect(ok == 1)
-      var data: UnsafeMutablePointer<CChar>? = nil
-      let count = oo_BIO_get_mem_data(bio, &data)
-      return Array(UnsafeRawBufferPointer(start: data, count: count))
-    }
-  }
-
   @Test func traditionalEncryptedPEMNeedsTheRightPassphrase() throws {
     let key = try Self.rsaKey.get()
-    let pem = traditionalEncrypted(key, passphrase: Array("s3cret".utf8))
+    let pem = try EncryptedPEM.traditional(key, passphrase: Array("s3cret".utf8))
     #expect(String(decoding: pem, as: UTF8.self).contains("Proc-Type: 4,ENCRYPTED"))
     #expect(try PrivateKey(bytes: pem, passphrase: Passphrase(Array("s3cret".utf8))).hasSamePublicKey(as: key))
     #expect(inputError { _ = try PrivateKey(bytes: pem) }?.reason == .passphraseRequired)
@@ -195,7 +181,7 @@ struct KeyTests {
   @Test func traditionalEncryptedPEMWithALongPassphrase() throws {
     let key = try Self.ecKey.get()
     let long = [UInt8](repeating: 0x7A, count: 2048)
-    let pem = traditionalEncrypted(key, passphrase: long)
+    let pem = try EncryptedPEM.traditional(key, passphrase: long)
     #expect(try PrivateKey(bytes: pem, passphrase: Passphrase(long)).hasSamePublicKey(as: key))
   }
 
@@ -219,7 +205,7 @@ struct KeyTests {
     struct Cancelled: Error {}
     let encrypted = secretArray(try Self.ecKey.get().pemEncoded(passphrase: Passphrase(Array("pw".utf8))))
     #expect(throws: Cancelled.self) { try PrivateKey(bytes: encrypted) { throw Cancelled() } }
-    let traditional = traditionalEncrypted(try Self.ecKey.get(), passphrase: Array("pw".utf8))
+    let traditional = try EncryptedPEM.traditional(try Self.ecKey.get(), passphrase: Array("pw".utf8))
     #expect(throws: Cancelled.self) { try PrivateKey(bytes: traditional) { throw Cancelled() } }
   }
 
@@ -233,6 +219,48 @@ struct KeyTests {
     #expect(inputError { _ = try PrivateKey(contentsOfFile: directory.file("none.pem")) }?.reason == .unreadableFile)
   }
 
+  /// `PrivateKey.publicKey` is a key of its own with no private half, and does not keep the
+  /// private key alive (row 71). Breaking the promise would mean the public key is the same
+  /// `EVP_PKEY` (or one that carries the private component): OpenSSL would then encode its
+  /// private half or give out its private parameter, and the private key would live as long as
+  /// any public key made from it.
+  @Test func aPublicKeyHoldsNoPrivateMaterialAndDoesNotKeepItsKeyAlive() throws {
+    for type: PrivateKey.KeyType in [.ec(.p256), .rsa(bits: 2048), .ed25519] {
+      var publicKey: PublicKey? = nil
+      var marker = 0
+      do {
+        let key = try PrivateKey(generating: type)
+        marker = key.withUnsafePointer { ExDataCounter.mark(.evpPKey, $0.raw) }
+        publicKey = try key.publicKey
+        // The probes find the private half where it is, so their failures below are meaningful.
+        key.withUnsafePointer { #expect(privateMaterial($0.raw) == [true, true], "\(type)") }
+        #expect(ExDataCounter.freeCount(marker) == 0)
+      }
+      #expect(ExDataCounter.freeCount(marker) == 1, "the private key outlived its last holder: \(type)")
+      let remaining = try #require(publicKey)
+      remaining.withUnsafePointer { #expect(privateMaterial($0.raw) == [false, false], "\(type)") }
+      ERR_clear_error()
+    }
+  }
+
+  /// Whether OpenSSL encodes the key's private half (`i2d_PrivateKey`) and gives out its private
+  /// parameter (`EVP_PKEY_get_bn_param` of "priv" or RSA's "d"; for EdDSA the octet string "priv").
+  private func privateMaterial(_ key: OpaquePointer) -> [Bool] {
+    let encoded = i2d_PrivateKey(key, nil) > 0
+    var parameter = false
+    switch EVP_PKEY_get_base_id(key) {
+    case EVP_PKEY_ED25519:
+      var length = 0
+      parameter = EVP_PKEY_get_octet_string_param(key, "priv", nil, 0, &length) == 1 && length > 0
+    default:
+      var number: OpaquePointer? = nil
+      let name = EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA ? "d" : "priv"
+      parameter = EVP_PKEY_get_bn_param(key, name, &number) == 1 && number != nil
+      BN_clear_free(number)
+    }
+    ERR_clear_error()
+    return [encoded, parameter]
+  }
   // MARK: Bad input
 
   @Test func badInputGetsItsOwnReason() throws {

@@ -41,7 +41,7 @@ struct OCSPClientTests {
   @Test(arguments: [OCSPClient.Method.get, .post, .automatic])
   func aGoodCertificate(method: OCSPClient.Method) throws {
     let (fixture, responder) = try setUp()
-    var client = OCSPClient()
+    var client = OCSPClient(destinations: .allowingLoopback)
     client.method = method
     let request = try OCSPRequest(certificate: fixture.pki.leaf, issuer: fixture.pki.intermediate)
     let response = try client.send(request, to: responder.url)
@@ -60,7 +60,8 @@ struct OCSPClientTests {
     #expect(OCSPClientTests.encodedLength(small) <= 255)
     #expect(OCSPClientTests.encodedLength(large) > 255)
     for request in [small, large] {
-      let single = try OCSPClient().send(request, to: responder.url).basicResponse().singleResponses
+      let single = try OCSPClient(destinations: .allowingLoopback).send(request, to: responder.url).basicResponse()
+        .singleResponses
       #expect(single.count == request.ids.count)
     }
     #expect(responder.received.map(\.method) == ["GET", "POST"])
@@ -74,7 +75,7 @@ struct OCSPClientTests {
   @Test func theURLComesFromTheCertificateAndANonceComesBack() throws {
     let (fixture, responder) = try setUp()
     #expect(try OCSPClient.responderURL(for: fixture.pki.leaf) == responder.url)
-    let (request, response) = try OCSPClient().fetch(
+    let (request, response) = try OCSPClient(destinations: .allowingLoopback).fetch(
       certificate: fixture.pki.leaf, issuer: fixture.pki.intermediate, nonce: .random)
     #expect(try response.basicResponse().checkNonce(against: request) == .matched)
     #expect(try check(fixture, response, request: request).status == .good)
@@ -83,7 +84,7 @@ struct OCSPClientTests {
 
   @Test func revokedWithTimeAndReason() throws {
     let (fixture, responder) = try setUp(revoked: true)
-    let response = try OCSPClient().fetch(
+    let response = try OCSPClient(destinations: .allowingLoopback).fetch(
       certificate: fixture.pki.leaf, issuer: fixture.pki.intermediate, url: responder.url
     ).response
     let error = try caught(OCSPError.self) { _ = try check(fixture, response) }
@@ -94,7 +95,7 @@ struct OCSPClientTests {
 
   @Test func unknownAndWithoutNextUpdate() throws {
     let (fixture, responder) = try setUp(good: false, behaviour: .openssl(nextUpdateDays: nil))
-    let response = try OCSPClient().send(
+    let response = try OCSPClient(destinations: .allowingLoopback).send(
       try OCSPRequest(certificate: fixture.pki.leaf, issuer: fixture.pki.intermediate), to: responder.url)
     let single = try #require(try response.basicResponse().singleResponses.first)
     #expect(single.status == .unknown)
@@ -105,7 +106,7 @@ struct OCSPClientTests {
 
   @Test func aDelegatedResponder() throws {
     let (fixture, responder) = try setUp(delegated: true)
-    let response = try OCSPClient().send(
+    let response = try OCSPClient(destinations: .allowingLoopback).send(
       try OCSPRequest(certificate: fixture.pki.leaf, issuer: fixture.pki.intermediate), to: responder.url)
     #expect(try check(fixture, response).status == .good)
     #expect(try response.basicResponse().responderID == .name(fixture.delegated.subject.rfc2253))
@@ -113,7 +114,7 @@ struct OCSPClientTests {
 
   @Test func aBadSignature() throws {
     let (fixture, responder) = try setUp(behaviour: .openssl(badSignature: true))
-    let response = try OCSPClient().send(
+    let response = try OCSPClient(destinations: .allowingLoopback).send(
       try OCSPRequest(certificate: fixture.pki.leaf, issuer: fixture.pki.intermediate), to: responder.url)
     #expect(try caught(OCSPError.self) { _ = try check(fixture, response) }.check == .signature)
   }
@@ -121,7 +122,7 @@ struct OCSPClientTests {
   @Test func garbageIsAMalformedResponse() throws {
     let (fixture, responder) = try setUp(behaviour: .garbage)
     let error = try clientError {
-      _ = try OCSPClient().send(
+      _ = try OCSPClient(destinations: .allowingLoopback).send(
         try OCSPRequest(certificate: fixture.pki.leaf, issuer: fixture.pki.intermediate), to: responder.url)
     }
     #expect(error.reason == .malformedResponse)
@@ -129,7 +130,7 @@ struct OCSPClientTests {
 
   @Test func aSilentResponderTimesOut() throws {
     let (fixture, responder) = try setUp(behaviour: .silent)
-    var client = OCSPClient()
+    var client = OCSPClient(destinations: .allowingLoopback)
     client.timeout = 1
     let error = try clientError {
       _ = try client.send(
@@ -145,7 +146,7 @@ struct OCSPClientTests {
       ca: keys.pki.intermediate, signer: keys.pki.intermediate, signerKey: keys.pki.intermediateKey,
       behaviour: .fixed(answer))
     let request = try OCSPRequest(certificate: keys.pki.leaf, issuer: keys.pki.intermediate)
-    var client = OCSPClient()
+    var client = OCSPClient(destinations: .allowingLoopback)
     client.maximumResponseSize = answer.count
     #expect(try client.send(request, to: responder.url).derEncoded == answer)
     client.maximumResponseSize = answer.count - 1
@@ -156,7 +157,7 @@ struct OCSPClientTests {
   @Test func aRespondingThatIsDownARedirectAndURLsThatAreNotPlainHTTP() throws {
     let keys = try OCSPPKI()
     let request = try OCSPRequest(certificate: keys.pki.leaf, issuer: keys.pki.intermediate)
-    var quick = OCSPClient()
+    var quick = OCSPClient(destinations: .allowingLoopback)
     quick.timeout = 1
     let down = try clientError {
       _ = try quick.send(request, to: "http://127.0.0.1:\(try closedLoopbackPort())/ocsp")
@@ -166,10 +167,17 @@ struct OCSPClientTests {
     let redirecting = try OCSPTestResponder(
       ca: keys.pki.intermediate, signer: keys.pki.intermediate, signerKey: keys.pki.intermediateKey,
       behaviour: .redirect("http://127.0.0.1:1/elsewhere"))
-    #expect(try clientError { _ = try OCSPClient().send(request, to: redirecting.url) }.reason == .redirected)
+    #expect(
+      try clientError { _ = try OCSPClient(destinations: .allowingLoopback).send(request, to: redirecting.url) }.reason
+        == .redirected)
 
-    #expect(try clientError { _ = try OCSPClient().send(request, to: "https://127.0.0.1/ocsp") }.reason == .notHTTP)
-    #expect(try clientError { _ = try OCSPClient().send(request, to: "ldap://127.0.0.1/") }.reason == .notHTTP)
+    #expect(
+      try clientError {
+        _ = try OCSPClient(destinations: .allowingLoopback).send(request, to: "https://127.0.0.1/ocsp")
+      }.reason == .notHTTP)
+    #expect(
+      try clientError { _ = try OCSPClient(destinations: .allowingLoopback).send(request, to: "ldap://127.0.0.1/") }
+        .reason == .notHTTP)
     let plain = try TestPKI()
     #expect(try clientError { _ = try OCSPClient.responderURL(for: plain.leaf) }.reason == .noResponderURL)
     #expect(ERR_peek_error() == 0)
@@ -177,7 +185,7 @@ struct OCSPClientTests {
 
   @Test func anExplicitProxyGetsTheAbsoluteURI() throws {
     let (fixture, responder) = try setUp()
-    var client = OCSPClient()
+    var client = OCSPClient(destinations: .allowingLoopback)
     client.method = .post
     // The responder doubles as the proxy: it sees the request line a proxy sees.
     client.proxy = .url("http://127.0.0.1:\(responder.port)")

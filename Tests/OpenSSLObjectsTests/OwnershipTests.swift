@@ -111,6 +111,25 @@ struct OwnershipTests {
     }
   }
 
+  /// Nothing is keyed by a pointer's address (row 99). The helper's allocator hands OpenSSL the
+  /// last freed block of a size, so a new X509_STORE and SSL_CTX get the addresses of freed ones
+  /// that were frozen, in use and made a session. Breaking the promise (state or a session's
+  /// binding keyed by the address) looks like the new store frozen, the new context in use, or
+  /// the old session accepted and resumed through a store that trusts another root.
+  @Test func aNewObjectAtAFreedObjectsAddressInheritsNothing() throws {
+    let result = try ChildProcess.run(ChildProcess.product("oo-test-helper"), ["address-reuse"])
+    #expect(result.status == 0, "\(result.output)")
+    for line in [
+      "old store frozen true, old context in use true",
+      // Without the reuse the test would prove nothing.
+      "store address reused true", "context address reused true",
+      "new store frozen false", "new context in use false", "setSession refused differentPolicy",
+      "handshake failed: X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+    ] {
+      #expect(result.stdout.contains(line + "\n"), "missing \(line) in \(result.output)")
+    }
+  }
+
   @Test func viewsOfSubObjectsOutliveTheirParent() throws {
     var subject: X509Name? = nil
     var names: [GeneralName]? = nil

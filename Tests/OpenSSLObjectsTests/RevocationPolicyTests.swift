@@ -44,7 +44,7 @@ struct RevocationPolicyTests {
   @Test func theFetchStepAsksTheResponderNamedInTheCertificate() throws {
     let (fixture, responder, chain) = try setUp()
     var policy = RevocationPolicy()
-    policy.fetch = OCSPClient()
+    policy.fetch = OCSPClient(destinations: .allowingLoopback)
     let report = try RevocationChecker.check(chain: chain, store: try fixture.store(), policy: policy)
     #expect(report.source == .ocspFetch)
     #expect(report.singleResponse?.status == .good)
@@ -55,7 +55,7 @@ struct RevocationPolicyTests {
   @Test func aStapleComesFirst() throws {
     let (fixture, responder, chain) = try setUp()
     var policy = RevocationPolicy()
-    policy.fetch = OCSPClient()
+    policy.fetch = OCSPClient(destinations: .allowingLoopback)
     let report = try RevocationChecker.check(
       chain: chain, store: try fixture.store(), staple: try fixture.response().derEncoded, policy: policy)
     #expect(report.source == .staple)
@@ -65,7 +65,7 @@ struct RevocationPolicyTests {
   @Test func revokedByTheResponderAlwaysFails() throws {
     let (fixture, responder, chain) = try setUp(revoked: true)
     var policy = RevocationPolicy()
-    policy.fetch = OCSPClient()
+    policy.fetch = OCSPClient(destinations: .allowingLoopback)
     policy.crls = [try crl(fixture, revoked: false)]
     let error = try failure {
       _ = try RevocationChecker.check(chain: chain, store: try fixture.store(), policy: policy)
@@ -78,7 +78,7 @@ struct RevocationPolicyTests {
   @Test func aResponderThatIsDownFallsBackToTheCRL() throws {
     let fixture = try OCSPPKI(ocspURL: "http://127.0.0.1:\(try closedLoopbackPort())/ocsp")
     let chain = try fixture.store().verify(fixture.pki.leaf, untrusted: [fixture.pki.intermediate]).certificates
-    var client = OCSPClient()
+    var client = OCSPClient(destinations: .allowingLoopback)
     client.timeout = 1
     var policy = RevocationPolicy()
     policy.staple = .ignore
@@ -101,7 +101,7 @@ struct RevocationPolicyTests {
   @Test func softFailReportsWhatItCouldNotCheckAndHardFailFails() throws {
     let (fixture, responder, chain) = try setUp(behaviour: .garbage)
     var policy = RevocationPolicy()
-    policy.fetch = OCSPClient()
+    policy.fetch = OCSPClient(destinations: .allowingLoopback)
     let stranger = try OCSPPKI()
     // A CRL of another issuer does not count.
     policy.crls = [try crl(stranger, revoked: false)]
@@ -132,7 +132,7 @@ struct RevocationPolicyTests {
     let staplingFixture = StaplingFixture(ocsp: fixture)
     let server = try staplingFixture.server(nil)
     let client = try staplingFixture.client {
-      $0.revocation.fetch = OCSPClient()
+      $0.revocation.fetch = OCSPClient(destinations: .allowingLoopback)
       $0.revocation.failureMode = .hardFail
     }
     let error = try await stapleFailure { try await staplingFixture.connect(client, server) }

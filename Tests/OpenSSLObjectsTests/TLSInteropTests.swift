@@ -284,4 +284,35 @@ struct TLSDefaultsTests {
     #expect(
       result.stdout.contains("protocol version") || result.stdout.contains("unsupported protocol"), "\(result.output)")
   }
+
+  /// `IgnoreUnexpectedEOF` reads a truncation as a clean close. OpenSSL 3.0's configuration
+  /// module does not know the option (so the raw context cannot get it there); later versions do,
+  /// and the version matrix runs this on them: ours never carries it.
+  @Test func anIgnoreUnexpectedEOFFromOpenSSLConfIsCleared() throws {
+    let fixture = try TLSFixture()
+    let files = try PeerFiles()
+    let configuration = try files.directory.write(
+      "openssl.cnf",
+      """
+      openssl_conf = default_conf
+      [default_conf]
+      ssl_conf = ssl_sect
+      [ssl_sect]
+      system_default = system_default_sect
+      [system_default_sect]
+      Options = IgnoreUnexpectedEOF
+
+      """)
+    let server = try OpenSSLServer([
+      "-cert", try files.certificates("server.pem", [fixture.pki.leaf]), "-key",
+      try files.key("server.key", fixture.pki.leafKey),
+    ])
+    let result = try ChildProcess.run(
+      ChildProcess.product("oo-test-helper"), ["tls-defaults", "\(server.port)"],
+      environment: ["OPENSSL_CONF": configuration])
+    // Where the configuration module knows the option, the raw context carries it; ours never do.
+    #expect(result.stdout.contains("raw: min="), "\(result.output)")
+    #expect(result.stdout.contains("client: min=771 seclevel=2 no_compression=true no_renegotiation=true unsafe=[]"))
+    #expect(result.stdout.contains("server: min=771 seclevel=2 no_compression=true no_renegotiation=true unsafe=[]"))
+  }
 }

@@ -189,6 +189,7 @@ struct TLSTests {
     let stranger = try TestPKI()
     let client = try fixture.client {
       $0.peerVerification = .none
+      $0.hostNameRequirement = .insecureNone
       $0.trust = .certificates([stranger.root])
     }
     let (connection, _) = try await fixture.connect(client: client, server: try fixture.server())

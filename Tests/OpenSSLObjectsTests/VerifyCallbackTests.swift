@@ -173,7 +173,7 @@ struct VerifyCallbackTests {
         _ = token
         return .keep
       }
-      handed = try store.retainedPointerFreezing()
+      handed = try store.retainedPointer()
     }
     // C still holds the store, so the closure lives.
     #expect(freed.all.isEmpty)

@@ -1,4 +1,5 @@
 import Foundation
+import OpenSSLObjects
 import PKCS11Keys
 import TestSupport
 import Testing
@@ -86,5 +87,64 @@ struct PKCS11ChildProcessTests {
     #expect(result.stdout.contains("sign failed: P11_R_UI_FAILED"), "\(result.output)")
     #expect(result.stdout.contains("private key \"ec-always-auth\" id 04"))
     #expect(result.stdout.contains("token \"oo-test\""))
+  }
+
+  /// Nothing ever prompts on a terminal (row 66). The helper runs in a pseudo-terminal that is
+  /// its controlling terminal, with the right passphrase and PIN already typed ahead on it and
+  /// echo off: encrypted keys without a passphrase closure fail with passphraseRequired, a
+  /// CKA_ALWAYS_AUTHENTICATE key without a PIN handler fails to sign (P11_R_UI_FAILED). Breaking
+  /// the promise (OpenSSL's or libp11's UI asking on /dev/tty) looks like a prompt written to the
+  /// terminal, a key that loads or signs with what was typed, or fewer bytes left unread.
+  @Test func nothingEverPromptsOnATerminal() throws {
+    let softhsm = try SoftHSMToken()
+    let directory = try TemporaryDirectory()
+    let passphrase = "oo-typed-ahead"
+    let keys = try EncryptedPEM.files(try PrivateKey(generating: .ec(.p256)), passphrase: passphrase, in: directory)
+
+    let (master, slave) = try #require(Self.openPseudoTerminal())
+    defer { close(master) }
+    // Echo off, so that what the master reads is only what the child writes.
+    var settings = termios()
+    tcgetattr(master, &settings)
+    settings.c_lflag &= ~tcflag_t(ECHO)
+    tcsetattr(master, TCSANOW, &settings)
+    let typed = Array("\(passphrase)\n\(passphrase)\n\(SoftHSMToken.pin)\n".utf8)
+    #expect(typed.withUnsafeBytes { write(master, $0.baseAddress, $0.count) } == typed.count)
+
+    let uri = "pkcs11:token=oo-test;object=ec-always-auth;type=private?pin-source=file:\(softhsm.pinFile)"
+    let result = try ChildProcess.run(
+      helper, ["no-prompt", keys.pkcs8, keys.traditional, modulePath, uri], environment: softhsm.environment,
+      terminal: slave)
+    #expect(result.status == 0, "\(result.output)")
+    #expect(result.stdout.contains("pkcs8: passphrase required"), "\(result.output)")
+    #expect(result.stdout.contains("traditional: passphrase required"), "\(result.output)")
+    #expect(result.stdout.contains("sign failed: P11_R_UI_FAILED"), "\(result.output)")
+    #expect(result.stdout.contains("terminal unread \(typed.count)\n"), "\(result.output)")
+    // What the child wrote to the terminal: nothing.
+    _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    let written = read(master, &buffer, buffer.count)
+    #expect(written <= 0, "written to the terminal: \(String(decoding: buffer.prefix(max(written, 0)), as: UTF8.self))")
+  }
+
+  /// A new pseudo-terminal: its master descriptor (close-on-exec) and its slave's path.
+  /// posix_openpt, grantpt, unlockpt and ptsname, which Swift's Glibc module does not import, are
+  /// looked up in the C library.
+  private static func openPseudoTerminal() -> (master: Int32, slave: String)? {
+    func function<T>(_ name: String, _ type: T.Type) -> T? {
+      dlsym(UnsafeMutableRawPointer(bitPattern: 0), name).map { unsafeBitCast($0, to: type) }
+    }
+    typealias OnDescriptor = @convention(c) (Int32) -> Int32
+    guard let open = function("posix_openpt", OnDescriptor.self), let grant = function("grantpt", OnDescriptor.self),
+      let unlock = function("unlockpt", OnDescriptor.self),
+      let name = function("ptsname", (@convention(c) (Int32) -> UnsafeMutablePointer<CChar>?).self)
+    else { return nil }
+    let master = open(O_RDWR | O_NOCTTY | O_CLOEXEC)
+    guard master >= 0 else { return nil }
+    guard grant(master) == 0, unlock(master) == 0, let path = name(master) else {
+      close(master)
+      return nil
+    }
+    return (master, String(cString: path))
   }
 }

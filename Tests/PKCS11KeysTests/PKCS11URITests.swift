@@ -84,6 +84,24 @@ struct PKCS11URITests {
     #expect(uri.formatted(revealingPINValue: true) == "pkcs11:?pin-value=a%26b%00c")
   }
 
+  /// A PIN's hash is its length's and nothing else (row 85). Breaking the promise would mean
+  /// two PINs of one length hash apart (with a per-process random seed, equal hashes of different
+  /// bytes happen once in 2^64), so a hash table keyed by URIs would learn about the PIN's bytes.
+  @Test func aPINValueHashesItsLengthOnly() throws {
+    let first = PKCS11URI.PINValue(SecretBytes(Array("1234".utf8)))
+    let second = PKCS11URI.PINValue(SecretBytes(Array("9876".utf8)))
+    #expect(first != second)
+    #expect(first.hashValue == second.hashValue)
+    var length = Hasher()
+    length.combine(4)
+    #expect(first.hashValue == length.finalize())
+    // The same through URIs that differ only in their pin-value.
+    let uri = try PKCS11URI(parsing: "pkcs11:token=t?pin-value=1234")
+    let other = try PKCS11URI(parsing: "pkcs11:token=t?pin-value=9876")
+    #expect(uri != other)
+    #expect(uri.hashValue == other.hashValue)
+  }
+
   @Test func schemeIsCaseInsensitiveAndFormattedLowerCase() throws {
     #expect(try PKCS11URI(parsing: "PKCS11:token=a").formatted() == "pkcs11:token=a")
   }

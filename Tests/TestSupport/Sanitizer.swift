@@ -35,12 +35,17 @@ public enum Sanitizer: Sendable {
 
   /// `clang` of the Swift toolchain this process runs on: next to `swift` (`usr/bin`), found from
   /// the directory libswiftCore.so was loaded from (`usr/lib/swift/linux`).
-  public static let toolchainClang: String = {
+  public static let toolchainClang: String = toolchainTool("clang")
+
+  /// `swiftc` of the Swift toolchain this process runs on.
+  public static let toolchainSwiftc: String = toolchainTool("swiftc")
+
+  private static func toolchainTool(_ name: String) -> String {
     let runtime = URL(fileURLWithPath: swiftRuntimeDirectory)
-    let clang = runtime.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-      .appendingPathComponent("bin/clang").path
-    return FileManager.default.isExecutableFile(atPath: clang) ? clang : "clang"
-  }()
+    let tool = runtime.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("bin/\(name)").path
+    return FileManager.default.isExecutableFile(atPath: tool) ? tool : name
+  }
 
   /// The directory of the Swift runtime libraries: where this process loaded libswiftCore.so from.
   public static let swiftRuntimeDirectory: String = {

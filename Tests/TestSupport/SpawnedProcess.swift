@@ -17,8 +17,13 @@ final class SpawnedProcess: @unchecked Sendable {
 
   /// Starts `executable` (looked up on PATH if it has no slash) with `arguments`; the
   /// environment is this process's with `environment` laid over it. With `mergeErrors`, standard
-  /// error goes to the same pipe as standard output.
-  init(_ executable: String, _ arguments: [String], environment: [String: String], mergeErrors: Bool) throws {
+  /// error goes to the same pipe as standard output. With `terminal` (a pseudo-terminal's slave
+  /// path), the child starts a session of its own and its standard input is that terminal, which
+  /// becomes its controlling terminal (`/dev/tty`); its outputs stay on the pipes.
+  init(
+    _ executable: String, _ arguments: [String], environment: [String: String], mergeErrors: Bool,
+    terminal: String? = nil
+  ) throws {
     var merged = ProcessInfo.processInfo.environment
     for (key, value) in environment { merged[key] = value }
     // Pipes are made and the child spawned under one lock: a child another thread spawns
@@ -31,7 +36,17 @@ final class SpawnedProcess: @unchecked Sendable {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_adddup2(&actions, inputPipe.read, 0)
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    if let terminal {
+      // POSIX_SPAWN_SETSID (glibc 2.26), which Swift does not import: a session leader without a
+      // controlling terminal that opens one without O_NOCTTY makes it its controlling terminal.
+      posix_spawnattr_setflags(&attributes, 0x80)
+      posix_spawn_file_actions_addopen(&actions, 0, terminal, O_RDWR, 0)
+    } else {
+      posix_spawn_file_actions_adddup2(&actions, inputPipe.read, 0)
+    }
     posix_spawn_file_actions_adddup2(&actions, outputPipe.write, 1)
     posix_spawn_file_actions_adddup2(&actions, errorPipe?.write ?? outputPipe.write, 2)
     for descriptor in [inputPipe.read, inputPipe.write, outputPipe.read, outputPipe.write]
@@ -45,8 +60,8 @@ final class SpawnedProcess: @unchecked Sendable {
     let status = withCStrings(argv) { argvPointers in
       withCStrings(env) { envPointers in
         executable.contains("/")
-          ? posix_spawn(&pid, executable, &actions, nil, argvPointers, envPointers)
-          : posix_spawnp(&pid, executable, &actions, nil, argvPointers, envPointers)
+          ? posix_spawn(&pid, executable, &actions, &attributes, argvPointers, envPointers)
+          : posix_spawnp(&pid, executable, &actions, &attributes, argvPointers, envPointers)
       }
     }
     close(inputPipe.read)

@@ -59,15 +59,19 @@ public enum ChildProcess {
     "\(productsDirectory)/\(name)"
   }
 
-  /// Runs a program to completion and collects its output.
+  /// Runs a program to completion and collects its output. With `terminal` (a pseudo-terminal's
+  /// slave path), the program's standard input and controlling terminal are that terminal
+  /// instead of a pipe (`stdin` is then not used).
   public static func run(
     _ executable: String,
     _ arguments: [String],
     environment: [String: String] = [:],
-    stdin: String? = nil
+    stdin: String? = nil,
+    terminal: String? = nil
   ) throws -> ProcessResult {
     signal(SIGPIPE, SIG_IGN)
-    let process = try SpawnedProcess(executable, arguments, environment: environment, mergeErrors: false)
+    let process = try SpawnedProcess(
+      executable, arguments, environment: environment, mergeErrors: false, terminal: terminal)
     if let stdin { process.write(stdin) }
     process.closeInput()
     let status = process.waitForExit()

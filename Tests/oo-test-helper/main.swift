@@ -5,6 +5,8 @@
 //                                     from OpenSSL's own allocation counts
 //   oo-test-helper pkcs12 FILE PASS   reads a PKCS#12 file; prints the error on failure
 //   oo-test-helper system-store FILE  verifies a chain against X509Store.system (SSL_CERT_FILE)
+//   oo-test-helper system-store-contents CERT
+//                                     the number of anchors in X509Store.system, then tries to add CERT
 //   oo-test-helper tls-defaults PORT  our contexts' settings under OPENSSL_CONF, and a handshake
 //   oo-test-helper pkcs11-login MODULE TOKEN PINFILE
 //                                     one login in a fresh process (wrong-PIN cases)
@@ -19,11 +21,25 @@
 //   oo-test-helper pkcs11-no-context-pin MODULE URI
 //                                     a CKA_ALWAYS_AUTHENTICATE key whose PIN handler answers
 //                                     nothing: the signature fails, and nothing prompts
+//   oo-test-helper no-prompt PKCS8.pem TRADITIONAL.pem MODULE URI
+//                                     run on a terminal: encrypted keys without a passphrase
+//                                     closure, and a CKA_ALWAYS_AUTHENTICATE key without a PIN
+//                                     handler, fail without prompting; then what is still unread
+//                                     on the terminal
+//   oo-test-helper address-reuse      OpenSSL's allocator hands back the last freed block of a
+//                                     size: a new X509_STORE and SSL_CTX get the addresses of
+//                                     freed ones, which were frozen, in use, and made a session
+//   oo-test-helper secrets-freed PLAIN.pem ENCRYPTED.pem PASSFILE URIFILE
+//                                     under LD_PRELOAD of Tests/CapsuleC/free_scan.c: loads keys
+//                                     from files (one with a passphrase read from a file),
+//                                     exports one, parses a URI with pin-value, and lets all of
+//                                     it go while every freed block is searched for the secrets
 
 import COpenSSLFull
 import Foundation
 import OpenSSLObjects
 import PKCS11Keys
+import TestSupport
 
 // MARK: - Allocation counting through CRYPTO_set_mem_functions
 
@@ -269,6 +285,166 @@ func pkcs11NoContextPIN(module path: String, uri: String) throws {
   }
 }
 
+// MARK: - Addresses reused
+
+/// OpenSSL's allocations through CRYPTO_set_mem_functions, with freed blocks kept and handed back
+/// last in, first out for the same size: what a real allocator does often, made certain.
+enum ReusingAllocator {
+  nonisolated(unsafe) static var sizes: [UnsafeMutableRawPointer: Int] = [:]
+  nonisolated(unsafe) static var freed: [Int: [UnsafeMutableRawPointer]] = [:]
+  static let lock = NSLock()
+
+  static let allocate: @convention(c) (Int, UnsafePointer<CChar>?, Int32) -> UnsafeMutableRawPointer? = {
+    size, _, _ in
+    lock.withLock {
+      let pointer = freed[size]?.popLast() ?? malloc(max(size, 1))
+      if let pointer { sizes[pointer] = size }
+      return pointer
+    }
+  }
+  static let reallocate:
+    @convention(c) (UnsafeMutableRawPointer?, Int, UnsafePointer<CChar>?, Int32) -> UnsafeMutableRawPointer? = {
+      pointer, size, file, line in
+      guard let pointer else { return allocate(size, file, line) }
+      return lock.withLock {
+        sizes[pointer] = nil
+        let moved = realloc(pointer, max(size, 1))
+        if let moved { sizes[moved] = size }
+        return moved
+      }
+    }
+  static let release: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, Int32) -> Void = {
+    pointer, _, _ in
+    guard let pointer else { return }
+    lock.withLock {
+      guard let size = sizes.removeValue(forKey: pointer) else { return free(pointer) }
+      freed[size, default: []].append(pointer)
+    }
+  }
+}
+
+func addressReuse() throws {
+  let old = try TestPKI()
+  let other = try TestPKI()
+  let server = try SSLContext(
+    configuration: .server([CertificateChain(certificate: old.leaf, chain: [old.intermediate], privateKey: old.leafKey)]
+    ))
+  var oldStore: OpaquePointer? = nil
+  var oldContext: OpaquePointer? = nil
+  var session: SSLSession? = nil
+  do {
+    // A store trusting the old root, frozen by the context that takes it; the context in use;
+    // a session made under them. Then all of it is freed.
+    let store = X509Store()
+    try store.add(old.root)
+    var configuration = TLSConfiguration.client
+    configuration.trust = .store(store)
+    let context = try SSLContext(configuration: configuration)
+    let client = try context.makeConnection(serverName: "www.example.test")
+    let serverConnection = try server.makeConnection()
+    try TLSPair.handshakeBlocking(client: client, server: serverConnection)
+    try TLSPair.closeCleanly(client: client, server: serverConnection)
+    session = client.session
+    oldStore = store.withUnsafePointer { $0.raw }
+    oldContext = context.withUnsafePointer { $0.raw }
+    print("old store frozen \(store.isFrozen), old context in use \(context.isInUse)")
+  }
+  guard let session else { fail("no session") }
+  // A new store and context, at the freed ones' addresses.
+  let store = X509Store()
+  print("store address reused \(store.withUnsafePointer { $0.raw } == oldStore)")
+  print("new store frozen \(store.isFrozen)")
+  try store.add(other.root)
+  var configuration = TLSConfiguration.client
+  configuration.trust = .store(store)
+  let context = try SSLContext(configuration: configuration)
+  print("context address reused \(context.withUnsafePointer { $0.raw } == oldContext)")
+  print("new context in use \(context.isInUse)")
+  // The new store trusts another root: the old session must not be resumed through it.
+  let client = try context.makeConnection(serverName: "www.example.test")
+  do {
+    try client.setSession(session)
+    print("setSession accepted")
+  } catch let error as TLSSessionError {
+    print("setSession refused \(error.reason)")
+  }
+  do {
+    try TLSPair.handshakeBlocking(client: client, server: try server.makeConnection())
+    print("handshake ok, resumed \(client.isSessionReused)")
+  } catch {
+    print("handshake failed: \(client.verificationError?.name ?? "\(error)")")
+  }
+}
+
+// MARK: - Nothing prompts
+
+func noPrompt(pkcs8: String, traditional: String, module: String, uri: String) throws {
+  // This process has a controlling terminal, or the scenario proves nothing.
+  let terminal = open("/dev/tty", O_RDWR | O_NOCTTY)
+  guard terminal >= 0 else { fail("no controlling terminal") }
+  defer { close(terminal) }
+  for (name, path) in [("pkcs8", pkcs8), ("traditional", traditional)] {
+    do {
+      _ = try PrivateKey(contentsOfFile: path)
+      print("\(name): loaded")
+    } catch let error as InputError {
+      print("\(name): \(error.reason)")
+    }
+  }
+  // No context-specific PIN: no handler on the module, and the login PIN is not reused.
+  let key = try PrivateKey(
+    pkcs11: uri,
+    options: PKCS11LoadOptions(
+      module: try PKCS11Module.load(path: module), reuseLoginPINForContextSpecificLogin: false))
+  do {
+    _ = try key.signature(for: Array("prompt".utf8))
+    print("sign: signed")
+  } catch {
+    print("sign failed: \(PKCS11Error(explaining: error, key: key)?.returnValue?.name ?? "\(error)")")
+  }
+  var unread: Int32 = 0
+  guard ioctl(terminal, UInt(FIONREAD), &unread) == 0 else { fail("FIONREAD failed") }
+  print("terminal unread \(unread)")
+}
+
+// MARK: - Secrets in freed memory
+
+/// The scan's control functions, from the preloaded free_scan.so.
+func freeScanFunction(_ name: String) -> @convention(c) () -> Void {
+  // RTLD_DEFAULT: the process and everything loaded into it.
+  guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else {
+    fail("\(name) not found: free_scan.so is not preloaded")
+  }
+  return unsafeBitCast(symbol, to: (@convention(c) () -> Void).self)
+}
+
+func secretsFreed(plainKey: String, encryptedKey: String, passphraseFile: String, uriFile: String) throws {
+  let start = freeScanFunction("oo_free_scan_start")
+  let stop = freeScanFunction("oo_free_scan_stop")
+  // The caller's own String (out of the library's reach); it lives past the scan.
+  let uriText = try String(contentsOfFile: uriFile, encoding: .utf8)
+  start()
+  do {
+    // A block freed without wiping, the canary: the search sees this process's frees.
+    let canary = Array("oo-canary-unwiped-block".utf8)
+    let block = UnsafeMutablePointer<UInt8>.allocate(capacity: canary.count)
+    block.initialize(from: canary, count: canary.count)
+    block.deallocate()
+
+    let passphrase = try Passphrase.read(fromFile: passphraseFile)
+    let encrypted = try PrivateKey(contentsOfFile: encryptedKey, passphrase: passphrase)
+    let plain = try PrivateKey(contentsOfFile: plainKey)
+    guard encrypted.hasSamePublicKey(as: plain) else { fail("the two files hold different keys") }
+    let exported = try plain.pemEncoded()
+    let reloaded = try PrivateKey(secret: exported)
+    guard reloaded.hasSamePublicKey(as: plain) else { fail("the exported key does not load back") }
+    let uri = try PKCS11URI(parsing: uriText)
+    guard let pin = uri.pinValue, pin.withUnsafeBytes({ $0.count }) > 0 else { fail("no pin-value parsed") }
+  }
+  stop()
+  withExtendedLifetime(uriText) {}
+}
+
 // MARK: - TLS defaults
 
 func describe(_ context: OpaquePointer, _ name: String) {
@@ -357,6 +533,21 @@ case "system-store":
     print("error: \(error)")
     exit(2)
   }
+case "system-store-contents":
+  // How many anchors the shared operating-system store holds, and whether it can be changed.
+  do {
+    let store = try X509Store.system
+    print("anchors \(store.certificates.count)")
+    do {
+      try store.add(try X509Certificate(contentsOfFile: arguments[2]))
+      print("added")
+    } catch let error as UsageError {
+      print("refused: \(error.message)")
+    }
+  } catch {
+    print("error: \(error)")
+    exit(2)
+  }
 case "pkcs11-login":
   guard arguments.count == 5 else { fail("usage: oo-test-helper pkcs11-login MODULE TOKEN PINFILE") }
   pkcs11Login(module: arguments[2], token: arguments[3], pinFile: arguments[4])
@@ -375,6 +566,28 @@ case "pkcs11-fork":
 case "pkcs11-no-context-pin":
   guard arguments.count == 4 else { fail("usage: oo-test-helper pkcs11-no-context-pin MODULE URI") }
   do { try pkcs11NoContextPIN(module: arguments[2], uri: arguments[3]) } catch { fail("\(error)") }
+case "address-reuse":
+  guard
+    CRYPTO_set_mem_functions(ReusingAllocator.allocate, ReusingAllocator.reallocate, ReusingAllocator.release) == 1
+  else {
+    fail("CRYPTO_set_mem_functions refused: OpenSSL allocated before main")
+  }
+  do { try addressReuse() } catch { fail("\(error)") }
+case "no-prompt":
+  guard arguments.count == 6 else { fail("usage: oo-test-helper no-prompt PKCS8.pem TRADITIONAL.pem MODULE URI") }
+  do { try noPrompt(pkcs8: arguments[2], traditional: arguments[3], module: arguments[4], uri: arguments[5]) } catch {
+    fail("\(error)")
+  }
+case "secrets-freed":
+  guard arguments.count == 6 else {
+    fail("usage: oo-test-helper secrets-freed PLAIN.pem ENCRYPTED.pem PASSFILE URIFILE")
+  }
+  do {
+    try secretsFreed(
+      plainKey: arguments[2], encryptedKey: arguments[3], passphraseFile: arguments[4], uriFile: arguments[5])
+  } catch {
+    fail("\(error)")
+  }
 case "tls-defaults":
   // Reads back what a raw SSL_CTX and ours get under the OPENSSL_CONF of the environment, then
   // connects our default client to 127.0.0.1:PORT.

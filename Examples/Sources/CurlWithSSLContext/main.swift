@@ -17,7 +17,13 @@ guard arguments.count >= 2 else {
 
 /// What the callback installs, passed through curl's user pointer.
 final class Setup: @unchecked Sendable {
-  var configuration = TLSConfiguration.client  // the OS trust store
+  var configuration = {
+    var configuration = TLSConfiguration.client  // the OS trust store
+    // curl checks the host name itself after the handshake (CURLOPT_SSL_VERIFYHOST) and never
+    // sets one on the SSL it makes from this context.
+    configuration.hostNameRequirement = .checkedByCaller
+    return configuration
+  }()
   var failure: (any Error)?
 }
 

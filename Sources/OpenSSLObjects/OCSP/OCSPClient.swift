@@ -6,14 +6,17 @@ import COpenSSLFull
 /// The responder URL usually comes from the certificate's authority information access, which
 /// whoever made the certificate chose: so the client speaks plain HTTP only (OCSP responses are
 /// signed; `https` would need revocation checking of its own), follows no redirects, gives the
-/// whole exchange a time limit, and refuses a response larger than ``maximumResponseSize``.
+/// whole exchange a time limit, refuses a response larger than ``maximumResponseSize``, and
+/// connects only to the addresses its ``destinations`` policy permits (public ones by default),
+/// checked on every address the responder's name resolves to, before connecting.
 ///
 /// Proxies: by default (``Proxy/direct``) the client connects to the responder itself and
 /// ignores the environment. ``Proxy/environment`` does what OpenSSL's `OSSL_HTTP_adapt_proxy`
 /// does: it uses `http_proxy`, then `HTTP_PROXY`, unless the responder's host is listed in
 /// `no_proxy` or `NO_PROXY` (and never in a setuid program). It is not the default because
 /// OpenSSL reads the upper-case `HTTP_PROXY` too, which a CGI server sets from a request's
-/// `Proxy:` header ("httpoxy").
+/// `Proxy:` header ("httpoxy"). A proxy, chosen by the caller either way, is exempt from the
+/// destination policy.
 ///
 /// Each call blocks the calling thread for at most ``timeout``.
 public struct OCSPClient: Sendable {
@@ -49,9 +52,19 @@ public struct OCSPClient: Sendable {
   public var maximumGETLength = 255
   /// Whether a proxy is used.
   public var proxy = Proxy.direct
+  /// Which addresses may be connected to, checked on every address name resolution gives before
+  /// connecting: public addresses only by default (``DestinationPolicy/publicOnly``). A proxy
+  /// set in ``proxy`` is exempt.
+  public var destinations = DestinationPolicy.publicOnly
 
-  /// A client with the defaults.
+  /// A client with the defaults: public destinations only.
   public init() {}
+
+  /// A client with the defaults and this destination policy (``DestinationPolicy/allowingLoopback``
+  /// for a responder on 127.0.0.1 in a test).
+  public init(destinations: DestinationPolicy) {
+    self.destinations = destinations
+  }
 
   /// The first `http` OCSP URL of the certificate's authority information access.
   ///
@@ -71,11 +84,11 @@ public struct OCSPClient: Sendable {
 
   /// Sends `request` to the responder at `url` and returns its response, unverified.
   ///
-  /// - Throws: ``OCSPClientError`` saying what went wrong: a URL that is not plain HTTP, an
-  ///   unreachable responder, the time limit, a redirect, an HTTP error, a response too large,
-  ///   or one that is not an OCSP response.
+  /// - Throws: ``OCSPClientError`` saying what went wrong: a URL that is not plain HTTP, a
+  ///   destination the ``destinations`` policy refuses, an unreachable responder, the time limit,
+  ///   a redirect, an HTTP error, a response too large, or one that is not an OCSP response.
   public func send(_ request: OCSPRequest, to url: String) throws(OCSPClientError) -> OCSPResponse {
-    let parsed = try ParsedURL(url)
+    let parsed = try HTTPTransfer.ParsedURL(url, what: Self.what)
     let der = request.derEncoded
     let encoded = Self.urlEncoded(base64Encoded(der))
     let useGET: Bool
@@ -85,49 +98,25 @@ public struct OCSPClient: Sendable {
     case .automatic: useGET = encoded.utf8.count <= maximumGETLength
     }
     let path = useGET ? (parsed.path.hasSuffix("/") ? parsed.path : parsed.path + "/") + encoded : parsed.pathAndQuery
-    let proxyText: String?
-    switch proxy {
-    case .direct: proxyText = ""
-    case .environment: proxyText = nil
-    case .url(let value): proxyText = value
-    }
-    let outcome = unsafe der.withUnsafeBytes { bytes in
-      unsafe MemoryBIO.reading(bytes) { body in
-        unsafe transfer(parsed, path: path, get: useGET, body: body, proxy: proxyText)
-      }
-    }
-    switch outcome {
-    case .failure(let error): throw OCSPClientError(transfer: error, url: url, timeout: timeout)
-    case .success(let bytes):
-      do {
-        return try OCSPResponse(derEncoded: bytes, limit: maximumResponseSize)
-      } catch {
-        throw OCSPClientError(.malformedResponse, url: url, detail: "the answer is not an OCSP response: \(error)")
-      }
+    let bytes = try transfer.send(
+      HTTPTransfer.Request(
+        url: url, path: path, body: useGET ? nil : (der, "application/ocsp-request"),
+        expectedContentType: "application/ocsp-response", expectASN1: true))
+    do {
+      return try OCSPResponse(derEncoded: bytes, limit: maximumResponseSize)
+    } catch {
+      throw OCSPClientError(
+        .malformedResponse, url: url, detail: "the answer is not an OCSP response: \(error)", what: Self.what)
     }
   }
 
-  /// One `OSSL_HTTP_transfer`: the response body, or what OpenSSL queued.
-  private func transfer(
-    _ parsed: ParsedURL, path: String, get useGET: Bool, body: OpaquePointer, proxy proxyText: String?
-  ) -> Result<[UInt8], OpenSSLError> {
-    ErrorQueue.isolated { scope -> Result<[UInt8], OpenSSLError> in
-      let response = unsafe OSSL_HTTP_transfer(
-        nil, parsed.host, parsed.port, path, 0, proxyText, nil, nil, nil, nil, nil, 0, nil,
-        useGET ? nil : "application/ocsp-request", useGET ? nil : body, "application/ocsp-response", 1,
-        maximumResponseSize, Int32(clamping: max(timeout, 1)), 0)
-      guard let response = unsafe response else { return .failure(scope.failure("OSSL_HTTP_transfer")) }
-      defer { unsafe BIO_free_all(response) }
-      var bytes: [UInt8] = []
-      var buffer = [UInt8](repeating: 0, count: 4096)
-      while true {
-        let count = unsafe BIO_read(response, &buffer, Int32(buffer.count))
-        if count <= 0 { break }
-        bytes += buffer[0..<Int(count)]
-      }
-      scope.discard()
-      return .success(bytes)
-    }
+  /// What the client's errors call an exchange.
+  static let what = "OCSP request"
+
+  /// The transfer with this client's limits, proxy and destination policy.
+  private var transfer: HTTPTransfer {
+    HTTPTransfer(
+      what: Self.what, timeout: timeout, maximumSize: maximumResponseSize, proxy: proxy, destinations: destinations)
   }
 
   /// Builds a request for `certificate` issued by `issuer`, sends it to `url` (or the
@@ -157,45 +146,10 @@ public struct OCSPClient: Sendable {
     }
     return output
   }
-
-  /// A URL taken apart by `OSSL_HTTP_parse_url`, plain HTTP only.
-  struct ParsedURL {
-    let host: String
-    let port: String
-    let path: String
-    let query: String?
-
-    var pathAndQuery: String { query.map { "\(path)?\($0)" } ?? path }
-
-    init(_ url: String) throws(OCSPClientError) {
-      guard url.lowercased().hasPrefix("http://") else {
-        throw OCSPClientError(
-          .notHTTP, url: url,
-          detail: "only plain http:// responder URLs are used (OCSP responses are signed; no TLS, no other scheme)")
-      }
-      var ssl: Int32 = 0
-      var host: UnsafeMutablePointer<CChar>? = nil
-      var port: UnsafeMutablePointer<CChar>? = nil
-      var path: UnsafeMutablePointer<CChar>? = nil
-      var query: UnsafeMutablePointer<CChar>? = nil
-      let error = ErrorQueue.isolated { scope -> OpenSSLError? in
-        unsafe OSSL_HTTP_parse_url(url, &ssl, nil, &host, &port, nil, &path, &query, nil) == 1
-          ? nil : scope.failure("OSSL_HTTP_parse_url")
-      }
-      defer { unsafe [host, port, path, query].forEach { unsafe oo_OPENSSL_free(UnsafeMutableRawPointer($0)) } }
-      guard error == nil, let host = unsafe host, let port = unsafe port, let path = unsafe path else {
-        throw OCSPClientError(
-          .invalidURL, url: url, detail: error?.last?.reasonText ?? "OpenSSL cannot parse it", openSSLError: error)
-      }
-      self.host = unsafe String(cString: host)
-      self.port = unsafe String(cString: port)
-      self.path = unsafe String(cString: path)
-      self.query = unsafe query.map { unsafe String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
-    }
-  }
 }
 
-/// Asking a responder failed before there was a response to check.
+/// Asking a revocation server (an OCSP responder, or a CRL distribution point for ``CRLClient``)
+/// failed before there was an answer to check.
 public struct OCSPClientError: Error, Sendable, CustomStringConvertible {
   /// What went wrong. New reasons may be added; switch with a `default`.
   public struct Reason: Hashable, Sendable, CustomStringConvertible {
@@ -209,6 +163,7 @@ public struct OCSPClientError: Error, Sendable, CustomStringConvertible {
       case httpStatus = "HTTP error status"
       case responseTooLarge = "response too large"
       case malformedResponse = "malformed response"
+      case destinationRefused = "destination refused"
     }
     fileprivate let base: Base
 
@@ -228,8 +183,12 @@ public struct OCSPClientError: Error, Sendable, CustomStringConvertible {
     public static let httpStatus = Reason(base: .httpStatus)
     /// The response is larger than the client's limit.
     public static let responseTooLarge = Reason(base: .responseTooLarge)
-    /// The answer is not an OCSP response (wrong content type, not DER, another object).
+    /// The answer is not an OCSP response (wrong content type, not DER, another object), or not
+    /// a CRL.
     public static let malformedResponse = Reason(base: .malformedResponse)
+    /// Every address of the server is one the ``DestinationPolicy`` refuses (loopback, a private
+    /// network, ...); nothing was sent.
+    public static let destinationRefused = Reason(base: .destinationRefused)
 
     /// The reason in words.
     public var description: String { base.rawValue }
@@ -243,43 +202,49 @@ public struct OCSPClientError: Error, Sendable, CustomStringConvertible {
   public let detail: String
   /// What OpenSSL reported, if the failure was OpenSSL's.
   public let openSSLError: OpenSSLError?
+  /// What was asked for: `"OCSP request"` or `"CRL download"`.
+  public let operation: String
 
   /// Makes an error value.
-  public init(_ reason: Reason, url: String, detail: String, openSSLError: OpenSSLError? = nil) {
+  public init(
+    _ reason: Reason, url: String, detail: String, openSSLError: OpenSSLError? = nil,
+    what operation: String = "OCSP request"
+  ) {
     self.reason = reason
     self.url = url
     self.detail = detail
     self.openSSLError = openSSLError
+    self.operation = operation
   }
 
   /// The reason a failed `OSSL_HTTP_transfer` stands for.
-  init(transfer error: OpenSSLError, url: String, timeout: Int) {
+  init(transfer error: OpenSSLError, url: String, timeout: Int, what: String) {
     let text = error.entries.map(\.description).joined(separator: "; ")
     func has(_ library: Int32, _ reason: Int32) -> Bool { error.contains(library: library, reason: reason) }
     let reason: Reason
     let detail: String
     if has(ERR_LIB_HTTP, HTTP_R_MAX_RESP_LEN_EXCEEDED) || has(ERR_LIB_HTTP, HTTP_R_ASN1_LEN_EXCEEDS_MAX_RESP_LEN) {
-      (reason, detail) = (.responseTooLarge, "the response is larger than the limit (\(text))")
+      (reason, detail) = (.responseTooLarge, "the answer is larger than the limit (\(text))")
     } else if has(ERR_LIB_HTTP, HTTP_R_REDIRECTION_NOT_ENABLED) || has(ERR_LIB_HTTP, HTTP_R_MISSING_REDIRECT_LOCATION) {
-      (reason, detail) = (.redirected, "the responder answered with a redirect, which is not followed (\(text))")
+      (reason, detail) = (.redirected, "the server answered with a redirect, which is not followed (\(text))")
     } else if has(ERR_LIB_BIO, BIO_R_CONNECT_TIMEOUT) {
       // OpenSSL retries a refused connection until the time limit.
       (reason, detail) = (.unreachable, "no connection within \(timeout) second(s) (refused or no route)")
     } else if has(ERR_LIB_HTTP, HTTP_R_RETRY_TIMEOUT) || has(ERR_LIB_BIO, BIO_R_TRANSFER_TIMEOUT) {
       (reason, detail) = (.timedOut, "no complete answer within \(timeout) second(s)")
     } else if has(ERR_LIB_HTTP, HTTP_R_RECEIVED_ERROR) || has(ERR_LIB_HTTP, HTTP_R_STATUS_CODE_UNSUPPORTED) {
-      (reason, detail) = (.httpStatus, "the responder answered with an HTTP error (\(text))")
+      (reason, detail) = (.httpStatus, "the server answered with an HTTP error (\(text))")
     } else if has(ERR_LIB_HTTP, HTTP_R_UNEXPECTED_CONTENT_TYPE) || has(ERR_LIB_HTTP, HTTP_R_MISSING_ASN1_ENCODING)
       || has(ERR_LIB_HTTP, HTTP_R_ERROR_PARSING_ASN1_LENGTH) || has(ERR_LIB_HTTP, HTTP_R_RESPONSE_PARSE_ERROR)
       || has(ERR_LIB_HTTP, HTTP_R_MISSING_CONTENT_TYPE)
     {
-      (reason, detail) = (.malformedResponse, "the answer is not an OCSP response over HTTP (\(text))")
+      (reason, detail) = (.malformedResponse, "the answer is not what was asked for over HTTP (\(text))")
     } else {
       (reason, detail) = (.unreachable, text.isEmpty ? "OpenSSL's HTTP client failed" : text)
     }
-    self.init(reason, url: url, detail: detail, openSSLError: error)
+    self.init(reason, url: url, detail: detail, openSSLError: error, what: what)
   }
 
-  /// `REASON from URL: detail`.
-  public var description: String { "OCSP request failed (\(reason)) for \(url): \(detail)" }
+  /// `OPERATION failed (REASON) for URL: detail`.
+  public var description: String { "\(operation) failed (\(reason)) for \(url.visibleEscapes): \(detail)" }
 }

@@ -29,6 +29,8 @@ public struct OCSPError: Error, Sendable, CustomStringConvertible {
       case missingStaple = "missing staple"
       case rejected = "rejected by a callback"
       case notChecked = "not checked"
+      case wrongIssuer = "wrong issuer"
+      case unsupportedCRL = "unsupported CRL"
     }
     fileprivate let base: Base
 
@@ -69,8 +71,16 @@ public struct OCSPError: Error, Sendable, CustomStringConvertible {
     public static let missingStaple = Check(base: .missingStaple)
     /// A staple callback rejected the response.
     public static let rejected = Check(base: .rejected)
-    /// A hard-fail revocation policy could not check the certificate by any of its steps.
+    /// A hard-fail revocation policy could not check the certificate by any of its steps, or a
+    /// source its policy makes hard-fail could not answer (``OCSPError/attempts`` says which
+    /// sources were tried and why each failed).
     public static let notChecked = Check(base: .notChecked)
+    /// A CRL was not issued by the certificate's issuer (another name or key identifier).
+    public static let wrongIssuer = Check(base: .wrongIssuer)
+    /// A CRL that cannot vouch for the certificate: a delta CRL, an indirect CRL, one for only
+    /// some reasons, or one with a critical extension that is not understood (refused
+    /// explicitly, never half-used).
+    public static let unsupportedCRL = Check(base: .unsupportedCRL)
 
     /// The check's name.
     public var description: String { base.rawValue }
@@ -94,6 +104,11 @@ public struct OCSPError: Error, Sendable, CustomStringConvertible {
   public let time: Date?
   /// What OpenSSL reported, when the check was OpenSSL's (`OCSP_basic_verify`).
   public let openSSLError: OpenSSLError?
+  /// The depth in the verified chain of the certificate the failure is about (0 is the leaf),
+  /// when a revocation check knows it.
+  public let depth: Int?
+  /// The sources a revocation check tried, in order, and what each answered or why it failed.
+  public let attempts: [RevocationAttempt]
 
   /// Makes an error value. Library code makes these; this initializer exists for tests and for
   /// callbacks that reject with an error of their own kind.
@@ -106,7 +121,9 @@ public struct OCSPError: Error, Sendable, CustomStringConvertible {
     thisUpdate: Date? = nil,
     nextUpdate: Date? = nil,
     time: Date? = nil,
-    openSSLError: OpenSSLError? = nil
+    openSSLError: OpenSSLError? = nil,
+    depth: Int? = nil,
+    attempts: [RevocationAttempt] = []
   ) {
     self.check = check
     self.explanation = explanation
@@ -117,6 +134,17 @@ public struct OCSPError: Error, Sendable, CustomStringConvertible {
     self.nextUpdate = nextUpdate
     self.time = time
     self.openSSLError = openSSLError
+    self.depth = depth
+    self.attempts = attempts
+  }
+
+  /// The same error about the certificate at `depth`, with the attempts made so far.
+  func about(depth: Int, attempts: [RevocationAttempt]) -> OCSPError {
+    OCSPError(
+      check, explanation: explanation, responseStatus: responseStatus, revocationTime: revocationTime,
+      revocationReason: revocationReason, thisUpdate: thisUpdate, nextUpdate: nextUpdate, time: time,
+      openSSLError: openSSLError, depth: self.depth ?? depth, attempts: self.attempts.isEmpty ? attempts : self.attempts
+    )
   }
 
   /// `OCSP check failed (CHECK): explanation`.

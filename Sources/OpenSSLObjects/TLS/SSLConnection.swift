@@ -106,6 +106,9 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
       self.state = state
     }
     unsafe super.init(adopting: ssl)
+    // A server connection starts with its context's binding (SSL_new copied it); a client's names
+    // its server and port as well (setServerName binds it when it has a name).
+    if contextState?.role == .client && serverName == nil { bindSessions() }
     switch transport {
     case .memory:
       let incoming = unsafe BIO_new(BIO_s_mem())!
@@ -182,13 +185,24 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
           openSSLError: scope.failure("SSL_set1_host"))
       }
     }
-    guard let state, let cache = state.context.sessionCache else { return }
+    guard let state else { return }
     state.port = port
-    let key = state.sessionKey(name: name, port: String(port))
-    state.sessionKey = key
-    if let session = cache.session(for: key) {
+    // A required host name is checked even under PeerVerification.none (its documented opt-out
+    // is HostNameRequirement.insecureNone).
+    if state.context.hostNameRequirement == .required { forcePeerVerification() }
+    bindSessions()
+    if let cache = state.context.sessionCache, let session = cache.session(for: state.sessionKey) {
       _ = ErrorQueue.isolated { _ in unsafe SSL_set_session(pointer, session.pointer) }
     }
+  }
+
+  /// Binds the sessions this connection makes, and those it may resume, to its current policy
+  /// (`SSL_set_session_id_context`; see ``TLSSessionError``).
+  private func bindSessions() {
+    guard let state else { return }
+    state.rebind()
+    let context = state.sessionIDContext
+    _ = ErrorQueue.isolated { _ in unsafe SSL_set_session_id_context(pointer, context, UInt32(context.count)) }
   }
 
   // MARK: - Memory transport
@@ -230,15 +244,27 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
   ///   the error a callback threw.
   @discardableResult
   public func handshake() throws -> Progress {
-    let progress = try perform("SSL_do_handshake") { unsafe SSL_do_handshake(pointer) }.progress
+    let progress: Progress
+    do {
+      progress = try perform("SSL_do_handshake") { unsafe SSL_do_handshake(pointer) }.progress
+    } catch let error as TLSError
+      where state?.policyChangedDuringHandshake == true
+      && error.openSSLError?.contains(library: ERR_LIB_SSL, reason: SSL_R_ATTEMPT_TO_REUSE_SESSION_IN_DIFFERENT_CONTEXT)
+        == true
+    {
+      // OpenSSL refused the resumption itself: the session was bound to the old policy.
+      throw Self.policyChangedTooLate
+    }
     if progress == .complete, state?.policyChangedDuringHandshake == true, isSessionReused {
-      throw UsageError(
-        "the connection's verification policy changed after its handshake had begun, and the server resumed the "
-          + "session offered under the old policy, so the new policy was never applied; change a connection's "
-          + "policy before its handshake")
+      throw Self.policyChangedTooLate
     }
     return progress
   }
+
+  private static let policyChangedTooLate = UsageError(
+    "the connection's verification policy changed after its handshake had begun, and the server resumed the "
+      + "session offered under the old policy, so the new policy was never applied; change a connection's "
+      + "policy before its handshake")
 
   /// Reads application data (`SSL_read_ex`), at most `maximumCount` bytes.
   public func read(maximumCount: Int = 16_384) throws -> ReadResult {
@@ -345,21 +371,23 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
   public func setVerifyCallback(_ callback: VerifyCallback?) {
     state?.verifyCallback = callback
     forcePeerVerification()
-    changedPolicy()
+    changedPolicy(.verifyCallback)
   }
 
-  /// Replaces this connection's pins (`nil` removes them); the context is unchanged.
+  /// Replaces this connection's pins (`nil` removes them); the context is unchanged. Sessions made
+  /// under another policy are not resumed under this one (see ``setVerifyCallback(_:)``).
   public func setPins(_ pins: PinSet?) {
     state?.pins = pins
     forcePeerVerification()
-    changedPolicy()
+    changedPolicy(.pins)
   }
 
-  /// Replaces this connection's chain policy; the context is unchanged.
+  /// Replaces this connection's chain policy; the context is unchanged. Sessions made under
+  /// another policy are not resumed under this one (see ``setVerifyCallback(_:)``).
   public func setChainPolicy(_ policy: ChainPolicy?) {
     state?.chainPolicy = policy
     forcePeerVerification()
-    changedPolicy()
+    changedPolicy(.chainPolicy)
   }
 
   /// Replaces this connection's revocation policy (``TLSConfiguration/revocation``); the context
@@ -386,12 +414,13 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
     }
   }
 
-  private func changedPolicy() {
+  /// After a policy change: the connection's sessions are bound to its own policy from now on, on
+  /// either side (a server connection then resumes no session made under its context's policy).
+  private func changedPolicy(_ part: TLSConnectionState.PolicyPart? = nil) {
     guard let state else { return }
-    state.policyToken = "connection-\(UInt64.random(in: 0...UInt64.max))"
-    if let name = state.serverName, state.sessionKey != nil {
-      state.sessionKey = state.sessionKey(name: name, port: String(state.port))
-    }
+    if let part { state.overridden.insert(part) }
+    state.overrideToken = "\(UInt64.random(in: 0...UInt64.max))-\(UInt64.random(in: 0...UInt64.max))"
+    bindSessions()
     if unsafe SSL_in_before(pointer) == 1 {
       // A session chosen under the context's policy is not offered under this one.
       _ = ErrorQueue.isolated { _ in unsafe SSL_set_session(pointer, nil) }
@@ -451,7 +480,17 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
   }
 
   /// Offers a stored session for resumption (`SSL_set_session`), before the handshake.
-  public func setSession(_ session: SSLSession) throws(OpenSSLError) {
+  ///
+  /// A resumed session skips verification, so a session is accepted only when it was made under
+  /// the policy this connection would verify with: the same context policy (or one equal to it),
+  /// the same policy of the connection's own, the same revocation policy, server name and port.
+  ///
+  /// - Throws: ``TLSSessionError`` when the session was made for another host or under another
+  ///   policy, or carries no policy at all; ``OpenSSLError`` if OpenSSL refuses it.
+  public func setSession(_ session: SSLSession) throws {
+    if let state, state.context.role == .client {
+      try TLSSessionError.check(session, for: state)
+    }
     try ErrorQueue.check("SSL_set_session") { unsafe SSL_set_session(pointer, session.pointer) }
   }
 
@@ -484,8 +523,12 @@ public final class SSLConnection: OpenSSLObjectBase, OpenSSLReferenceCounted {
   public var peerChain: [X509Certificate] { unsafe X509Stack.certificates(SSL_get_peer_cert_chain(pointer)) }
 
   /// The chain OpenSSL verified, leaf first (`SSL_get0_verified_chain`), each member retained;
-  /// empty when verification did not succeed.
-  public var verifiedChain: [X509Certificate] { unsafe X509Stack.certificates(SSL_get0_verified_chain(pointer)) }
+  /// empty when verification did not succeed (`SSL_get_verify_result` is not `X509_V_OK`: OpenSSL
+  /// keeps the chain as far as it was built even then, which is not a verified chain).
+  public var verifiedChain: [X509Certificate] {
+    guard unsafe SSL_get_verify_result(pointer) == X509_V_OK else { return [] }
+    return unsafe X509Stack.certificates(SSL_get0_verified_chain(pointer))
+  }
 
   /// The verification's failure, explained, or `nil` when it succeeded (or did not run).
   /// Under `SSL_VERIFY_NONE` the handshake goes on and this tells what verification found.

@@ -7,15 +7,16 @@ import COpenSSLFull
 /// the closures it uses when it is made, and replacing a callback is done per connection
 /// (``SSLConnection/setVerifyCallback(_:)``), never by changing a context in use. `Sendable`.
 ///
+/// Whether a context is in use belongs to the `SSL_CTX` (its ex_data), not to this wrapper: any
+/// connection made from it, by Swift or by C code's `SSL_new`, puts it in use for every wrapper,
+/// including a second one made with `init(retaining:)`. A context handed to C code
+/// (``OpenSSLReferenceCounted/retainedPointer()``, a capsule) is no longer changed from Swift.
+///
 /// Owns exactly one `SSL_CTX` reference (`SSL_CTX_free`). Doors: adopt, borrow, retain
 /// (`SSL_CTX_up_ref`) and hand over. The Swift closures live in the `SSL_CTX`'s ex_data, so a
 /// context handed to C code keeps working after this object is released.
 public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unchecked Sendable {
   override package class var cType: CObjectType { .sslContext }
-
-  private let lock = CryptoLock()
-  // Guarded by `lock`.
-  private var inUse = false
 
   /// Builds a context from a configuration (`SSL_CTX_new` and the setters it implies).
   ///
@@ -26,6 +27,14 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
     let pointer = unsafe try ErrorQueue.call("SSL_CTX_new") { unsafe SSL_CTX_new(method) }
     unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
     try apply(configuration)
+  }
+
+  /// The context's lifecycle, in its ex_data.
+  private var lifecycle: ObjectLifecycle { unsafe ObjectLifecycle.of(context: pointer) }
+
+  /// Handing the context to C code freezes it against changes from Swift.
+  override package func willHandOver() {
+    lifecycle.markHandedOver()
   }
 
   // MARK: - Configuration
@@ -95,15 +104,26 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
   /// This is how our verification goes onto an `SSL_CTX` a C library made and owns, such as the
   /// one libcurl hands to `CURLOPT_SSL_CTX_FUNCTION`. Nothing is keyed by the pointer's address.
   ///
-  /// - Throws: ``UsageError`` once connections exist; ``InputError`` for a value OpenSSL refuses.
+  /// - Throws: ``UsageError`` once connections exist (made by anyone) or once the context was
+  ///   handed to C code; ``InputError`` for a value OpenSSL refuses.
   public func installVerification(_ configuration: TLSConfiguration) throws {
-    _ = try installVerificationState(configuration)
+    _ = try installVerificationState(configuration, door: .swift)
   }
 
-  private func installVerificationState(_ configuration: TLSConfiguration) throws -> TLSContextState {
-    guard !lock.withLock({ inUse }) else {
-      throw UsageError("the SSL_CTX has connections; OpenSSL does not synchronise changes with running handshakes")
-    }
+  /// Installs verification on behalf of the C API (`install_pins` and friends), which C code calls
+  /// on a context it holds: refused once connections exist.
+  package func installVerification(_ configuration: TLSConfiguration, door: ObjectLifecycle.Door) throws {
+    _ = try installVerificationState(configuration, door: door)
+  }
+
+  private func installVerificationState(
+    _ configuration: TLSConfiguration, door: ObjectLifecycle.Door = .swift
+  ) throws -> TLSContextState {
+    // The whole change under the context's lock: a connection made meanwhile waits, then sees it.
+    try lifecycle.change("SSL_CTX_set_verify", door: door) { try installVerificationUnlocked(configuration) }
+  }
+
+  private func installVerificationUnlocked(_ configuration: TLSConfiguration) throws -> TLSContextState {
     let store: X509Store
     switch configuration.trust {
     case .system: store = try X509Store.system
@@ -113,7 +133,7 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
       for anchor in anchors { try store.add(anchor) }
     }
     store.freeze()
-    unsafe SSL_CTX_set1_cert_store(pointer, store.pointer)
+    store.withUnsafePointer { unsafe SSL_CTX_set1_cert_store(pointer, $0.raw) }
     if configuration.role == .server, configuration.peerVerification != .none {
       // Name the acceptable issuers in the certificate request; not the whole system store.
       if case .system = configuration.trust {
@@ -142,8 +162,12 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
     policy.ipAddress = nil
     policy.email = nil
     unsafe try policy.apply(to: SSL_CTX_get0_param(pointer))
+    // Sessions are bound to this policy: every SSL made from the context takes the binding when it
+    // is made (TLSContextState's ex_data callback), so a server resumes only sessions made under
+    // it, and SSLs that C code makes carry it too.
     let state = TLSContextState(
-      configuration: configuration, verifyMode: mode, asynchronousChainPolicy: configuration.asynchronousChainPolicy)
+      configuration: configuration, verifyMode: mode, asynchronousChainPolicy: configuration.asynchronousChainPolicy,
+      store: store)
     unsafe TLSContextState.slot.set(pointer, state)
     // A client's staple policy goes with its verification (also onto contexts C code made).
     if state.requestsStatus {
@@ -168,16 +192,6 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
     _ = unsafe SSL_CTX_set_num_tickets(pointer, sessions.resumption ? sessions.ticketCount : 0)
     if !sessions.resumption || !sessions.statelessTickets {
       _ = unsafe SSL_CTX_set_options(pointer, oo_SSL_OP_NO_TICKET())
-    }
-    // A session id context per verification policy: a session made under one client
-    // authentication policy is not resumed under another.
-    let policy = [
-      "\(configuration.peerVerification)", "\(configuration.verification.flags.rawValue)",
-      "\(configuration.verification.pins?.description ?? "")", "\(ObjectIdentifier(self))",
-    ].joined(separator: "|")
-    let digest = SPKIPin.sha256(Array(policy.utf8))
-    try check("SSL_CTX_set_session_id_context", "session id context") {
-      unsafe SSL_CTX_set_session_id_context(pointer, digest, UInt32(min(digest.count, Int(SSL_MAX_SID_CTX_LENGTH))))
     }
   }
 
@@ -206,11 +220,12 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
 
   /// Marks the context as in use: from now on it cannot be changed.
   func markInUse() {
-    lock.withLock { inUse = true }
+    lifecycle.markInUse()
   }
 
-  /// Whether a connection has been made from this context (it can no longer be changed).
-  public var isInUse: Bool { lock.withLock { inUse } }
+  /// Whether a connection has been made from this context, by anyone (it can no longer be
+  /// changed). Every wrapper of the same `SSL_CTX` sees the same answer.
+  public var isInUse: Bool { lifecycle.isInUse }
 
   /// Makes a connection (`SSL_new`) over memory buffers that the caller moves to and from the
   /// network (sans-I/O), or over a connected socket.
@@ -227,7 +242,8 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
     port: Int = 443,
     transport: SSLConnection.Transport = .memory
   ) throws -> SSLConnection {
-    let contextState = unsafe TLSContextState.slot.get(pointer)
+    // In use from now on, and the policy read under the same lock as every change.
+    let contextState = lifecycle.use { unsafe TLSContextState.slot.get(pointer) }
     if let contextState, contextState.role == .client, contextState.hostNameRequirement == .required,
       contextState.verifyMode != SSL_VERIFY_NONE, serverName == nil
     {
@@ -235,7 +251,6 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
         "a client connection must name the server it verifies (serverName:); to connect without a name check, "
           + "the configuration must say hostNameRequirement = .insecureNone")
     }
-    markInUse()
     return try SSLConnection(
       context: self, contextState: contextState, serverName: serverName, port: port, transport: transport)
   }

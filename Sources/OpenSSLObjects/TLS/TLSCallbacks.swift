@@ -12,8 +12,9 @@ import COpenSSLFull
 // address.
 
 /// `SSL_CTX_set_cert_verify_callback`: runs OpenSSL's full verification (`X509_verify_cert`,
-/// which calls the verify callbacks), then the pins, the chain policy and the asynchronous
-/// policy. It never replaces OpenSSL's checks; it can only reject further.
+/// which calls the verify callbacks), then the host name requirement (for an `SSL` C code made
+/// from one of our contexts), the pins, the chain policy and the asynchronous policy. It never
+/// replaces OpenSSL's checks; it can only reject further.
 let certVerifyTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32 = { context, _ in
   guard let context = unsafe context else { return 0 }
   let index = SSL_get_ex_data_X509_STORE_CTX_idx()
@@ -31,18 +32,28 @@ let certVerifyTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointe
     return 0
   }
   guard status == 1, unsafe X509_STORE_CTX_get_error(context) == X509_V_OK else { return 0 }
+  if let profile = state.context.verification.profile, let refusal = unsafe profile.violation(context: context) {
+    unsafe X509_STORE_CTX_set_error(context, X509_V_ERR_APPLICATION_VERIFICATION)
+    verification.failure = refusal
+    return 0
+  }
   let isClient = unsafe SSL_is_server(ssl) == 0
+  func fail(_ error: VerificationError) -> Int32 {
+    unsafe X509_STORE_CTX_set_error(context, X509_V_ERR_APPLICATION_VERIFICATION)
+    verification.failure = error
+    return 0
+  }
+  // A context that requires a host name requires it of every SSL made from it, also by C code's
+  // SSL_new: only a name set for the certificate check counts, not SNI.
+  if isClient, state.context.hostNameRequirement == .required, unsafe !namesPeer(ssl) {
+    return unsafe fail(VerificationError(noHostNameFor: X509StoreContextView.chain(of: context)))
+  }
   // The chain as Swift values only for what reads it: a handshake without pins or chain
   // policies retains and wraps nothing.
   guard state.pins != nil || state.chainPolicy != nil || (state.asynchronousChainPolicy != nil && isClient) else {
     return 1
   }
   let chain = unsafe X509StoreContextView.chain(of: context)
-  func fail(_ error: VerificationError) -> Int32 {
-    unsafe X509_STORE_CTX_set_error(context, X509_V_ERR_APPLICATION_VERIFICATION)
-    verification.failure = error
-    return 0
-  }
   if let pins = state.pins, !pins.isSatisfied(by: chain) {
     return fail(VerificationError(pinsUnsatisfied: pins, chain: chain))
   }
@@ -74,6 +85,16 @@ let certVerifyTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointe
     }
   }
   return 1
+}
+
+/// Whether an `SSL` checks the peer's certificate for a name: a host (`SSL_set1_host`,
+/// `X509_VERIFY_PARAM_set1_host`) or an IP address (`X509_VERIFY_PARAM_set1_ip`).
+private func namesPeer(_ ssl: OpaquePointer) -> Bool {
+  guard let param = unsafe SSL_get0_param(ssl) else { return false }
+  if unsafe X509_VERIFY_PARAM_get0_host(param, 0) != nil { return true }
+  guard let address = unsafe X509_VERIFY_PARAM_get1_ip_asc(param) else { return false }
+  unsafe oo_OPENSSL_free(address)
+  return true
 }
 
 /// `SSL_CTX_set_keylog_callback`: one NSS key log line, without its newline.
@@ -138,13 +159,20 @@ let clientHelloTrampoline:
       else { return 1 }
       chosen.markInUse()
       guard unsafe SSL_set_SSL_CTX(ssl, chosen.pointer) != nil else { return 0 }
-      unsafe SSL_set_verify(ssl, chosenState.verifyMode, verifyTrampoline)
+      // A connection with a policy of its own keeps verifying, as it did before the switch.
+      let mode =
+        state.overridden.isEmpty || chosenState.verifyMode != SSL_VERIFY_NONE
+        ? chosenState.verifyMode : SSL_VERIFY_PEER
+      unsafe SSL_set_verify(ssl, mode, verifyTrampoline)
       let param = unsafe SSL_get0_param(ssl)
       let saved = unsafe X509_VERIFY_PARAM_get_inh_flags(param)
       _ = unsafe X509_VERIFY_PARAM_set_inh_flags(param, UInt32(X509_VP_FLAG_OVERWRITE | X509_VP_FLAG_RESET_FLAGS))
       _ = unsafe X509_VERIFY_PARAM_inherit(param, SSL_CTX_get0_param(chosen.pointer))
       _ = unsafe X509_VERIFY_PARAM_set_inh_flags(param, saved)
       state.adopt(chosenState)
+      // Resumption is decided after this callback: sessions must match the chosen policy.
+      let context = state.sessionIDContext
+      _ = unsafe SSL_set_session_id_context(ssl, context, UInt32(context.count))
       return 1
     } catch {
       state.store(error)
@@ -200,9 +228,12 @@ let alpnSelectTrampoline:
 /// policy. Returns 1: the session's reference is ours.
 let newSessionTrampoline: @convention(c) (OpaquePointer?, OpaquePointer?) -> Int32 = { ssl, session in
   guard let ssl = unsafe ssl, let session = unsafe session, let state = unsafe TLSConnectionState.find(ssl),
-    let cache = state.context.sessionCache,
-    let key = state.sessionKey
+    let cache = state.context.sessionCache, let name = state.serverName
   else { return 0 }
+  let key = state.sessionKey
+  // The name the session was made for goes with it (also into its DER encoding), so that
+  // SSLConnection.setSession can say when it is offered for another one.
+  _ = ErrorQueue.isolated { _ in unsafe SSL_SESSION_set1_hostname(session, name) }
   if let deadline = state.sessionDeadline {
     // A resumed session skips the revocation check: it lives no longer than the answer checked.
     let remaining = unsafe Int(deadline.timeIntervalSince1970) - Int(SSL_SESSION_get_time(session))

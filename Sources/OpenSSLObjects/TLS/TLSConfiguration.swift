@@ -70,8 +70,12 @@ public enum PeerVerification: Sendable, Hashable {
   /// (`SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT`).
   case requireClientCertificate
   /// Do not verify (`SSL_VERIFY_NONE`). The peer's certificate and chain stay readable. A pin, a
-  /// verify callback, a chain policy or a host name turns verification back on, since OpenSSL
-  /// ignores their verdicts under `SSL_VERIFY_NONE`.
+  /// verify callback, a chain policy (synchronous or asynchronous) turns verification back on,
+  /// since OpenSSL ignores their verdicts under `SSL_VERIFY_NONE`; so does a client connection's
+  /// server name while the host name is required (the default
+  /// ``TLSConfiguration/HostNameRequirement/required``). With
+  /// ``TLSConfiguration/HostNameRequirement/insecureNone`` as well, a server name is only sent as
+  /// SNI and nothing is verified.
   case none
 }
 
@@ -96,8 +100,18 @@ public struct TLSConfiguration: Sendable {
   /// Whether a client connection must name the server it verifies.
   public enum HostNameRequirement: Sendable, Hashable {
     /// Every connection names the server (a DNS name or an IP address), and the certificate is
-    /// checked for it by OpenSSL (`SSL_set1_host`, `X509_VERIFY_PARAM_set1_ip_asc`).
+    /// checked for it by OpenSSL (`SSL_set1_host`, `X509_VERIFY_PARAM_set1_ip_asc`). This holds
+    /// for `SSL`s that C code makes from the context too: a handshake whose `SSL` has no host or
+    /// IP address set for the check (`SSL_set1_host`, `X509_VERIFY_PARAM_set1_host`,
+    /// `X509_VERIFY_PARAM_set1_ip`; SNI alone does not count) fails with a ``VerificationError``
+    /// that says so.
     case required
+    /// Connections may omit the name, because the code that makes them checks the peer's name
+    /// itself once the handshake is done: libcurl does (`CURLOPT_SSL_VERIFYHOST`) on the
+    /// `SSL_CTX` it hands to `CURLOPT_SSL_CTX_FUNCTION`, and never sets a host on the `SSL`. A
+    /// name given is still checked. Use it only when that code really checks: otherwise it is
+    /// ``insecureNone``.
+    case checkedByCaller
     /// Connections may omit the name; then no name is checked. Insecure: any certificate from a
     /// trusted CA passes.
     case insecureNone
@@ -204,8 +218,11 @@ public struct TLSConfiguration: Sendable {
     + "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
     + "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384"
 
-  /// Whether anything in the configuration needs the peer verified, whatever the mode says.
+  /// Whether anything in the configuration needs the peer verified, whatever the mode says: a
+  /// pin, a callback or a chain policy, synchronous or not, means nothing unless verification runs
+  /// (under `SSL_VERIFY_NONE` OpenSSL ignores every verdict).
   var needsVerification: Bool {
     verification.pins != nil || verification.verifyCallback != nil || verification.chainPolicy != nil
+      || asynchronousChainPolicy != nil
   }
 }

@@ -7,7 +7,8 @@ import COpenSSLFull
 #endif
 
 /// A context's Swift side, in the `SSL_CTX`'s ex_data: it lives exactly as long as the
-/// `SSL_CTX`, also when C code holds the context after the Swift object is gone. Immutable.
+/// `SSL_CTX`, also when C code holds the context after the Swift object is gone. Immutable (its
+/// session binding is made on first use, once).
 final class TLSContextState: Sendable {
   let role: TLSConfiguration.Role
   let verification: VerificationPolicy
@@ -27,10 +28,16 @@ final class TLSContextState: Sendable {
   /// Client: the revocation policy and the staple callback.
   let revocation: RevocationPolicy
   let stapleCallback: StapleCallback?
+  /// What sessions made under this context's policy are bound to, made when the first connection
+  /// needs it (a context that never connects pays nothing for it).
+  private let binding: ContextBinding
+
+  /// - Parameter store: the store the context verifies with, for the trust's identity.
   init(
     configuration: TLSConfiguration,
     verifyMode: Int32,
-    asynchronousChainPolicy: AsynchronousChainPolicy?
+    asynchronousChainPolicy: AsynchronousChainPolicy?,
+    store: X509Store
   ) {
     role = configuration.role
     verification = configuration.verification
@@ -45,7 +52,33 @@ final class TLSContextState: Sendable {
     staple = configuration.ocspStaple
     revocation = configuration.revocation
     stapleCallback = configuration.stapleCallback
+    binding = ContextBinding(configuration: configuration, verifyMode: verifyMode, store: store)
+    TLSContextState.bindingNewConnections
   }
+
+  /// The canonical text of every value that decides what the context's verification accepts
+  /// (see ``SessionBinding``).
+  var policyIdentityText: String { binding.made.text }
+
+  /// ``RevocationPolicy/token`` of ``revocation``.
+  var revocationToken: String { binding.made.revocationToken }
+
+  /// The session id context of the context's own connections: what server connections without
+  /// policies of their own, and `SSL`s that C code makes from the context, bind their sessions to.
+  var sessionIDContext: [UInt8] { binding.made.sessionIDContext }
+
+  /// The session id context and cache key of a client connection without a policy of its own,
+  /// made once per revocation policy, server name and port.
+  func clientBinding(revocationToken: String, serverName: String, port: Int) -> ([UInt8], String) {
+    binding.client(revocationToken: revocationToken, serverName: serverName, port: port)
+  }
+
+  /// Registers an ex_data "new" callback for `SSL`: every `SSL` made from a context of ours, by
+  /// Swift or by C code's `SSL_new`, gets the context's session id context before it can make or
+  /// resume a session.
+  private static let bindingNewConnections: Void = {
+    _ = unsafe CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, nil, bindNewConnection, nil, nil)
+  }()
 
   /// Whether clients of this context ask for a staple (and run the revocation policy).
   var requestsStatus: Bool { role == .client && (revocation.isEnabled || stapleCallback != nil) }
@@ -53,6 +86,128 @@ final class TLSContextState: Sendable {
   static let slot = unsafe ExDataSlot<TLSContextState>(
     classIndex: CRYPTO_EX_INDEX_SSL_CTX, get: { unsafe SSL_CTX_get_ex_data($0, $1) },
     set: { unsafe SSL_CTX_set_ex_data($0, $1, $2) })
+}
+
+/// What a resumable session is bound to, so that no resumption skips a check the full handshake
+/// of the same connection would run: a resumed session skips certificate verification, pins,
+/// callbacks, chain policies and the revocation check.
+///
+/// A context's policy identity is the canonical text of every value that decides what its verification
+/// accepts (role, verify mode, trust anchors, flags, purpose, depth, time, security level, host
+/// flags, pins, host name requirement, revocation policy), so that contexts with equal policies
+/// share sessions, also across processes (a session stored with `i2d_SSL_SESSION`); where
+/// closures take part (callbacks, chain policies, an asynchronous policy, a staple callback),
+/// which cannot be compared, it also holds a random part made once per policy. Trust given as a
+/// store of ours is identified by that store's own random identity, never its address.
+enum SessionBinding {
+  /// SHA-256 over the parts, each prefixed with its length: 32 bytes, `SSL_MAX_SID_CTX_LENGTH`.
+  static func digest(_ parts: [String]) -> [UInt8] {
+    SPKIPin.sha256(Array(parts.map { "\($0.utf8.count):\($0)" }.joined(separator: "|").utf8))
+  }
+
+  static func hex(_ bytes: [UInt8]) -> String {
+    var text: [UInt8] = []
+    text.reserveCapacity(bytes.count * 2)
+    for byte in bytes {
+      text.append(hexDigits[Int(byte >> 4)])
+      text.append(hexDigits[Int(byte & 0x0F)])
+    }
+    return String(decoding: text, as: UTF8.self)
+  }
+
+  private static let hexDigits = Array("0123456789abcdef".utf8)
+
+  /// The identity of a context's trust anchors.
+  static func trustIdentity(_ trust: TrustAnchors, store: X509Store) -> String {
+    switch trust {
+    case .system: return "system"
+    case .store: return "store:" + hex(store.lifecycleIdentity)
+    case .certificates(let anchors):
+      return "certificates:" + anchors.map { hex(SPKIPin.sha256($0.derEncoded)) }.sorted().joined(separator: ",")
+    }
+  }
+
+  /// Made once per policy; only integers and literals are turned into text (no reflection).
+  static func contextIdentity(_ configuration: TLSConfiguration, verifyMode: Int32, trust: String) -> String {
+    let policy = configuration.verification
+    let hostName: String
+    switch configuration.hostNameRequirement {
+    case .required: hostName = "required"
+    case .checkedByCaller: hostName = "caller"
+    case .insecureNone: hostName = "none"
+    }
+    var parts = [
+      configuration.role == .client ? "client" : "server", String(verifyMode), trust, String(policy.flags.rawValue),
+      String(policy.purpose?.rawValue ?? 0), String(policy.maximumDepth ?? -1),
+      policy.time.map { String(Int64(($0.timeIntervalSince1970 * 1000).rounded(.down))) } ?? "now",
+      String(policy.authenticationLevel ?? -1), String(policy.hostFlags.rawValue), policy.pins?.description ?? "",
+      hostName, configuration.role == .client ? configuration.revocation.token : "", policy.profile?.identity ?? "",
+    ]
+    let closures =
+      policy.verifyCallback != nil || policy.chainPolicy != nil || configuration.asynchronousChainPolicy != nil
+      || configuration.stapleCallback != nil
+    if closures { parts.append("closures=\(UInt64.random(in: 0...UInt64.max))-\(UInt64.random(in: 0...UInt64.max))") }
+    return parts.map { "\($0.utf8.count):\($0)" }.joined(separator: "|")
+  }
+}
+
+/// A context's session binding, made once, on first use.
+private final class ContextBinding: @unchecked Sendable {
+  private let configuration: TLSConfiguration
+  private let verifyMode: Int32
+  private let store: X509Store
+  private let lock = CryptoLock()
+  // Guarded by `lock`.
+  private var cached: (text: String, revocationToken: String, sessionIDContext: [UInt8])?
+  private var clients: [String: ([UInt8], String)] = [:]
+
+  init(configuration: TLSConfiguration, verifyMode: Int32, store: X509Store) {
+    self.configuration = configuration
+    self.verifyMode = verifyMode
+    self.store = store
+  }
+
+  /// A client connection's binding (see ``TLSConnectionState/rebind()``), kept for the next
+  /// connection to the same server; at most 1,024 kept.
+  func client(revocationToken: String, serverName: String, port: Int) -> ([UInt8], String) {
+    let key = revocationToken + "|" + serverName + "|" + String(port)
+    if let found = lock.withLock({ clients[key] }) { return found }
+    let parts = [made.text, "override=", revocationToken, serverName, String(port)]
+    let context = SessionBinding.digest(parts)
+    let binding = (context, SessionBinding.hex(context))
+    lock.withLock {
+      if clients.count >= 1_024 { clients.removeAll(keepingCapacity: true) }
+      clients[key] = binding
+    }
+    return binding
+  }
+
+  var made: (text: String, revocationToken: String, sessionIDContext: [UInt8]) {
+    lock.withLock {
+      if let cached { return cached }
+      let trust = SessionBinding.trustIdentity(configuration.trust, store: store)
+      let text = SessionBinding.contextIdentity(configuration, verifyMode: verifyMode, trust: trust)
+      let made = (text, configuration.revocation.token, SessionBinding.digest([text]))
+      cached = made
+      return made
+    }
+  }
+}
+
+/// `CRYPTO_EX_new` for `SSL`: an `SSL` made from one of our contexts takes its session binding.
+private func bindNewConnection(
+  _ parent: UnsafeMutableRawPointer?,
+  _ pointer: UnsafeMutableRawPointer?,
+  _ data: UnsafeMutablePointer<CRYPTO_EX_DATA>?,
+  _ index: Int32,
+  _ argl: Int,
+  _ argp: UnsafeMutableRawPointer?
+) {
+  guard let parent = unsafe parent else { return }
+  let ssl = OpaquePointer(parent)
+  guard let context = unsafe SSL_get_SSL_CTX(ssl), let state = unsafe TLSContextState.slot.get(context) else { return }
+  let binding = state.sessionIDContext
+  _ = unsafe SSL_set_session_id_context(ssl, binding, UInt32(binding.count))
 }
 
 /// An asynchronous chain policy (client only): runs after OpenSSL's verification without
@@ -123,46 +278,83 @@ final class TLSConnectionState: @unchecked Sendable {
   var keyLog: (@Sendable (String) -> Void)?
   var verification: VerificationState
   var storedError: (any Error)?
-  var sessionKey: String?
   var port = 443
   var pendingVerification: PendingVerification?
   var serverName: String?
-  /// Changes whenever the connection replaces a verification setting of its context, so that
-  /// sessions made under one policy are never resumed under another.
-  var policyToken = "context"
+  /// The verification settings this connection replaced (they stay its own after an SNI switch).
+  var overridden: Set<PolicyPart> = []
+  /// Set anew whenever the connection replaces a verification setting of its context: closures
+  /// cannot be compared, so a connection with a policy of its own binds its sessions to it alone.
+  var overrideToken: String?
   /// Set when a verification setting changed after the handshake had begun (see
   /// ``SSLConnection/setVerifyCallback(_:)``).
   var policyChangedDuringHandshake = false
-  var revocation: RevocationPolicy
+  /// The client's revocation policy; ``revocationToken`` follows it.
+  var revocation: RevocationPolicy {
+    didSet { revocationToken = revocation.token }
+  }
+  /// ``RevocationPolicy/token`` of ``revocation``, made when it changes.
+  private(set) var revocationToken: String
   var stapleCallback: StapleCallback?
   /// What the revocation check found during the handshake.
   var revocationReport: RevocationReport?
   /// Until when a session of this connection may be resumed (the checked response's validity).
   var sessionDeadline: Date?
 
-  /// The key of client sessions: host, port, the verification policy and the revocation policy
-  /// (a staple requirement included).
-  func sessionKey(name: String, port: String) -> String {
-    "\(name):\(port)|\(policyToken)|\(revocation.token)|\(stapleCallback == nil ? "" : "callback")"
+  /// A verification setting a connection can replace.
+  enum PolicyPart: Hashable {
+    case verifyCallback, pins, chainPolicy
+  }
+
+  /// The session id context of this connection (`SSL_set_session_id_context`): the digest of the
+  /// context's policy identity, the connection's own policy, and on a client its revocation
+  /// policy, server name and port. Sessions carry it; OpenSSL resumes a session on a server only
+  /// when it matches, and a client offers only sessions made under the same one. Made again by
+  /// ``rebind()`` whenever one of those changes.
+  private(set) var sessionIDContext: [UInt8] = []
+
+  /// The key of this client's sessions in its context's cache.
+  private(set) var sessionKey = ""
+
+  /// Makes ``sessionIDContext`` (and ``sessionKey``) again from the current policy.
+  func rebind() {
+    switch (context.role, overrideToken) {
+    case (.server, nil):
+      sessionIDContext = context.sessionIDContext
+    case (.client, nil):
+      // The usual case, a client without a policy of its own: made once per server and kept.
+      (sessionIDContext, sessionKey) = context.clientBinding(
+        revocationToken: revocationToken, serverName: serverName ?? "", port: port)
+    case (let role, let override?):
+      var parts = [context.policyIdentityText, "override=" + override]
+      if role == .client { parts += [revocationToken, serverName ?? "", String(port)] }
+      sessionIDContext = SessionBinding.digest(parts)
+      sessionKey = role == .client ? SessionBinding.hex(sessionIDContext) : ""
+    }
   }
 
   init(context: TLSContextState) {
     self.context = context
     verification = VerificationState(callbacks: [], purpose: context.verification.purpose)
     revocation = context.revocation
+    revocationToken = context.revocationToken
     stapleCallback = context.stapleCallback
     adopt(context)
+    // What SSL_new copied from the context; a connection of ours binds itself further.
+    sessionIDContext = context.sessionIDContext
   }
 
   /// Takes the policy of a context: when the connection is made, and again after an SNI switch
-  /// (a server's switch leaves the client-side revocation settings alone).
+  /// (a server's switch leaves the client-side revocation settings alone, and the settings the
+  /// connection replaced stay its own).
   func adopt(_ context: TLSContextState) {
     self.context = context
-    verifyCallback = context.verification.verifyCallback
-    pins = context.verification.pins
-    chainPolicy = context.verification.chainPolicy
+    if !overridden.contains(.verifyCallback) { verifyCallback = context.verification.verifyCallback }
+    if !overridden.contains(.pins) { pins = context.verification.pins }
+    if !overridden.contains(.chainPolicy) { chainPolicy = context.verification.chainPolicy }
     asynchronousChainPolicy = context.asynchronousChainPolicy
     keyLog = context.keyLog
+    if !sessionIDContext.isEmpty { rebind() }
   }
 
   /// Records the first error a callback raised.

@@ -94,6 +94,8 @@ public struct VerificationError: Error, Sendable, CustomStringConvertible {
   public let rejectionReason: String?
   /// The explanation, built from the facts of the case.
   public let explanation: String
+  /// The rule of a ``VerificationProfile`` that refused the chain, when a profile did.
+  public let profileRule: VerificationProfile.Rule?
 
   /// The symbolic name of the code, for example `"X509_V_ERR_HOSTNAME_MISMATCH"`.
   public var name: String { code.name }
@@ -153,6 +155,16 @@ public struct VerificationError: Error, Sendable, CustomStringConvertible {
       explanation: "No key of the verified chain matches a pin. Expected one of: \(pins). The chain has: \(found).")
   }
 
+  /// A client connection of a context that requires a host name was given none to check.
+  init(noHostNameFor chain: [X509Certificate]) {
+    self.init(
+      code: .applicationVerification, depth: 0, certificate: chain.first, chain: chain, rejectionReason: nil,
+      explanation:
+        "The connection names no host to check the certificate against, and its context requires one: set it with "
+        + "SSL_set1_host, X509_VERIFY_PARAM_set1_host or X509_VERIFY_PARAM_set1_ip before the handshake "
+        + "(a server name sent as SNI alone is not checked).")
+  }
+
   /// A chain policy rejected the verified chain.
   init(chainPolicyRejected reason: String, chain: [X509Certificate]) {
     self.init(
@@ -160,13 +172,14 @@ public struct VerificationError: Error, Sendable, CustomStringConvertible {
       explanation: "The chain policy rejected the verified chain: \(reason).")
   }
 
-  private init(
+  init(
     code: Code,
     depth: Int,
     certificate: X509Certificate?,
     chain: [X509Certificate],
     rejectionReason: String?,
-    explanation: String
+    explanation: String,
+    profileRule: VerificationProfile.Rule? = nil
   ) {
     self.code = code
     self.depth = depth
@@ -174,6 +187,7 @@ public struct VerificationError: Error, Sendable, CustomStringConvertible {
     self.chain = chain
     self.rejectionReason = rejectionReason
     self.explanation = explanation
+    self.profileRule = profileRule
   }
 }
 
@@ -189,11 +203,13 @@ extension VerificationError {
     let certificate: X509Certificate?
     let chain: [X509Certificate]
 
-    private var param: OpaquePointer { unsafe X509_STORE_CTX_get0_param(context) }
+    /// The context's parameters; `nil` for a context that was never initialised (C code can lend
+    /// one through a capsule).
+    private var param: OpaquePointer? { unsafe X509_STORE_CTX_get0_param(context) }
 
     /// The verification time: the one set, or now.
     var time: Date {
-      if unsafe X509_VERIFY_PARAM_get_flags(param) & UInt(X509_V_FLAG_USE_CHECK_TIME) != 0 {
+      if let param = unsafe param, unsafe X509_VERIFY_PARAM_get_flags(param) & UInt(X509_V_FLAG_USE_CHECK_TIME) != 0 {
         return unsafe Date(timeIntervalSince1970: TimeInterval(X509_VERIFY_PARAM_get_time(param)))
       }
       return Date()
@@ -221,6 +237,10 @@ extension VerificationError {
     }
 
     func explanation() -> String {
+      guard unsafe param != nil else {
+        return "The X509_STORE_CTX was never set up for a verification (X509_STORE_CTX_init), so nothing explains "
+          + "\(code.name) (\(code.message))."
+      }
       let verificationTime = Self.rfc3339(time)
       switch code {
       case .certificateHasExpired:

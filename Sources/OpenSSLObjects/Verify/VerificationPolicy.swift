@@ -143,6 +143,10 @@ public struct VerificationPolicy: Sendable {
   public var verifyCallback: VerifyCallback?
   /// A policy over the verified chain (runs after pins).
   public var chainPolicy: ChainPolicy?
+  /// Rules the verified chain must also satisfy, checked right after OpenSSL's verification
+  /// succeeded and before pins (``VerificationProfile/webPKI(publicSuffixes:)``, whose rules are
+  /// those of a TLS server's chain); `nil`, the default, is raw OpenSSL.
+  public var profile: VerificationProfile?
 
   /// A policy with OpenSSL's defaults and the store's settings.
   public init() {}

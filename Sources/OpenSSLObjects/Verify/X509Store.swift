@@ -18,33 +18,43 @@ import COpenSSLFull
 ///
 /// Configure, then use. OpenSSL does not lock `X509_STORE_set_flags`, `X509_STORE_set1_param` or
 /// the verify callback against verifications running on other threads, so once a store is in use
-/// (a verification ran with it, a TLS context took it, or its pointer was handed over) every
-/// change throws ``UsageError``: a change means a new store. Hashed-directory lookups cache CRLs,
-/// so refreshing CRLs means a new store too.
+/// (a verification was set up with it, by us or by C code; a TLS context took it) or was handed
+/// to C code (``OpenSSLReferenceCounted/retainedPointer()``, a capsule), every change throws
+/// ``UsageError``: a change means a new store. Hashed-directory lookups cache CRLs, so refreshing
+/// CRLs means a new store too.
+///
+/// That state belongs to the `X509_STORE` itself (its ex_data), not to this wrapper: a second
+/// wrapper made with `init(retaining:)`, or a capsule, sees the same. Adopting or retaining a store
+/// that C code made does not freeze it.
 ///
 /// Owns exactly one `X509_STORE` reference (`X509_STORE_free`). Doors: adopt, borrow, retain
-/// (`X509_STORE_up_ref`) and hand over. Changes and freezing are serialised by a lock, hence
-/// `Sendable`.
+/// (`X509_STORE_up_ref`) and hand over. Changes and freezing are serialised by the store's lock,
+/// hence `Sendable`.
 public final class X509Store: OpenSSLObjectBase, OpenSSLReferenceCounted, @unchecked Sendable {
   override package class var cType: CObjectType { .x509Store }
 
-  private let lock = CryptoLock()
-  // Guarded by `lock`.
-  private var frozen = false
-
   /// Adopts an `X509_STORE` (the shared mechanism behind ``OpenSSLObject/init(takingOwnershipOf:)``).
-  ///
-  /// A store that came from elsewhere may be shared by C code: it starts frozen, since changing
-  /// it behind the C code's back is not ours to do.
   package required init(adopting pointer: OpaquePointer) {
-    frozen = true
     unsafe super.init(adopting: pointer)
   }
 
   /// An empty store (`X509_STORE_new`) that trusts nothing until certificates are added.
   public init() {
     unsafe super.init(adopting: X509_STORE_new()!)
-    unsafe X509Store.installTrampoline(pointer)
+    unsafe X509_STORE_set_verify_cb(pointer, verifyTrampoline)
+    // Made now, before the store can be shared: its ex_data is only read from then on.
+    _ = lifecycle
+  }
+
+  /// The store's lifecycle, in its ex_data.
+  private var lifecycle: ObjectLifecycle { unsafe ObjectLifecycle.of(store: pointer) }
+
+  /// The store's random identity (never its address), for what is keyed by store.
+  package var lifecycleIdentity: [UInt8] { lifecycle.identity }
+
+  /// Handing the store to C code freezes it.
+  override package func willHandOver() {
+    lifecycle.markHandedOver()
   }
 
   // MARK: - The operating system's trust store
@@ -149,12 +159,27 @@ public final class X509Store: OpenSSLObjectBase, OpenSSLReferenceCounted, @unche
 
   /// Sets the store's verification callback (`X509_STORE_set_verify_cb`), or removes it with
   /// `nil`. The closure lives in the store's ex_data, exactly as long as the `X509_STORE`;
-  /// replacing it frees the old one. It runs before any callback of a verification, TLS context
-  /// or connection (see ``VerifyCallback``).
+  /// replacing it frees the old one, which no verification can be running since the store is not
+  /// in use. It runs before any callback of a verification, TLS context or connection (see
+  /// ``VerifyCallback``).
+  ///
+  /// - Throws: ``UsageError`` if the store is in use or handed over, or if C code gave the store a
+  ///   verify callback of its own, which ours would replace.
   public func setVerifyCallback(_ callback: VerifyCallback?) throws {
-    try mutate("X509_STORE_set_ex_data") {
-      unsafe VerificationState.storeCallbacks.set(pointer, callback.map { ExDataBox($0) }) ? 1 : 0
+    try mutate("X509_STORE_set_verify_cb") {
+      let current = unsafe X509_STORE_get_verify_cb(pointer)
+      if let current = unsafe current, unsafe !isTrampoline(current) {
+        throw UsageError(
+          "the X509_STORE has a C verify callback of its own (X509_STORE_set_verify_cb), which ours would replace")
+      }
+      unsafe X509_STORE_set_verify_cb(pointer, verifyTrampoline)
+      return unsafe VerificationState.storeCallbacks.set(pointer, callback.map { ExDataBox($0) }) ? 1 : 0
     }
+  }
+
+  private func isTrampoline(_ callback: X509_STORE_CTX_verify_cb) -> Bool {
+    unsafe unsafeBitCast(callback, to: UnsafeRawPointer.self)
+      == unsafeBitCast(verifyTrampoline, to: UnsafeRawPointer.self)
   }
 
   // MARK: - Reading
@@ -170,8 +195,10 @@ public final class X509Store: OpenSSLObjectBase, OpenSSLReferenceCounted, @unche
     unsafe objects(certificates: false).compactMap { unsafe try? X509CRL(retaining: OpenSSLPointer($0)) }
   }
 
-  /// Whether the store is in use and can no longer be changed.
-  public var isFrozen: Bool { lock.withLock { frozen } }
+  /// Whether the store can no longer be changed from Swift: it is in use (a verification was set
+  /// up with it, by anyone, or a TLS context took it) or was handed to C code. Every wrapper of
+  /// the same `X509_STORE` sees the same answer.
+  public var isFrozen: Bool { lifecycle.isInUse || lifecycle.isHandedOver }
 
   private func objects(certificates: Bool) -> [OpaquePointer] {
     _ = unsafe X509_STORE_lock(pointer)
@@ -186,26 +213,15 @@ public final class X509Store: OpenSSLObjectBase, OpenSSLReferenceCounted, @unche
   // MARK: - Freezing
 
   /// Marks the store as in use: from now on it cannot be changed. Verifications and TLS
-  /// contexts do this when they take the store; handing the pointer over does it too.
+  /// contexts do this when they take the store (OpenSSL's `X509_STORE_CTX_init` marks it too).
   package func freeze() {
-    lock.withLock { frozen = true }
+    lifecycle.markInUse()
   }
 
-  /// Hands over a new reference for C code; the store is frozen, as C code may now use it.
-  public func retainedPointerFreezing() throws(OpenSSLError) -> OpenSSLPointer<X509Store> {
-    freeze()
-    return try retainedPointer()
-  }
-
-  private func mutate(_ operation: String, input: String? = nil, _ body: () -> Int32) throws {
-    try lock.withLock { () throws in
-      if frozen {
-        throw UsageError(
-          "the X509_STORE is in use (by a verification, a TLS context or C code) and OpenSSL does not lock "
-            + "changes against running verifications: make a new store instead of changing this one (\(operation))")
-      }
-      try ErrorQueue.isolated { scope throws(InputError) in
-        guard body() == 1 else {
+  private func mutate(_ operation: String, input: String? = nil, _ body: () throws -> Int32) throws {
+    try lifecycle.change(operation) { () throws in
+      try ErrorQueue.isolated { scope throws in
+        guard try body() == 1 else {
           let error = scope.failure(operation)
           throw InputError(
             .malformed, object: "trust store", source: input.map { "file \($0)" } ?? operation,
@@ -226,9 +242,4 @@ public final class X509Store: OpenSSLObjectBase, OpenSSLReferenceCounted, @unche
     }
   }
 
-  /// The store-level callback trampoline, so that C code verifying with this store directly still
-  /// runs its Swift callback (`X509_STORE_set_verify_cb`).
-  private static func installTrampoline(_ store: OpaquePointer) {
-    unsafe X509_STORE_set_verify_cb(store, verifyTrampoline)
-  }
 }

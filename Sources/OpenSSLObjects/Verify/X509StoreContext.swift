@@ -27,6 +27,7 @@ public final class X509StoreContext: OpenSSLObjectBase, OpenSSLObject {
   private var verified = false
   private var chainPolicy: ChainPolicy?
   private var pins: PinSet?
+  private var profile: VerificationProfile?
 
   /// Prepares the verification of `certificate` against `store`, with `untrusted` certificates
   /// to build the chain from (`X509_STORE_CTX_new`, `X509_STORE_CTX_init`), under `policy`.
@@ -62,6 +63,7 @@ public final class X509StoreContext: OpenSSLObjectBase, OpenSSLObject {
     unsafe X509_STORE_CTX_set_verify_cb(pointer, verifyTrampoline)
     chainPolicy = policy.chainPolicy
     pins = policy.pins
+    profile = policy.profile
   }
 
   /// Adopts an `X509_STORE_CTX` (the shared mechanism behind ``OpenSSLObject/init(takingOwnershipOf:)``).
@@ -78,7 +80,8 @@ public final class X509StoreContext: OpenSSLObjectBase, OpenSSLObject {
     unsafe oo_sk_X509_pop_free(untrustedStack)
   }
 
-  /// Runs OpenSSL's verification (`X509_verify_cert`), then the pins and the chain policy.
+  /// Runs OpenSSL's verification (`X509_verify_cert`), then the profile's rules, the pins and the
+  /// chain policy.
   ///
   /// - Returns: the verified chain, leaf first, and the errors callbacks accepted.
   /// - Throws: ``VerificationError`` (with OpenSSL's code, depth and an explanation), the error
@@ -92,6 +95,7 @@ public final class X509StoreContext: OpenSSLObjectBase, OpenSSLObject {
     guard status == 1, unsafe X509_STORE_CTX_get_error(pointer) == X509_V_OK else {
       throw unsafe state?.failure ?? VerificationError(context: pointer)
     }
+    if let profile, let refusal = unsafe profile.violation(context: pointer) { throw refusal }
     let chain = self.chain
     if let pins, !pins.isSatisfied(by: chain) {
       throw VerificationError(pinsUnsatisfied: pins, chain: chain)
