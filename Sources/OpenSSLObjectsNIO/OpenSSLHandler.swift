@@ -302,7 +302,7 @@ public class OpenSSLHandler: ChannelInboundHandler, ChannelOutboundHandler, Remo
 
   private func closeOutput(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
     switch state {
-    case .handshaking, .verifying:
+    case .idle, .handshaking, .verifying:
       // After the handshake and the writes queued before it.
       pendingWrites.mark()
       if let previous = pendingOutputClose.promise, let promise {
@@ -334,7 +334,7 @@ public class OpenSSLHandler: ChannelInboundHandler, ChannelOutboundHandler, Remo
       failPending(ChannelError.outputClosed)
       context.fireUserInboundEventTriggered(TLSUserEvent.shutdownCompleted)
       close(context: context, mode: .output, afterCloseNotify: true, promise: promise)
-    case .idle, .outputClosed, .closed:
+    case .outputClosed, .closed:
       context.close(mode: .output, promise: promise)
     }
   }

@@ -76,7 +76,10 @@ struct ExampleTests {
       [
         "--cert", try files.certificates("server.pem", [leaf]),
         "--chain", try files.certificates("chain.pem", [pki.intermediate]),
+        "--trust", try files.certificates("trust.pem", [pki.root]),
         "--key", token.uri(object: "ec-p256"), "--module", SoftHSMToken.modulePath, "--port", "0",
+        // The test's responder is on 127.0.0.1.
+        "--allow-private-destinations", "yes",
       ], environment: token.environment)
     defer { server.stop() }
     #expect(server.text.contains("stapling: \(good ? "good" : "revoked")"), "\(server.text)")
