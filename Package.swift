@@ -24,6 +24,9 @@ let package = Package(
     .library(name: "openssl_objects", type: .dynamic, targets: ["OpenSSLObjectsCapsule"]),
     // The same, for Swift packages that link the capsule layer statically (the fuzz targets).
     .library(name: "OpenSSLObjectsCapsule", targets: ["OpenSSLObjectsCapsule"]),
+    // OpenSSL's own C API as the library sees it (its headers and the oo_ shims for macros), for
+    // Swift code that calls OpenSSL directly on the pointers the wrappers lend: `import COpenSSLFull`.
+    .library(name: "COpenSSLFull", targets: ["COpenSSLFull"]),
     // The test helpers (PKIs, SoftHSM2 tokens, openssl and curl peers, child processes), for the
     // repository's own separate test package (Integration/); not an API.
     .library(name: "OpenSSLObjectsTestSupport", targets: ["TestSupport", "NIOTestSupport"]),
@@ -167,6 +170,13 @@ let package = Package(
     .testTarget(
       name: "CLITests",
       dependencies: ["OpenSSLObjects", "TestSupport"],
+      swiftSettings: strictSettings
+    ),
+    // The package as users get it: the documentation's snippets compile, the products resolve by
+    // version from a scratch package, C programs build against an installed prefix.
+    .testTarget(
+      name: "AdoptionTests",
+      dependencies: ["TestSupport"],
       swiftSettings: strictSettings
     ),
   ],

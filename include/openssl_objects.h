@@ -6,9 +6,11 @@
  * code the library's own higher-level functions (keys from memory or PKCS#11 URIs, SPKI pins,
  * readable verification errors, pins and verify policies on an SSL_CTX).
  *
- * Link:   cc prog.c -I$(repo)/include -L$(repo)/.build/debug -lopenssl_objects -lssl -lcrypto \
- *            -Wl,-rpath,$(repo)/.build/debug:/opt/swift/usr/lib/swift/linux
- * or:     pkg-config --cflags --libs openssl-objects   (see the README)
+ * Install: scripts/install-c.sh --prefix DIR   (the library, this header, openssl-objects.pc)
+ * Build:   cc prog.c $(pkg-config --cflags --libs openssl-objects)   (PKG_CONFIG_PATH=DIR/lib/pkgconfig)
+ * or, against a development build:
+ *          cc prog.c -I$(repo)/include -L$(repo)/.build/debug -lopenssl_objects -lssl -lcrypto \
+ *             -Wl,-rpath,$(repo)/.build/debug
  *
  * The library pins itself when it is loaded (RTLD_NODELETE, as -z nodelete would): OpenSSL keeps
  * pointers to its callbacks in the objects it hands out, so it is never unloaded while a process

@@ -1,5 +1,7 @@
 import COpenSSLFull
-import COpenSSLObjectsABI
+// Public: the @_cdecl exports below use its types, and must be public to be exported from an
+// optimized build (an internal function's symbol is hidden there).
+public import COpenSSLObjectsABI
 import OpenSSLObjects
 import PKCS11Keys
 
@@ -91,11 +93,13 @@ enum LastError {
 /// The ABI version of the library: (major << 16) | minor.
 let libraryABIVersion = (UInt32(OO_ABI_VERSION_MAJOR) << 16) | UInt32(OO_ABI_VERSION_MINOR)
 
+/// `oo_abi_version` of include/openssl_objects.h: an export for C code, not Swift API.
 @_cdecl("oo_abi_version")
-func ooABIVersion() -> UInt32 { libraryABIVersion }
+@_spi(CABI) public func ooABIVersion() -> UInt32 { libraryABIVersion }
 
+/// `oo_abi_check` of include/openssl_objects.h: an export for C code, not Swift API.
 @_cdecl("oo_abi_check")
-func ooABICheck(_ major: UInt32, _ minor: UInt32) -> oo_status {
+@_spi(CABI) public func ooABICheck(_ major: UInt32, _ minor: UInt32) -> oo_status {
   LastError.guarded {
     guard major == UInt32(OO_ABI_VERSION_MAJOR), minor <= UInt32(OO_ABI_VERSION_MINOR) else {
       throw CapsuleError(
@@ -105,14 +109,17 @@ func ooABICheck(_ major: UInt32, _ minor: UInt32) -> oo_status {
   }
 }
 
+/// `oo_last_status` of include/openssl_objects.h: an export for C code, not Swift API.
 @_cdecl("oo_last_status")
-func ooLastStatus() -> oo_status { LastError.status }
+@_spi(CABI) public func ooLastStatus() -> oo_status { LastError.status }
 
+/// `oo_last_error` of include/openssl_objects.h: an export for C code, not Swift API.
 @_cdecl("oo_last_error")
-func ooLastError() -> UnsafePointer<CChar> { unsafe LastError.message }
+@_spi(CABI) public func ooLastError() -> UnsafePointer<CChar> { unsafe LastError.message }
 
+/// `oo_capsule_make_with_identity` of include/openssl_objects.h: an export for C code, not Swift API.
 @_cdecl("oo_capsule_make_with_identity")
-func ooCapsuleMake(
+@_spi(CABI) public func ooCapsuleMake(
   _ type: oo_type,
   _ object: UnsafeMutableRawPointer?,
   _ ownership: oo_ownership,
@@ -131,8 +138,9 @@ func ooCapsuleMake(
   }
 }
 
+/// `oo_capsule_get_with_identity` of include/openssl_objects.h: an export for C code, not Swift API.
 @_cdecl("oo_capsule_get_with_identity")
-func ooCapsuleGet(
+@_spi(CABI) public func ooCapsuleGet(
   _ capsule: oo_capsule,
   _ expected: oo_type,
   _ identity: UnsafePointer<oo_libcrypto_identity>?
@@ -143,8 +151,9 @@ func ooCapsuleGet(
   }
 }
 
+/// `oo_capsule_get1_with_identity` of include/openssl_objects.h: an export for C code, not Swift API.
 @_cdecl("oo_capsule_get1_with_identity")
-func ooCapsuleGet1(
+@_spi(CABI) public func ooCapsuleGet1(
   _ capsule: oo_capsule,
   _ expected: oo_type,
   _ identity: UnsafePointer<oo_libcrypto_identity>?
@@ -155,26 +164,30 @@ func ooCapsuleGet1(
   }
 }
 
+/// `oo_capsule_type` of include/openssl_objects.h: an export for C code, not Swift API.
 @_cdecl("oo_capsule_type")
-func ooCapsuleType(_ capsule: oo_capsule, _ out: UnsafeMutablePointer<oo_type>?) -> oo_status {
+@_spi(CABI) public func ooCapsuleType(_ capsule: oo_capsule, _ out: UnsafeMutablePointer<oo_type>?) -> oo_status {
   LastError.guarded {
     guard let out = unsafe out else { throw CapsuleError(OO_ERR_INVALID_ARGUMENT, "out must not be NULL") }
     unsafe out.pointee = oo_type(rawValue: try CapsuleRegistry.shared.type(capsule.handle))
   }
 }
 
+/// `oo_capsule_retain` of include/openssl_objects.h: an export for C code, not Swift API.
 @_cdecl("oo_capsule_retain")
-func ooCapsuleRetain(_ capsule: oo_capsule) -> oo_status {
+@_spi(CABI) public func ooCapsuleRetain(_ capsule: oo_capsule) -> oo_status {
   LastError.guarded { try CapsuleRegistry.shared.retain(capsule.handle) }
 }
 
+/// `oo_capsule_release` of include/openssl_objects.h: an export for C code, not Swift API.
 @_cdecl("oo_capsule_release")
-func ooCapsuleRelease(_ capsule: oo_capsule) -> oo_status {
+@_spi(CABI) public func ooCapsuleRelease(_ capsule: oo_capsule) -> oo_status {
   LastError.guarded { try CapsuleRegistry.shared.release(capsule.handle) }
 }
 
+/// `oo_get_api` of include/openssl_objects.h: an export for C code, not Swift API.
 @_cdecl("oo_get_api")
-func ooGetAPI(_ minimumVersion: UInt32) -> UnsafePointer<oo_api>? {
+@_spi(CABI) public func ooGetAPI(_ minimumVersion: UInt32) -> UnsafePointer<oo_api>? {
   guard minimumVersion <= UInt32(OO_API_VERSION) else {
     LastError.set(
       OO_ERR_ABI_MISMATCH, "the caller needs API table version \(minimumVersion); this library has \(OO_API_VERSION)")

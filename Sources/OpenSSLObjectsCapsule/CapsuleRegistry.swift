@@ -11,10 +11,10 @@ struct CapsuleKind: Sendable {
   let cType: CObjectType?
 
   /// A kind freed, retained or copied as its wrapper's C type row says.
-  init<Object: OpenSSLObject & SendableMetatype>(_ type: oo_type, _ object: Object.Type) {
+  init<Object: OpenSSLObject & SendableMetatype>(_ type: oo_type, _ object: Object.Type, name: String? = nil) {
     self.type = type.rawValue
     cType = Object.cType
-    name = Object.cType.name
+    self.name = name ?? Object.cType.name
   }
 
   /// The lent-only kind.
@@ -40,8 +40,9 @@ struct CapsuleKind: Sendable {
 
   static let all: [UInt32: CapsuleKind] = Dictionary(
     uniqueKeysWithValues: [
-      CapsuleKind(OO_TYPE_X509, X509Certificate.self), CapsuleKind(OO_TYPE_EVP_PKEY, PrivateKey.self),
-      CapsuleKind(OO_TYPE_EVP_PKEY_PUBLIC, PublicKey.self),
+      CapsuleKind(OO_TYPE_X509, X509Certificate.self),
+      CapsuleKind(OO_TYPE_EVP_PKEY, PrivateKey.self, name: "EVP_PKEY (private key)"),
+      CapsuleKind(OO_TYPE_EVP_PKEY_PUBLIC, PublicKey.self, name: "EVP_PKEY (public key)"),
       CapsuleKind(OO_TYPE_X509_STORE, X509Store.self), CapsuleKind(OO_TYPE_X509_CRL, X509CRL.self),
       CapsuleKind(OO_TYPE_SSL_CTX, SSLContext.self), CapsuleKind(OO_TYPE_SSL, SSLConnection.self),
       CapsuleKind(OO_TYPE_SSL_SESSION, SSLSession.self), CapsuleKind(OO_TYPE_OCSP_RESPONSE, OCSPResponse.self),

@@ -27,7 +27,7 @@ struct Demo: ParsableCommand {
     } catch {
       transcript.fail(error)
       if json { Output.line(transcript.document(success: false).serialized()) }
-      throw CommandFailure(status: 1, message: "demo failed: \(error)", json: nil)
+      throw CommandFailure(status: 1, message: "error: demo failed: \(error)", json: nil)
     }
     if json { Output.line(transcript.document(success: true).serialized()) }
   }
@@ -291,7 +291,10 @@ private final class DemoDirectory {
   let path: String
 
   init() throws {
-    var template = Array("\(NSTemporaryDirectory())/openssl-objects-demo.XXXXXX".utf8CString)
+    // NSTemporaryDirectory() ends in a slash: no second one.
+    let base =
+      NSTemporaryDirectory().hasSuffix("/") ? String(NSTemporaryDirectory().dropLast()) : NSTemporaryDirectory()
+    var template = Array("\(base)/openssl-objects-demo.XXXXXX".utf8CString)
     guard let made = unsafe mkdtemp(&template) else { throw DemoFailure("cannot make a temporary directory") }
     path = unsafe String(cString: made)
   }

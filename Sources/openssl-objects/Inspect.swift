@@ -25,12 +25,18 @@ struct Inspect: ParsableCommand {
       } catch {
         throw CommandFailure.input(error, json: json, partial: [("files", .array(documents.map { $0.1 }))])
       }
-      let described = objects.map(Describe.object)
+      let described: [Described]
+      do {
+        described = try objects.map { try Describe.object($0, path: path, passphrase: passphrase.supplier) }
+      } catch {
+        throw CommandFailure.input(error, json: json, partial: [("files", .array(documents.map { $0.1 }))])
+      }
       documents.append((path, .object([("path", .string(path)), ("objects", .array(described.map(\.json)))])))
-      text.append(path + ":")
+      text.append(Output.escaped(path) + ":")
       for (index, object) in described.enumerated() {
         text.append("  [\(index + 1)] \(object.title)")
-        for (label, value) in object.lines { text.append("      \(label): \(value)") }
+        // Values come from the file: escaped, so that none can act on the terminal.
+        for (label, value) in object.lines { text.append("      \(label): \(Output.escaped(value))") }
       }
     }
     if json {
@@ -50,7 +56,9 @@ struct Described {
 
 /// Describing objects for `inspect`: public facts only, never secret material.
 enum Describe {
-  static func object(_ object: DecodedObject) -> Described {
+  static func object(
+    _ object: DecodedObject, path: String = "", passphrase: (() throws -> Passphrase?)? = nil
+  ) throws -> Described {
     switch object {
     case .certificate(let certificate): return Self.certificate(certificate)
     case .privateKey(let key): return Self.key(key, type: "private key")
@@ -63,6 +71,10 @@ enum Describe {
     case .crl(let crl): return Self.crl(crl)
     case .ocspRequest(let request): return Self.ocspRequest(request)
     case .ocspResponse(let response): return Self.ocspResponse(response)
+    case .other("certificate request", let der):
+      return try certificateRequest(CertificateSigningRequest(derEncoded: der))
+    case .other("PKCS#12 file", _):
+      return try pkcs12(path: path, passphrase: passphrase)
     case .other(let kind, let der):
       return Described(
         title: kind, lines: [("size", "\(der.count) bytes")],
@@ -111,7 +123,7 @@ enum Describe {
       ("version", .int(certificate.version)),
       ("not_before", .string(Output.time(certificate.notBefore))),
       ("not_after", .string(Output.time(certificate.notAfter))),
-      ("subject_alt_names", names.map { JSON.strings($0.map(\.description)) } ?? .array([])),
+      ("subject_alt_names", names.map { JSON.strings($0.map(\.exactText)) } ?? .array([])),
       ("key", key.map(keyJSON) ?? .null),
       ("signature_algorithm", .string(certificate.signatureAlgorithm.description)),
       ("key_usage", usage.map { JSON.strings($0.names) } ?? .null),
@@ -129,6 +141,69 @@ enum Describe {
       ("spki_pin", .string(certificate.spkiPin)),
     ])
     return Described(title: "certificate", lines: lines, json: json)
+  }
+
+  /// A certificate signing request: the subject, names and key it asks a CA to certify.
+  static func certificateRequest(_ request: CertificateSigningRequest) throws -> Described {
+    let names = try request.subjectAlternativeNames
+    let key = try request.publicKey
+    var lines: [(String, String)] = [("subject", request.subject.rfc2253)]
+    if let names { lines.append(("subject alt names", names.map(\.description).joined(separator: ", "))) }
+    lines.append(("key", keySummary(key)))
+    lines.append(("signature", request.isSignatureValid ? "valid (made with the key)" : "not valid"))
+    lines.append(("SPKI pin", (try? key.spkiPin) ?? "unavailable"))
+    let json = JSON.object([
+      ("type", .string("certificate_request")),
+      ("subject", .string(request.subject.rfc2253)),
+      ("subject_alt_names", names.map { JSON.strings($0.map(\.exactText)) } ?? .array([])),
+      ("key", keyJSON(key)),
+      ("signature_valid", .bool(request.isSignatureValid)),
+      ("spki_pin", .optional(try? key.spkiPin)),
+    ])
+    return Described(title: "certificate request", lines: lines, json: json)
+  }
+
+  /// A PKCS#12 file: its certificate, key and chain, read with the passphrase given, or with the
+  /// empty one; without a passphrase that opens it, a note says which flag to give.
+  static func pkcs12(path: String, passphrase: (() throws -> Passphrase?)?) throws -> Described {
+    let bundle: PKCS12Bundle
+    if passphrase != nil {
+      bundle = try PKCS12Bundle(contentsOfFile: path, passphrase: try PassphraseOptions.secret(passphrase))
+    } else {
+      let opened = Result { () throws(InputError) in try PKCS12Bundle(contentsOfFile: path, passphrase: Passphrase([]))
+      }
+      switch opened {
+      case .success(let contents): bundle = contents
+      case .failure(let error) where error.reason == .wrongPassphrase:
+        return Described(
+          title: "encrypted PKCS#12 file",
+          lines: [("note", "give --passphrase-file or --passphrase-stdin to read it")],
+          json: .object([("type", .string("encrypted_pkcs12"))]))
+      case .failure(let error): throw error
+      }
+    }
+    var lines: [(String, String)] = []
+    if let certificate = bundle.certificate {
+      lines.append(("certificate", certificate.subject.rfc2253))
+      lines.append(("  SPKI pin", certificate.spkiPin))
+    }
+    if let key = bundle.privateKey {
+      lines.append(("private key", keySummary(key)))
+      lines.append(("  SPKI pin", (try? key.spkiPin) ?? "unavailable"))
+      if let certificate = bundle.certificate, let certificateKey = try? certificate.publicKey {
+        lines.append(("  matches the certificate", key.hasSamePublicKey(as: certificateKey) ? "yes" : "no"))
+      }
+    }
+    for (index, member) in bundle.chain.enumerated() {
+      lines.append(("chain [\(index + 1)]", member.subject.rfc2253))
+    }
+    let json = JSON.object([
+      ("type", .string("pkcs12")),
+      ("certificate", bundle.certificate.map { certificate($0).json } ?? .null),
+      ("private_key", bundle.privateKey.map { key($0, type: "private key").json } ?? .null),
+      ("chain", .array(bundle.chain.map { certificate($0).json })),
+    ])
+    return Described(title: "PKCS#12 file", lines: lines, json: json)
   }
 
   static func keySummary(_ key: some AsymmetricKey) -> String {

@@ -57,7 +57,9 @@ enum JSON: Sendable, Equatable {
       case "\r": output += "\\r"
       case "\t": output += "\\t"
       default:
-        if scalar.value < 0x20 || scalar.value == 0x7F {
+        // Controls (C0, DEL, C1), line separators and bidirectional controls as \uXXXX: exact,
+        // and nothing in the text that could act on a terminal.
+        if Output.needsEscape(scalar) {
           let hex = String(scalar.value, radix: 16)
           output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
         } else {

@@ -257,10 +257,20 @@ struct OCSPFetchCommand: ParsableCommand {
       let (certificate, issuerCertificate) = try OCSPFiles.pair(cert: cert, issuer: issuer)
       id = try OCSPCertID(certificate: certificate, issuer: issuerCertificate, digest: sha256 ? .sha256 : .sha1)
       request = try OCSPRequest(ids: [id], nonce: nonce ? .random : .none)
-      target = try url ?? OCSPClient.responderURL(for: certificate)
+      do {
+        target = try url ?? OCSPClient.responderURL(for: certificate)
+      } catch {
+        throw CommandFailure(
+          status: 2,
+          message: "error: --cert \(cert): \((error as? OCSPClientError)?.detail ?? "\(error)"); "
+            + "give the responder with --url",
+          json: check.json ? .object([("error", Output.errorJSON(error))]) : nil)
+      }
       setup = try check.prepare(issuer: issuerCertificate)
     } catch let error as ValidationError {
       throw error
+    } catch let failure as CommandFailure {
+      throw failure
     } catch {
       throw CommandFailure.input(error, json: check.json)
     }

@@ -16,15 +16,22 @@ struct PINOptions: ParsableArguments {
   @Option(name: .customLong("pin-source"), help: "A file holding the user PIN (a trailing newline is ignored).")
   var pinSource: String?
 
-  @Flag(name: .customLong("pin-stdin"), help: "Read the user PIN from standard input.")
+  @Flag(name: .customLong("pin-stdin"), help: "Read the user PIN from standard input (without echo on a terminal).")
   var pinStdin = false
 
   func validate() throws {
     if pinSource != nil && pinStdin { throw ValidationError("give either --pin-source or --pin-stdin, not both") }
   }
 
-  /// The file to read the PIN from, if any.
-  var path: String? { pinSource ?? (pinStdin ? "/dev/stdin" : nil) }
+  /// Whether a PIN source was given.
+  var isGiven: Bool { pinSource != nil || pinStdin }
+
+  /// Reads the PIN from the file or standard input (without echo on a terminal), or `nil` when
+  /// none was given.
+  func read() throws -> PIN? {
+    if let pinSource { return try PIN.read(fromFile: pinSource) }
+    return pinStdin ? try StandardInputSecret.read(prompt: "PIN: ") : nil
+  }
 }
 
 /// `pkcs11 list --module PATH [--pin-source FILE | --pin-stdin] [--token LABEL] [--json]`
@@ -56,29 +63,29 @@ struct PKCS11List: ParsableCommand {
       throw CommandFailure.input(error, json: json)
     }
     let tokens = loaded.tokens.filter { $0.info.flags.contains(.initialized) }
-    if let path = pin.path {
-      let target: PKCS11Token
+    if pin.isGiven {
       do {
-        target = try chooseToken(tokens)
-        let secret = try PIN.read(fromFile: path)
-        try target.login(pin: secret)
+        let target = try chooseToken(tokens)
+        if let secret = try pin.read() { try target.login(pin: secret) }
       } catch {
         throw CommandFailure.input(error, json: json)
       }
     }
     var slotsJSON: [JSON] = []
+    // What the module and its tokens say is escaped in text: it is theirs, not ours.
+    let e: (String) -> String = { Output.escaped($0) }
     var lines = [
-      "module \(loaded.path): \(loaded.libraryManufacturer)"
-        + (loaded.libraryDescription.isEmpty ? "" : ", \(loaded.libraryDescription)")
+      "module \(e(loaded.path)): \(e(loaded.libraryManufacturer))"
+        + (loaded.libraryDescription.isEmpty ? "" : ", \(e(loaded.libraryDescription))")
     ]
     for slot in loaded.slotInfos {
-      lines.append("slot \(slot.id): \(slot.description) (\(slot.manufacturer))")
+      lines.append("slot \(slot.id): \(e(slot.description)) (\(e(slot.manufacturer)))")
       var tokenJSON: JSON = .null
       if let info = slot.token {
         let flags = PKCS11TokenInfo.Flags.named.filter { info.flags.contains($0.0) }.map(\.1)
         lines.append(
-          "  token \"\(info.label)\": manufacturer \(info.manufacturer), model \(info.model), serial \(info.serialNumber)"
-        )
+          "  token \"\(e(info.label))\": manufacturer \(e(info.manufacturer)), model \(e(info.model)), "
+            + "serial \(e(info.serialNumber))")
         lines.append("  flags: \(flags.isEmpty ? "none" : flags.joined(separator: ", "))")
         var objectsJSON: JSON = .array([])
         var loggedIn = false
@@ -91,9 +98,9 @@ struct PKCS11List: ParsableCommand {
           } catch {
             throw CommandFailure.input(error, json: json)
           }
-          for object in objects { lines.append("    \(object)  \(object.uri)") }
+          for object in objects { lines.append("    \(e(object.description))  \(e(usableURI(object)))") }
           if objects.isEmpty { lines.append("    (no objects visible)") }
-          objectsJSON = .array(objects.map(Self.json))
+          objectsJSON = .array(objects.map { json($0) })
         }
         tokenJSON = .object(
           [
@@ -142,7 +149,14 @@ struct PKCS11List: ParsableCommand {
     return tokens[0]
   }
 
-  static func json(_ object: PKCS11ObjectInfo) -> JSON {
+  /// The object's URI with this module's path, so that it can be given to `--key` as it is.
+  private func usableURI(_ object: PKCS11ObjectInfo) -> String {
+    var uri = object.uri
+    uri.modulePath = module.hasPrefix("/") ? module : FileManager.default.currentDirectoryPath + "/" + module
+    return uri.description
+  }
+
+  private func json(_ object: PKCS11ObjectInfo) -> JSON {
     let kind: String =
       switch object.kind {
       case .privateKey: "private_key"
@@ -152,7 +166,7 @@ struct PKCS11List: ParsableCommand {
     return .object([
       ("class", .string(kind)), ("label", .string(object.label)), ("id", .string(object.idHex)),
       ("key_type", .optional(object.keyType)), ("key_bits", object.keyBits.map(JSON.int) ?? .null),
-      ("subject", .optional(object.subject)), ("uri", .string(object.uri.description)),
+      ("subject", .optional(object.subject)), ("uri", .string(usableURI(object))),
     ])
   }
 }
@@ -218,8 +232,7 @@ struct PKCS11Sign: ParsableCommand {
   func run() throws {
     let signature: [UInt8]
     do {
-      let privateKey = try KeySource.privateKey(
-        key, module: module, pinPath: pin.path, allowPinValue: allowPinValue)
+      let privateKey = try KeySource.privateKey(key, module: module, pin: pin, allowPinValue: allowPinValue)
       let data =
         try input.map { try InputFile.read($0, object: "input") }
         ?? Array(FileHandle.standardInput.readDataToEndOfFile())
@@ -243,24 +256,5 @@ struct PKCS11Sign: ParsableCommand {
     } else {
       FileHandle.standardOutput.write(Data(signature))
     }
-  }
-}
-
-/// Reads a PIN once and hands out copies (the URI loader may ask more than once).
-final class PINCache: @unchecked Sendable {
-  // Guarded by `lock`.
-  private let path: String
-  private var secret: PIN?
-  private let lock = NSLock()
-
-  init(path: String) {
-    self.path = path
-  }
-
-  func pin() throws -> PIN {
-    lock.lock()
-    defer { lock.unlock() }
-    if secret == nil { secret = try PIN.read(fromFile: path) }
-    return secret!.copy()
   }
 }

@@ -17,7 +17,7 @@ struct Pin: ParsableCommand {
 
   func run() throws {
     var pins: [JSON] = []
-    var lines: [String] = []
+    var entries: [(file: String, pin: String)] = []
     for path in files {
       let objects: [DecodedObject]
       do {
@@ -26,27 +26,20 @@ struct Pin: ParsableCommand {
         throw CommandFailure.input(error, json: json, partial: [("pins", .array(pins))])
       }
       for object in objects {
-        let entry: (type: String, subject: String?, pin: String)
+        let found: [(type: String, subject: String?, pin: String)]
         do {
-          switch object {
-          case .certificate(let certificate): entry = ("certificate", certificate.subject.rfc2253, certificate.spkiPin)
-          case .privateKey(let key): entry = ("private_key", nil, try key.spkiPin)
-          case .publicKey(let key): entry = ("public_key", nil, try key.spkiPin)
-          case .encryptedPrivateKey:
-            throw InputError(
-              .passphraseRequired, object: "private key", source: "file \(path)",
-              detail: "the key is encrypted; give --passphrase-file or --passphrase-stdin")
-          case .crl, .ocspRequest, .ocspResponse, .other: continue
-          }
+          found = try Self.pins(of: object, path: path, passphrase: passphrase.supplier)
         } catch {
           throw CommandFailure.input(error, json: json, partial: [("pins", .array(pins))])
         }
-        lines.append(entry.pin)
-        pins.append(
-          .object([
-            ("file", .string(path)), ("type", .string(entry.type)), ("subject", .optional(entry.subject)),
-            ("pin", .string(entry.pin)),
-          ]))
+        for entry in found {
+          entries.append((path, entry.pin))
+          pins.append(
+            .object([
+              ("file", .string(path)), ("type", .string(entry.type)), ("subject", .optional(entry.subject)),
+              ("pin", .string(entry.pin)),
+            ]))
+        }
       }
     }
     if pins.isEmpty {
@@ -63,6 +56,42 @@ struct Pin: ParsableCommand {
             ),
           ]) : nil)
     }
-    Output.line(json ? JSON.object([("pins", .array(pins))]).serialized() : lines.joined(separator: "\n"))
+    if json {
+      Output.line(JSON.object([("pins", .array(pins))]).serialized())
+    } else {
+      // One input with one object: the bare value; otherwise each line says where it came from.
+      let labelled = files.count > 1 || entries.count > 1
+      Output.line(
+        entries.map { labelled ? "\(Output.escaped($0.file)): \($0.pin)" : $0.pin }.joined(separator: "\n"))
+    }
+  }
+
+  /// The pins one object yields: a certificate's or key's own, a request's key, and a PKCS#12
+  /// file's certificate, key and chain.
+  static func pins(
+    of object: DecodedObject, path: String, passphrase: (() throws -> Passphrase?)?
+  ) throws -> [(type: String, subject: String?, pin: String)] {
+    switch object {
+    case .certificate(let certificate): return [("certificate", certificate.subject.rfc2253, certificate.spkiPin)]
+    case .privateKey(let key): return [("private_key", nil, try key.spkiPin)]
+    case .publicKey(let key): return [("public_key", nil, try key.spkiPin)]
+    case .encryptedPrivateKey:
+      throw InputError(
+        .passphraseRequired, object: "private key", source: "file \(path)",
+        detail: "the key is encrypted; give --passphrase-file or --passphrase-stdin")
+    case .other("certificate request", let der):
+      let request = try CertificateSigningRequest(derEncoded: der)
+      return [("certificate_request", request.subject.rfc2253, try request.publicKey.spkiPin)]
+    case .other("PKCS#12 file", _):
+      let bundle = try PKCS12Bundle(contentsOfFile: path, passphrase: try PassphraseOptions.secret(passphrase))
+      var found: [(String, String?, String)] = []
+      if let certificate = bundle.certificate {
+        found.append(("certificate", certificate.subject.rfc2253, certificate.spkiPin))
+      }
+      if let key = bundle.privateKey { found.append(("private_key", nil, try key.spkiPin)) }
+      for member in bundle.chain { found.append(("certificate", member.subject.rfc2253, member.spkiPin)) }
+      return found
+    case .crl, .ocspRequest, .ocspResponse, .other: return []
+    }
   }
 }

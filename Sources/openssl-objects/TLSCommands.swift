@@ -5,7 +5,17 @@ import OpenSSLObjects
 /// `openssl-objects connect HOST:PORT ...` (CLI.md): one TLS client connection.
 struct Connect: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "One TLS client connection: what was negotiated, the chains, and why verification failed.")
+    abstract: "One TLS client connection: what was negotiated, the chains, and why verification failed.",
+    discussion: """
+      "connected" is true when the handshake and the verification succeeded, whatever the exchange \
+      after it did. With --send, the text is sent after the handshake and the answer is read until the \
+      server closes the connection or, once it has answered, is quiet for \(Self.quietSeconds) seconds; \
+      it is shown as "received". Exit status 1 when the server is refused or unreachable, the handshake \
+      or the verification fails, or the exchange fails.
+      """)
+
+  /// How long a server that has answered may stay quiet before the answer counts as complete.
+  static let quietSeconds = 2
 
   @Argument(help: "HOST:PORT")
   var target: String
@@ -25,8 +35,7 @@ struct Connect: ParsableCommand {
   @Option(help: "ALPN protocols to offer, in order.")
   var alpn: [String] = []
 
-  @Option(name: .customLong("pin"), help: "SPKI pins (sha256/BASE64); one must match the verified chain.")
-  var pins: [String] = []
+  @OptionGroup var spkiPins: SPKIPinOptions
 
   @Option(help: "A client certificate (PEM; further certificates in the file are its chain).")
   var cert: String?
@@ -39,13 +48,15 @@ struct Connect: ParsableCommand {
   @Flag(name: .customLong("allow-pin-value"), help: "Accept a pkcs11: URI with pin-value.")
   var allowPinValue = false
 
+  @OptionGroup var passphrase: PassphraseOptions
+
   @Option(name: .customLong("min-version"), help: "1.2 or 1.3.")
   var minVersion: String?
 
-  @Option(help: "Text to send after the handshake; the answer is read until the server closes.")
+  @Option(help: "Text to send after the handshake (see the discussion for how the answer is read).")
   var send: String?
 
-  @Option(help: "Seconds to wait for the server at each step before giving up (default 30).")
+  @Option(help: "Seconds to wait for the server at each step before giving up.")
   var timeout: Int = 30
 
   @Flag(
@@ -76,6 +87,9 @@ struct Connect: ParsableCommand {
     }
     guard Endpoint(target) != nil else { throw ValidationError("\(target) is not HOST:PORT") }
     guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
+    if pin.pinStdin && passphrase.passphraseStdin {
+      throw ValidationError("--pin-stdin and --passphrase-stdin both read standard input; give one of them")
+    }
   }
 
   func run() throws {
@@ -90,12 +104,13 @@ struct Connect: ParsableCommand {
       configuration.revocation.whenUnavailable.crl = .hardFail
     }
     var trustStore: X509Store? = nil
+    let context: SSLContext
     do {
       if !trusted.isEmpty {
         let store = X509Store()
         trustStore = store
         for path in trusted {
-          for anchor in try X509Certificate.all(contentsOfFile: path) { try store.add(anchor) }
+          for anchor in try CertificateFiles.all(path, flag: "--trusted") { try store.add(anchor) }
         }
         if systemTrust { try store.loadSystemTrust() }
         configuration.trust = .store(store)
@@ -105,88 +120,172 @@ struct Connect: ParsableCommand {
         configuration.hostNameRequirement = .insecureNone
       }
       configuration.alpnProtocols = alpn
-      if !pins.isEmpty { configuration.verification.pins = try PinSet(pins) }
+      if let pins = try spkiPins.pinSet() { configuration.verification.pins = pins }
       configuration.verification.profile = try profile.load()
       if minVersion == "1.3" { configuration.minimumVersion = .tls13 }
       if let cert, let key {
-        let privateKey = try KeySource.privateKey(key, pinPath: pin.path, allowPinValue: allowPinValue)
-        let certificates = try X509Certificate.all(contentsOfFile: cert)
         configuration.certificateChains = [
-          CertificateChain(certificate: certificates[0], chain: Array(certificates.dropFirst()), privateKey: privateKey)
+          try CertificateFiles.chain(
+            cert: cert, key: key, pin: pin, allowPinValue: allowPinValue, passphrase: passphrase.supplier)
         ]
       }
-    } catch let failure as CommandFailure {
-      throw failure
+      context = try SSLContext(configuration: configuration)
     } catch {
       throw CommandFailure.input(error, json: json)
     }
 
     let descriptor: Int32
+    do {
+      descriptor = try Socket.connect(host: endpoint.host, port: endpoint.port)
+    } catch {
+      throw CommandFailure.failed(error, subject: target, json: json ? document(nil, failure: error) : nil)
+    }
+    defer { close(descriptor) }
     let connection: SSLConnection
     do {
-      let context = try SSLContext(configuration: configuration)
-      descriptor = try Socket.connect(host: endpoint.host, port: endpoint.port)
       connection = try context.makeConnection(
         serverName: noVerify && servername == nil ? nil : name, port: endpoint.port,
         transport: .socket(descriptor, timeout: .seconds(timeout)))
     } catch {
-      throw CommandFailure(status: 2, message: "error: \(target): \(error)", json: nil)
+      throw CommandFailure.input(error, json: json)
     }
-    defer { close(descriptor) }
 
     var failure: (any Error)? = nil
-    var received: String? = nil
+    var connected = false
+    var received: [UInt8]? = nil
     do {
       try connection.handshake()
-      if let send {
-        try connection.write(Array(send.utf8))
-        var bytes: [UInt8] = []
-        reading: while true {
-          switch try connection.read() {
-          case .data(let chunk): bytes += chunk
-          default: break reading
-          }
-        }
-        received = String(decoding: bytes, as: UTF8.self)
-      }
+      connected = true
+      if let send { received = try exchange(send, on: connection, descriptor: descriptor) }
       _ = try? connection.shutdown()
     } catch {
       failure = error
     }
-    let verificationError = (failure as? TLSError)?.verification ?? connection.verificationError
     if json {
       Output.line(
-        JSON.object([
-          ("connected", .bool(failure == nil)),
-          ("version", .optional(connection.version?.description)),
-          ("cipher", .optional(connection.cipher)),
-          ("alpn", .optional(connection.alpnProtocol)),
-          ("servername", .optional(connection.serverName)),
-          ("peer_chain", Describe.chain(connection.peerChain)),
-          ("verified_chain", Describe.chain(connection.verifiedChain)),
-          ("verify_error", verificationError.map(Verify.errorJSON) ?? .null),
-          ("ocsp_staple", statusRequest || requireStaple ? stapleJSON(connection, store: trustStore) : .null),
-          ("received", .optional(received)),
-          ("error", failure.map(Output.errorJSON) ?? .null),
-        ]).serialized())
-    } else {
-      if failure == nil {
-        Output.line("connected to \(target): \(connection.version?.description ?? "?") \(connection.cipher ?? "?")")
-        if let alpn = connection.alpnProtocol { Output.line("ALPN: \(alpn)") }
-        for (depth, member) in connection.verifiedChain.enumerated() {
-          Output.line("depth=\(depth): \(member.subject.rfc2253)")
-        }
-        if let verificationError { Output.line("not verified: \(verificationError)") }
-        if statusRequest || requireStaple {
-          let status = connection.revocationReport?.singleResponse?.status.description
-          Output.line("OCSP staple: " + (connection.ocspStapleBytes == nil ? "none" : status ?? "not checked"))
-        }
-        if let received { Output.line(received) }
+        document(connection, connected: connected, received: received, failure: failure, store: trustStore)
+          .serialized())
+    } else if connected {
+      Output.line(
+        "connected to \(Output.escaped(target)): \(connection.version?.description ?? "?") \(connection.cipher ?? "?")")
+      if let alpn = connection.alpnProtocol { Output.line("ALPN: \(Output.escaped(alpn))") }
+      for (depth, member) in connection.verifiedChain.enumerated() {
+        Output.line("depth=\(depth): \(Output.escaped(member.subject.rfc2253))")
       }
+      if let verificationError = connection.verificationError {
+        Output.line("not verified: \(Output.escaped(String(describing: verificationError)))")
+      }
+      if statusRequest || requireStaple {
+        let status = connection.revocationReport?.singleResponse?.status.description
+        Output.line("OCSP staple: " + (connection.ocspStapleBytes == nil ? "none" : status ?? "not checked"))
+      }
+      if let received { Output.line("received: " + Output.escaped(String(decoding: received, as: UTF8.self))) }
     }
     if let failure {
-      throw CommandFailure(status: 1, message: "error: \(target): \(failure)", json: nil)
+      let what = connected ? "\(target): the exchange after the handshake failed" : target
+      throw CommandFailure(status: 1, message: "error: \(what): \(CLIText.describe(failure))", json: nil)
     }
+  }
+
+  /// Sends `text` and reads the answer until the server closes, or is quiet for
+  /// ``quietSeconds`` once it has answered.
+  private func exchange(_ text: String, on connection: SSLConnection, descriptor: Int32) throws -> [UInt8] {
+    try connection.write(Array(text.utf8))
+    var bytes: [UInt8] = []
+    while true {
+      let result: SSLConnection.ReadResult
+      do {
+        result = try connection.read()
+      } catch let error as TLSError where error.isTimeout && !bytes.isEmpty {
+        break
+      }
+      guard case .data(let chunk) = result else { break }
+      if bytes.isEmpty { Socket.setReceiveTimeout(descriptor, seconds: min(timeout, Self.quietSeconds)) }
+      bytes += chunk
+    }
+    return bytes
+  }
+
+  /// CLI.md's `connect --json` document; `connection` is `nil` when no connection was made.
+  private func document(
+    _ connection: SSLConnection?, connected: Bool = false, received: [UInt8]? = nil, failure: (any Error)?,
+    store: X509Store? = nil
+  ) -> JSON {
+    let verificationError = (failure as? TLSError)?.verification ?? connection?.verificationError
+    return JSON.object([
+      ("connected", .bool(connected)),
+      ("version", .optional(connection?.version?.description)),
+      ("cipher", .optional(connection?.cipher)),
+      ("alpn", .optional(connection?.alpnProtocol)),
+      ("servername", .optional(connection?.serverName)),
+      ("peer_chain", Describe.chain(connection?.peerChain ?? [])),
+      ("verified_chain", Describe.chain(connection?.verifiedChain ?? [])),
+      ("verify_error", verificationError.map(Verify.errorJSON) ?? .null),
+      (
+        "ocsp_staple",
+        (statusRequest || requireStaple) ? connection.map { stapleJSON($0, store: store) } ?? .null : .null
+      ),
+      ("received", .optional(received.map { String(decoding: $0, as: UTF8.self) })),
+      ("error", failure.map(Output.errorJSON) ?? .null),
+    ])
+  }
+}
+
+/// `--spki-pin` (with `--pin`, its former name, as a hidden alias): SPKI pins that some
+/// certificate of the verified chain must match.
+struct SPKIPinOptions: ParsableArguments {
+  @Option(
+    name: .customLong("spki-pin"),
+    help: "An SPKI pin (sha256/BASE64) that some certificate of the verified chain must have; repeatable.")
+  var spkiPins: [String] = []
+
+  @Option(name: .customLong("pin"), help: ArgumentHelp("The former name of --spki-pin.", visibility: .hidden))
+  var formerPins: [String] = []
+
+  /// The pins given, or `nil` for none.
+  func pinSet() throws -> PinSet? {
+    let all = spkiPins + formerPins
+    guard !all.isEmpty else { return nil }
+    do {
+      return try PinSet(all)
+    } catch {
+      throw CommandFailure(status: 2, message: "error: --spki-pin: \(error)", json: nil)
+    }
+  }
+}
+
+/// Reading the certificates and keys the TLS commands are given, with the flag in every message.
+enum CertificateFiles {
+  /// Every certificate of a file given with `flag`.
+  static func all(_ path: String, flag: String) throws -> [X509Certificate] {
+    do {
+      return try X509Certificate.all(contentsOfFile: path)
+    } catch {
+      throw CommandFailure.failed(error, subject: flag)
+    }
+  }
+
+  /// A certificate chain from `--cert` (its first certificate and the rest as chain, plus
+  /// `extra`) and `--key` (a file or a `pkcs11:` URI), checked to belong together.
+  static func chain(
+    cert: String, key: String, extra: [X509Certificate] = [], pin: PINOptions, allowPinValue: Bool,
+    passphrase: (() throws -> Passphrase?)?
+  ) throws -> CertificateChain {
+    // The key first: a refused pkcs11: URI (pin-value) is reported before anything else.
+    let privateKey = try KeySource.privateKey(
+      key, pin: pin, allowPinValue: allowPinValue, passphrase: passphrase)
+    let certificates = try all(cert, flag: "--cert")
+    guard let leaf = certificates.first else {
+      throw CommandFailure(status: 2, message: "error: --cert \(cert): the file holds no certificate", json: nil)
+    }
+    guard (try? leaf.publicKey).map({ privateKey.hasSamePublicKey(as: $0) }) ?? false else {
+      throw CommandFailure(
+        status: 2,
+        message: "error: --key \(key) is not the key of the certificate in --cert \(cert) "
+          + "(\(Output.escaped(leaf.subject.rfc2253)))",
+        json: nil)
+    }
+    return CertificateChain(certificate: leaf, chain: Array(certificates.dropFirst()) + extra, privateKey: privateKey)
   }
 }
 
@@ -216,7 +315,13 @@ extension Connect {
 
 /// `openssl-objects serve --port N ...` (CLI.md): a TLS server.
 struct Serve: ParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "A TLS server on this machine.")
+  static let configuration = CommandConfiguration(
+    abstract: "A TLS server on this machine.",
+    discussion: """
+      Prints "listening on HOST:PORT" once it accepts connections, and a line per handshake. After the \
+      handshake it echoes what the client sends until the client closes, or, with --reply, reads one \
+      request, answers with the text and closes. A client that stalls for 30 seconds is dropped.
+      """)
 
   @Option(help: "The port; 0 picks a free one (printed).")
   var port: Int
@@ -248,7 +353,7 @@ struct Serve: ParsableCommand {
   @Flag(help: "Exit after one connection (0 if its handshake succeeded).")
   var once = false
 
-  @Option(help: "After the handshake, read one request and answer with this text, then close.")
+  @Option(help: "After the handshake, read one request and answer with this text, then close (instead of echoing).")
   var reply: String?
 
   @OptionGroup var pin: PINOptions
@@ -256,41 +361,48 @@ struct Serve: ParsableCommand {
   @Flag(name: .customLong("allow-pin-value"), help: "Accept a pkcs11: URI with pin-value.")
   var allowPinValue = false
 
+  @OptionGroup var passphrase: PassphraseOptions
+
   func validate() throws {
     if requireClientCert && clientCA == nil { throw ValidationError("--require-client-cert needs --client-ca") }
+    if pin.pinStdin && passphrase.passphraseStdin {
+      throw ValidationError("--pin-stdin and --passphrase-stdin both read standard input; give one of them")
+    }
   }
 
   func run() throws {
     var configuration: TLSConfiguration
+    let context: SSLContext
     do {
-      let privateKey = try KeySource.privateKey(key, pinPath: pin.path, allowPinValue: allowPinValue)
-      let certificates = try X509Certificate.all(contentsOfFile: cert)
-      let extra = try chain.map { try X509Certificate.all(contentsOfFile: $0) } ?? []
+      let extra = try chain.map { try CertificateFiles.all($0, flag: "--chain") } ?? []
       configuration = .server([
-        CertificateChain(
-          certificate: certificates[0], chain: Array(certificates.dropFirst()) + extra, privateKey: privateKey)
+        try CertificateFiles.chain(
+          cert: cert, key: key, extra: extra, pin: pin, allowPinValue: allowPinValue,
+          passphrase: passphrase.supplier)
       ])
       configuration.alpnProtocols = alpn
       if let ocspStaple {
-        configuration.ocspStaple = .response(try OCSPResponse(contentsOfFile: ocspStaple).derEncoded)
+        do {
+          configuration.ocspStaple = .response(try OCSPResponse(contentsOfFile: ocspStaple).derEncoded)
+        } catch {
+          throw CommandFailure.failed(error, subject: "--ocsp-staple")
+        }
       }
       if let clientCA {
-        configuration.trust = .certificates(try X509Certificate.all(contentsOfFile: clientCA))
+        configuration.trust = .certificates(try CertificateFiles.all(clientCA, flag: "--client-ca"))
         configuration.peerVerification = requireClientCert ? .requireClientCertificate : .verify
       }
-    } catch let failure as CommandFailure {
-      throw failure
+      context = try SSLContext(configuration: configuration)
     } catch {
       throw CommandFailure.input(error, json: false)
     }
-    let context: SSLContext
     let listener: (descriptor: Int32, port: Int)
     do {
-      context = try SSLContext(configuration: configuration)
       listener = try Socket.listen(host: host, port: port)
     } catch {
-      throw CommandFailure(status: 2, message: "error: \(error)", json: nil)
+      throw CommandFailure.failed(error)
     }
+    for note in KeySource.notes.all { Output.line(note) }
     Output.line("listening on \(host):\(listener.port)")
     while true {
       let client = accept(listener.descriptor, nil, nil)
@@ -301,21 +413,30 @@ struct Serve: ParsableCommand {
         let connection = try context.makeConnection(transport: .socket(client, timeout: .seconds(30)))
         try connection.handshake()
         succeeded = true
-        let peer = connection.peerCertificate.map { ", client \($0.subject.rfc2253)" } ?? ""
+        let peer = connection.peerCertificate.map { ", client \(Output.escaped($0.subject.rfc2253))" } ?? ""
         Output.line("handshake: \(connection.version?.description ?? "?") \(connection.cipher ?? "?")\(peer)")
         if let reply {
           _ = try connection.read()
           try connection.write(Array(reply.utf8))
+        } else {
+          try echo(connection)
         }
         _ = try? connection.shutdown()
       } catch {
-        Output.error("connection failed: \(error)")
+        Output.error("error: connection failed: \(CLIText.describe(error))")
       }
       close(client)
       if once {
         close(listener.descriptor)
         throw ExitCode(succeeded ? 0 : 1)
       }
+    }
+  }
+
+  /// Echoes what the client sends until it closes.
+  private func echo(_ connection: SSLConnection) throws {
+    while case .data(let bytes) = try connection.read() {
+      try connection.write(bytes)
     }
   }
 }
@@ -339,8 +460,17 @@ struct Endpoint {
 
 /// TCP sockets for the CLI.
 enum Socket {
+  /// A socket that could not be made: `status` 1 for a peer refused or unreachable, 2 for an
+  /// address that cannot be used.
   struct Failure: Error, CustomStringConvertible {
     let description: String
+    var status: Int32 = 1
+  }
+
+  /// Sets a socket's receive timeout (`SO_RCVTIMEO`).
+  static func setReceiveTimeout(_ descriptor: Int32, seconds: Int) {
+    var value = timeval(tv_sec: seconds, tv_usec: 0)
+    _ = unsafe setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
   }
 
   /// Connects to `host`:`port` (`getaddrinfo`, then each address in turn).
@@ -378,11 +508,13 @@ enum Socket {
     var results: UnsafeMutablePointer<addrinfo>? = nil
     let status = unsafe getaddrinfo(host, String(port), &hints, &results)
     guard status == 0, let first = unsafe results else {
-      throw Failure(description: unsafe "--host \(host): \(String(cString: gai_strerror(status)))")
+      throw Failure(description: unsafe "--host \(host): \(String(cString: gai_strerror(status)))", status: 2)
     }
     defer { unsafe freeaddrinfo(results) }
     let descriptor = unsafe socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
-    guard descriptor >= 0 else { throw Failure(description: unsafe "socket: \(String(cString: strerror(errno)))") }
+    guard descriptor >= 0 else {
+      throw Failure(description: unsafe "socket: \(String(cString: strerror(errno)))", status: 2)
+    }
     var reuse: Int32 = 1
     unsafe setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
     guard unsafe bind(descriptor, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0,
@@ -390,7 +522,7 @@ enum Socket {
     else {
       let message = unsafe String(cString: strerror(errno))
       close(descriptor)
-      throw Failure(description: "cannot listen on \(host):\(port): \(message)")
+      throw Failure(description: "cannot listen on \(host):\(port): \(message)", status: 2)
     }
     var address = sockaddr_storage()
     var length = socklen_t(MemoryLayout<sockaddr_storage>.size)

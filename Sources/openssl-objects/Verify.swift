@@ -3,8 +3,9 @@ import Foundation
 import OpenSSLObjects
 
 /// `openssl-objects verify LEAF ...` (CLI.md). Each flag maps one-to-one onto an OpenSSL
-/// verification setting; with none, it behaves as `openssl verify -no-CAfile -no-CApath
-/// -no-CAstore` does.
+/// verification setting. With --trusted, the trust is exactly the given anchors and it behaves as
+/// `openssl verify -no-CAfile -no-CApath -no-CAstore -CAfile ...` does; without, the system store
+/// is the trust, as for `connect`.
 struct Verify: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Verify a certificate chain, with OpenSSL's verdict and a readable explanation.")
@@ -12,7 +13,9 @@ struct Verify: ParsableCommand {
   @Argument(help: "The certificate to verify (the first certificate of the file).")
   var leaf: String
 
-  @Option(name: .customLong("trusted"), help: "Trusted certificates (TRUSTED CERTIFICATE settings apply).")
+  @Option(
+    name: .customLong("trusted"),
+    help: "Trusted certificates, the only trust (TRUSTED CERTIFICATE settings apply); the system store without any.")
   var trusted: [String] = []
 
   @Option(name: .customLong("untrusted"), help: "Untrusted intermediate certificates.")
@@ -21,7 +24,7 @@ struct Verify: ParsableCommand {
   @Option(name: .customLong("crl"), help: "CRLs; given any, CRLs are checked for the whole chain.")
   var crls: [String] = []
 
-  @Flag(name: .customLong("system-trust"), help: "Trust the operating system's store too.")
+  @Flag(name: .customLong("system-trust"), help: "Trust the operating system's store too (with --trusted).")
   var systemTrust = false
 
   @Option(help: "The DNS name the certificate must be valid for (X509_VERIFY_PARAM_set1_host).")
@@ -61,9 +64,7 @@ struct Verify: ParsableCommand {
   @Option(name: .customLong("auth-level"), help: "The authentication (security) level.")
   var authLevel: Int?
 
-  @Option(
-    name: .customLong("pin"), help: "An SPKI pin (sha256/BASE64) some certificate of the verified chain must have.")
-  var pins: [String] = []
+  @OptionGroup var spkiPins: SPKIPinOptions
 
   @OptionGroup var profile: ProfileOptions
 
@@ -93,15 +94,20 @@ struct Verify: ParsableCommand {
     let certificate: X509Certificate
     var intermediates: [X509Certificate] = []
     do {
-      certificate = try X509Certificate.all(contentsOfFile: leaf)[0]
+      certificate = try CertificateFiles.all(leaf, flag: leaf)[0]
       for path in trusted {
-        for anchor in try X509Certificate.all(contentsOfFile: path) { try store.add(anchor) }
+        for anchor in try CertificateFiles.all(path, flag: "--trusted") { try store.add(anchor) }
       }
-      for path in untrusted { intermediates += try X509Certificate.all(contentsOfFile: path) }
+      for path in untrusted { intermediates += try CertificateFiles.all(path, flag: "--untrusted") }
       for path in crls {
-        for crl in try X509CRL.all(contentsOfFile: path) { try store.add(crl) }
+        do {
+          for crl in try X509CRL.all(contentsOfFile: path) { try store.add(crl) }
+        } catch {
+          throw CommandFailure.failed(error, subject: "--crl")
+        }
       }
-      if systemTrust { try store.loadSystemTrust() }
+      // Without --trusted the system store is the trust, as for connect.
+      if systemTrust || trusted.isEmpty { try store.loadSystemTrust() }
       if !crls.isEmpty { policy.flags.formUnion([.crlCheck, .crlCheckAll]) }
       if noCheckTime { policy.flags.insert(.noCheckTime) }
       if partialChain { policy.flags.insert(.partialChain) }
@@ -119,7 +125,7 @@ struct Verify: ParsableCommand {
         }
         policy.time = time
       }
-      if !pins.isEmpty { policy.pins = try PinSet(pins) }
+      if let pins = try spkiPins.pinSet() { policy.pins = pins }
       policy.profile = try profile.load()
     } catch {
       throw CommandFailure.input(error, json: json)
@@ -135,16 +141,18 @@ struct Verify: ParsableCommand {
       } else {
         Output.line("OK")
         for (depth, member) in verified.certificates.enumerated() {
-          Output.line("depth=\(depth): \(member.subject.rfc2253)")
+          Output.line("depth=\(depth): \(Output.escaped(member.subject.rfc2253))")
         }
-        for accepted in verified.acceptedOverrides { Output.line("accepted: \(accepted)") }
+        for accepted in verified.acceptedOverrides {
+          Output.line("accepted: \(Output.escaped(String(describing: accepted)))")
+        }
       }
     } catch let error as VerificationError {
       let document = JSON.object([
         ("valid", .bool(false)), ("chain", Describe.chain(error.chain)), ("error", Self.errorJSON(error)),
       ])
       throw CommandFailure(
-        status: 1, message: "error \(leaf): \(error.name) at depth \(error.depth): \(error.explanation)",
+        status: 1, message: "error: \(leaf): \(error.name) at depth \(error.depth): \(error.explanation)",
         json: json ? document : nil)
     } catch {
       throw CommandFailure.input(error, json: json)

@@ -23,6 +23,9 @@ struct DemoTests {
     // The temporary directory is gone.
     let path = result.stdout.firstMatch(of: /token "openssl-objects-demo" in (\S+);/).map { String($0.1) }
     #expect(path.map { !FileManager.default.fileExists(atPath: $0) } == true)
+    // Paths are written without a double slash.
+    #expect(path?.hasPrefix("/") == true && path?.contains("//") == false, "\(path ?? "no path")")
+    #expect(!result.stdout.contains("//openssl-objects-demo"), "\(result.stdout)")
   }
 
   @Test func theDemoAsJSON() throws {
@@ -34,5 +37,8 @@ struct DemoTests {
     #expect((document["failures"] as? [[String: Any]])?.count == 3)
     #expect((document["connection"] as? [String: Any])?["staple"] as? String == "good")
     #expect((document["c_handshake"] as? String)?.hasPrefix("handshake from C: TLSv1.3") == true)
+    // docs/CLI.md lists every key the demo prints.
+    let undocumented = try CLIReference.load().undocumentedKeys(in: result.stdout, command: "demo")
+    #expect(undocumented.isEmpty, "docs/CLI.md, section `demo`: add the JSON keys \(undocumented.sorted())")
   }
 }

@@ -86,9 +86,14 @@ struct InspectAndPinTests {
     let key = try directory.write("key.der", try pki.intermediateKey.derEncoded().withUnsafeBytes { Array($0) })
     let result = try ChildProcess.run(tool, ["pin", bundle, key])
     #expect(result.status == 0, "\(result.output)")
+    // Several inputs or objects: each line says which file it came from.
     #expect(
-      result.stdout == [pki.leaf.spkiPin, pki.root.spkiPin, pki.intermediate.spkiPin].joined(separator: "\n") + "\n"
-    )
+      result.stdout
+        == ["\(bundle): \(pki.leaf.spkiPin)", "\(bundle): \(pki.root.spkiPin)", "\(key): \(pki.intermediate.spkiPin)"]
+        .joined(separator: "\n") + "\n")
+    // One input with one object: the bare value.
+    let single = try ChildProcess.run(tool, ["pin", key])
+    #expect(single.stdout == pki.intermediate.spkiPin + "\n", "\(single.output)")
     let json = try ChildProcess.run(tool, ["pin", "--json", bundle])
     let pins = try #require(try self.json(json.stdout)["pins"] as? [[String: Any]])
     #expect(pins.map { $0["pin"] as? String } == [pki.leaf.spkiPin, pki.root.spkiPin])
@@ -110,4 +115,80 @@ struct InspectAndPinTests {
     #expect(try ChildProcess.run(tool, ["pin", "--passphrase-file", "a", "--passphrase-stdin", garbage]).status == 2)
   }
 
+  /// A certificate signing request made by `openssl req` for one of our keys, with two DNS names.
+  private func request(in directory: TemporaryDirectory, key: PrivateKey) throws -> String {
+    let keyPath = try directory.write("csr-key.pem", try key.pemEncoded().withUnsafeBytes { Array($0) })
+    let out = directory.file("request.csr")
+    let made = try ChildProcess.run(
+      "openssl",
+      [
+        "req", "-new", "-key", keyPath, "-subj", "/CN=csr.example.test/O=Requester", "-addext",
+        "subjectAltName=DNS:csr.example.test,DNS:www.csr.example.test", "-out", out,
+      ])
+    try #require(made.status == 0, "\(made.output)")
+    return out
+  }
+
+  @Test func inspectAndPinShowWhatARequestAsksFor() throws {
+    let pki = try Self.pki.get()
+    let directory = try TemporaryDirectory()
+    let csr = try request(in: directory, key: pki.leafKey)
+    let text = try ChildProcess.run(tool, ["inspect", csr])
+    #expect(text.status == 0, "\(text.output)")
+    for expected in [
+      "certificate request", "subject: O=Requester,CN=csr.example.test",
+      "subject alt names: DNS:csr.example.test, DNS:www.csr.example.test", "key: EC 256 bits (prime256v1)",
+      "signature: valid", "SPKI pin: \(try pki.leafKey.spkiPin)",
+    ] {
+      #expect(text.stdout.contains(expected), "missing \(expected) in\n\(text.stdout)")
+    }
+    let json = try ChildProcess.run(tool, ["inspect", "--json", csr])
+    let object = try #require(
+      ((try self.json(json.stdout)["files"] as? [[String: Any]])?.first?["objects"] as? [[String: Any]])?.first)
+    #expect(object["type"] as? String == "certificate_request")
+    #expect(object["subject_alt_names"] as? [String] == ["DNS:csr.example.test", "DNS:www.csr.example.test"])
+    #expect(object["signature_valid"] as? Bool == true)
+    let pin = try ChildProcess.run(tool, ["pin", csr])
+    #expect(pin.stdout == (try pki.leafKey.spkiPin) + "\n", "\(pin.output)")
+  }
+
+  @Test func inspectAndPinShowThePartsOfAPKCS12File() throws {
+    let pki = try Self.pki.get()
+    let directory = try TemporaryDirectory()
+    let bundle = PKCS12Bundle(certificate: pki.leaf, privateKey: pki.leafKey, chain: [pki.intermediate])
+    let path = try directory.write(
+      "bundle.p12", try bundle.derEncoded(passphrase: Passphrase(Array("p12 pass".utf8))))
+    let passFile = try directory.write("pass", "p12 pass\n")
+    // Without the passphrase: what it is and which flag opens it.
+    let locked = try ChildProcess.run(tool, ["inspect", path])
+    #expect(locked.status == 0, "\(locked.output)")
+    #expect(locked.stdout.contains("encrypted PKCS#12 file"), "\(locked.stdout)")
+    #expect(locked.stdout.contains("--passphrase-file"))
+    let text = try ChildProcess.run(tool, ["inspect", path, "--passphrase-file", passFile])
+    #expect(text.status == 0, "\(text.output)")
+    for expected in [
+      "PKCS#12 file", "certificate: CN=www.example.test", "private key: EC 256 bits (prime256v1)",
+      "matches the certificate: yes", "chain [1]: O=OpenSSLObjects Tests,CN=Test Intermediate CA",
+      "SPKI pin: \(pki.leaf.spkiPin)",
+    ] {
+      #expect(text.stdout.contains(expected), "missing \(expected) in\n\(text.stdout)")
+    }
+    #expect(!text.output.contains("p12 pass"))
+    let json = try ChildProcess.run(tool, ["inspect", "--json", path, "--passphrase-file", passFile])
+    let object = try #require(
+      ((try self.json(json.stdout)["files"] as? [[String: Any]])?.first?["objects"] as? [[String: Any]])?.first)
+    #expect(object["type"] as? String == "pkcs12")
+    #expect((object["certificate"] as? [String: Any])?["spki_pin"] as? String == pki.leaf.spkiPin)
+    #expect((object["chain"] as? [Any])?.count == 1)
+    let pins = try ChildProcess.run(tool, ["pin", path, "--passphrase-file", passFile])
+    #expect(
+      pins.stdout
+        == [
+          "\(path): \(pki.leaf.spkiPin)", "\(path): \(try pki.leafKey.spkiPin)", "\(path): \(pki.intermediate.spkiPin)",
+        ]
+        .joined(separator: "\n") + "\n", "\(pins.output)")
+    let wrong = try ChildProcess.run(
+      tool, ["inspect", path, "--passphrase-file", try directory.write("wrong", "nope\n")])
+    #expect(wrong.status == 1, "\(wrong.output)")
+  }
 }

@@ -160,6 +160,12 @@ struct OCSPCommandTests {
       tool, fetch + ["--url", down, "--timeout", "1", "--json"], environment: clean)
     #expect(unreachable.status == 1, "\(unreachable.output)")
     #expect((try json(unreachable.stdout)["error"] as? [String: Any])?["name"] as? String == "OCSPClientError")
+    // A refused port is a refusal, not a wait for the time limit (the default, 10 s, here).
+    let refusedPort = try ChildProcess.run(tool, fetch + ["--url", down, "--json"], environment: clean)
+    #expect(refusedPort.status == 1, "\(refusedPort.output)")
+    let refusedMessage = (try json(refusedPort.stdout)["error"] as? [String: Any])?["message"] as? String ?? ""
+    #expect(refusedMessage.contains("refused"), "\(refusedPort.output)")
+    #expect(!refusedMessage.contains("within"), "\(refusedPort.output)")
 
     // With http_proxy, the request goes to the proxy (here the responder itself, which answers
     // any absolute URI); no_proxy for the host turns that off again.
@@ -243,5 +249,16 @@ struct OCSPCommandTests {
     let text = try ChildProcess.run(tool, ["inspect", response])
     #expect(text.stdout.contains("OCSP response"))
     #expect(text.stdout.contains("serial \(fixture.pki.leaf.serialNumber.hex): good"), "\(text.stdout)")
+  }
+
+  @Test func fetchForACertificateWithoutAnOCSPURLNamesTheFile() throws {
+    let pki = try TestPKI()
+    let directory = try TemporaryDirectory()
+    let leaf = try directory.write("no-aia.pem", pki.leaf.pemEncoded)
+    let issuer = try directory.write("issuer.pem", pki.intermediate.pemEncoded)
+    let result = try ChildProcess.run(tool, ["ocsp", "fetch", "--cert", leaf, "--issuer", issuer])
+    #expect(result.status == 2, "\(result.output)")
+    #expect(result.stderr.hasPrefix("error: --cert \(leaf): "), "\(result.stderr)")
+    #expect(result.stderr.contains("--url"), "\(result.stderr)")
   }
 }

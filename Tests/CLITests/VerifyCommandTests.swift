@@ -225,13 +225,13 @@ struct VerifyCommandTests {
     let root = try directory.write("root.pem", pki.root.pemEncoded)
     let intermediate = try directory.write("intermediate.pem", pki.intermediate.pemEncoded)
     let ok = try ChildProcess.run(
-      tool, ["verify", leaf, "--trusted", root, "--untrusted", intermediate, "--pin", pki.root.spkiPin])
+      tool, ["verify", leaf, "--trusted", root, "--untrusted", intermediate, "--spki-pin", pki.root.spkiPin])
     #expect(ok.status == 0, "\(ok.output)")
     #expect(ok.stdout.hasPrefix("OK\ndepth=0: CN=www.example.test\n"))
     let pinned = try ChildProcess.run(
       tool,
       [
-        "verify", leaf, "--trusted", root, "--untrusted", intermediate, "--pin",
+        "verify", leaf, "--trusted", root, "--untrusted", intermediate, "--spki-pin",
         try PrivateKey(generating: .ec(.p256)).spkiPin, "--json",
       ])
     #expect(pinned.status == 1)
@@ -240,10 +240,31 @@ struct VerifyCommandTests {
     #expect(error["name"] as? String == "X509_V_ERR_APPLICATION_VERIFICATION")
     #expect((error["explanation"] as? String)?.hasPrefix("No key of the verified chain matches a pin.") == true)
     #expect((document["chain"] as? [[String: Any]])?.count == 3)
-    let badPin = try ChildProcess.run(tool, ["verify", leaf, "--trusted", root, "--pin", "sha256/nope"])
+    let badPin = try ChildProcess.run(tool, ["verify", leaf, "--trusted", root, "--spki-pin", "sha256/nope"])
     #expect(badPin.status == 2)
     #expect(badPin.stderr.contains("sha256/nope"))
     #expect(try ChildProcess.run(tool, ["verify", leaf, "--host", "a", "--ip", "1.2.3.4"]).status == 2)
     #expect(try ChildProcess.run(tool, ["verify", leaf, "--at", "yesterday"]).status == 2)
+  }
+
+  @Test func withoutTrustedTheSystemStoreIsTheTrustAndWithItOnlyTheGivenAnchors() throws {
+    let pki = try TestPKI()
+    let directory = try TemporaryDirectory()
+    let leaf = try directory.write("leaf.pem", pki.leaf.pemEncoded)
+    let chain = try directory.write("chain.pem", pki.intermediate.pemEncoded)
+    let systemFile = try directory.write("system.pem", pki.root.pemEncoded)
+    // OpenSSL's default store honours SSL_CERT_FILE: here it holds the test root.
+    let system = ["SSL_CERT_FILE": systemFile, "SSL_CERT_DIR": directory.file("none")]
+    let implicit = try ChildProcess.run(tool, ["verify", leaf, "--untrusted", chain], environment: system)
+    #expect(implicit.status == 0, "\(implicit.output)")
+    let other = try directory.write("other.pem", try TestPKI().root.pemEncoded)
+    let explicit = try ChildProcess.run(
+      tool, ["verify", leaf, "--untrusted", chain, "--trusted", other], environment: system)
+    #expect(explicit.status == 1, "\(explicit.output)")
+    let both = try ChildProcess.run(
+      tool, ["verify", leaf, "--untrusted", chain, "--trusted", other, "--system-trust"], environment: system)
+    #expect(both.status == 0, "\(both.output)")
+    // With the root missing, the message names it.
+    #expect(explicit.stderr.contains("what is missing is its issuer"), "\(explicit.stderr)")
   }
 }

@@ -69,7 +69,11 @@ struct CapsuleCTests {
 
   @Test func swiftUsesObjectsCMadeAndNothingLeaks() throws {
     let directory = try TemporaryDirectory()
-    let program = try CPrograms.build("capsule_objects", in: directory, sanitize: true)
+    // Leaks are checked by LeakSanitizer: in the AddressSanitizer run (the program is built with
+    // the same sanitizer), or in a plain run with OO_C_LEAK_CHECK=1. A plain run starts no
+    // LeakSanitizer child otherwise, so that it works under a debugger.
+    let leakCheck = ProcessInfo.processInfo.environment["OO_C_LEAK_CHECK"] == "1"
+    let program = try CPrograms.build("capsule_objects", in: directory, sanitize: leakCheck)
     let pki = try TestPKI()
     let certificate = try directory.write("cert.pem", pki.leaf.pemEncoded)
     let key = try directory.write("key.pem", try pki.leafKey.pemEncoded().withUnsafeBytes { Array($0) })
@@ -118,7 +122,7 @@ struct CapsuleCTests {
       "null-object": 1, "release": 0, "released": 3, "released-again": 3,
     ]
     #expect(lines == expected, "\(result.output)")
-    #expect(result.stdout.contains("wrong-type 2 the capsule holds an X509, not an EVP_PKEY"))
+    #expect(result.stdout.contains("wrong-type 2 the capsule holds an X509, not an EVP_PKEY (private key)"))
   }
 }
 
@@ -314,6 +318,10 @@ struct CapsuleAdversaryTests {
     #expect(found.mapValues(\.status) == expected, "\(result.output)")
     #expect(found["key-size-max"]?.text.contains("18446744073709551615 bytes") == true, "\(result.output)")
     #expect(found["explain-uninitialised"]?.text.contains("never set up") == true, "\(result.output)")
+    #expect(
+      found["private-as-public"]?.text.contains("holds an EVP_PKEY (private key), not an EVP_PKEY (public key)")
+        == true,
+      "\(result.output)")
     #expect(found["sign-null-data"]?.text.contains("data is NULL but length is 32") == true, "\(result.output)")
     // An SSL of a context the library never configured: nothing failed, so the reason is "".
     #expect(found["ssl-explain-plain"]?.text == "[]", "\(result.output)")

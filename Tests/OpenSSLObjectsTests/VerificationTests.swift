@@ -151,9 +151,33 @@ struct VerificationTests {
     let issuer = name(chain.pki.intermediate)
     #expect(
       error.explanation
-        == "The issuer of \"CN=www.example.test\", \(issuer), was not found: it is neither among the store's 1 trusted certificates nor among the 0 untrusted certificates given. No intermediate certificates were given: if \(issuer) is an intermediate CA, it is missing (a TLS peer must send it)."
+        == "The issuer of \"CN=www.example.test\", \(issuer), was not found: it is neither among the store's 1 trusted certificates nor among the 0 untrusted certificates given. No intermediate certificates were given: if \(issuer) is an intermediate CA, it is missing (a TLS peer must send it); if it is a root, the store does not trust it."
     )
     #expect(error.chain == [chain.pki.leaf])
+  }
+
+  @Test func aChainBuiltUpToAnUntrustedRootNamesTheRootAsMissing() throws {
+    let chain = try Chain()
+    let other = try TestPKI()
+    // The intermediate is given, the root is not trusted: the root is what is missing.
+    let error = try chain.failure(anchors: [other.root], untrusted: [chain.pki.intermediate])
+    #expect(error.depth == 1)
+    let root = name(chain.pki.root)
+    #expect(
+      error.explanation.hasSuffix(
+        "The chain was built up to \(name(chain.pki.intermediate)) from the certificates given; what is missing is "
+          + "its issuer \(root): if that is a root, add it to the trusted certificates; if it is an intermediate CA, "
+          + "give it with the others."),
+      "\(error.explanation)")
+    #expect(!error.explanation.contains("seems"))
+    // Untrusted certificates that did not issue the leaf: its issuer is missing.
+    let unrelated = try chain.failure(anchors: [chain.pki.root], untrusted: [other.intermediate])
+    #expect(unrelated.depth == 0)
+    #expect(
+      unrelated.explanation.hasSuffix(
+        "None of the untrusted certificates given issued \"CN=www.example.test\": its issuer "
+          + "\(name(chain.pki.intermediate)) is missing (an intermediate CA the peer must send, or a root to trust)."),
+      "\(unrelated.explanation)")
   }
 
   @Test func selfSignedRootsThatAreNotTrusted() throws {

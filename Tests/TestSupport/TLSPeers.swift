@@ -194,6 +194,11 @@ public final class RunningProcess: @unchecked Sendable {
     process.write(text)
   }
 
+  /// Closes the process's standard input (a command reading it to its end goes on).
+  public func closeInput() {
+    process.closeInput()
+  }
+
   /// Whether the process still runs.
   public var isRunning: Bool { process.isRunning }
 

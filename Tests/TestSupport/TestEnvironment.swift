@@ -6,7 +6,9 @@ public final class TemporaryDirectory: @unchecked Sendable {
   public let path: String
 
   public init(_ prefix: String = "ooss") throws {
-    var template = Array("\(NSTemporaryDirectory())/\(prefix).XXXXXX".utf8CString)
+    let base =
+      NSTemporaryDirectory().hasSuffix("/") ? String(NSTemporaryDirectory().dropLast()) : NSTemporaryDirectory()
+    var template = Array("\(base)/\(prefix).XXXXXX".utf8CString)
     guard let made = mkdtemp(&template) else {
       throw CocoaError(.fileWriteUnknown)
     }

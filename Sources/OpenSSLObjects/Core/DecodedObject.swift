@@ -87,19 +87,25 @@ public enum DecodedObject: Sendable {
                   bytes, source: context, limit: InputLimits.defaultMaximumSize)
               })))
       case _ where ObjectKind.crl.pemLabels.contains(block.label):
-        return .crl(try X509CRL(bytes: slice))
+        return unsafe .crl(
+          X509CRL(
+            takingOwnershipOf: OpenSSLPointer(
+              try withContiguousBytes(slice) { (bytes: UnsafeRawBufferPointer) throws(InputError) in
+                unsafe try X509CRL.decodingRules.decodeSinglePEM(
+                  bytes, source: context, limit: InputLimits.defaultMaximumSize)
+              })))
       case _ where ObjectKind.ocspRequest.pemLabels.contains(block.label):
         return .ocspRequest(try OCSPRequest(pemEncoded: slice))
       case _ where ObjectKind.ocspResponse.pemLabels.contains(block.label):
         return .ocspResponse(try OCSPResponse(pemEncoded: slice))
       case _ where ObjectKind.publicKey.pemLabels.contains(block.label):
-        return .publicKey(try PublicKey(bytes: slice, encoding: .pem))
+        return .publicKey(try key(slice, .publicKey, encoding: .pem, source: context, passphrase: nil))
       case _ where block.label.hasSuffix("PRIVATE KEY"):
         let encrypted = block.label == "ENCRYPTED PRIVATE KEY" || block.encrypted
         if encrypted && passphrase == nil {
           return .encryptedPrivateKey(format: block.label == "ENCRYPTED PRIVATE KEY" ? "PKCS#8" : "traditional PEM")
         }
-        return .privateKey(try PrivateKey(bytes: slice, encoding: .pem, passphrase: passphrase ?? { nil }))
+        return .privateKey(try key(slice, .privateKey, encoding: .pem, source: context, passphrase: passphrase))
       default:
         return .other(kind: ObjectKind.identify(pemLabel: block.label)?.name ?? block.label, der: block.der)
       }
@@ -123,14 +129,29 @@ public enum DecodedObject: Sendable {
     switch kind.name {
     case ObjectKind.certificate.name: return .certificate(try X509Certificate(derEncoded: der))
     case ObjectKind.crl.name: return .crl(try X509CRL(derEncoded: der))
-    case ObjectKind.publicKey.name: return .publicKey(try PublicKey(bytes: der, encoding: .der))
+    case ObjectKind.publicKey.name:
+      return .publicKey(try key(der, .publicKey, encoding: .der, source: source, passphrase: nil))
     case ObjectKind.ocspRequest.name: return .ocspRequest(try OCSPRequest(derEncoded: der))
     case ObjectKind.ocspResponse.name: return .ocspResponse(try OCSPResponse(derEncoded: der))
-    case ObjectKind.privateKey.name: return .privateKey(try PrivateKey(bytes: der, encoding: .der))
+    case ObjectKind.privateKey.name:
+      return .privateKey(try key(der, .privateKey, encoding: .der, source: source, passphrase: nil))
     case ObjectKind.encryptedPrivateKey.name:
       guard let passphrase else { return .encryptedPrivateKey(format: "PKCS#8") }
-      return .privateKey(try PrivateKey(bytes: der, encoding: .der, passphrase: passphrase))
+      return .privateKey(try key(der, .privateKey, encoding: .der, source: source, passphrase: passphrase))
     default: return .other(kind: kind.name, der: der)
     }
+  }
+
+  /// A key read with `OSSL_DECODER`, its errors naming `source` (the file and block).
+  private static func key<Key: OpenSSLObject>(
+    _ bytes: [UInt8], _ selection: KeyDecoder.Selection, encoding: KeyEncoding, source: InputSource,
+    passphrase: (() throws -> Passphrase?)?
+  ) throws -> Key {
+    let pointer = unsafe try bytes.withUnsafeBytes { buffer in
+      unsafe try KeyDecoder.decode(
+        buffer, selection: selection, encoding: encoding, source: source, limit: InputLimits.defaultMaximumSize,
+        passphrase: PassphraseBox(passphrase ?? { nil }))
+    }
+    return unsafe Key(takingOwnershipOf: OpenSSLPointer(pointer))
   }
 }

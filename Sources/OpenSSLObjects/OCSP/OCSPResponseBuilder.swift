@@ -11,6 +11,9 @@ import COpenSSLFull
 /// refreshes its own staple.
 ///
 /// ```swift
+/// import Foundation
+/// import OpenSSLObjects
+///
 /// var builder = OCSPResponseBuilder()
 /// builder.add(try OCSPCertID(certificate: leaf, issuer: ca), status: .good,
 ///             nextUpdate: Date(timeIntervalSinceNow: 86_400))

@@ -124,8 +124,10 @@ public struct RevocationPolicy: Sendable {
     return [
       stapleText, fetch.map { "fetch:" + (fetchURL ?? "aia") + ":" + String($0.destinations.allowed.rawValue) } ?? "-",
       crlText, crlFetch.map { "crlfetch:" + String($0.destinations.allowed.rawValue) } ?? "-",
-      [whenUnavailable.staple, whenUnavailable.ocsp, whenUnavailable.crl, failureMode].map { $0 == .hardFail ? "h" : "s" }
-        .joined(),
+      [whenUnavailable.staple, whenUnavailable.ocsp, whenUnavailable.crl, failureMode].map {
+        $0 == .hardFail ? "h" : "s"
+      }
+      .joined(),
       String(Int64(validation.clockSkew * 1000)), validation.maximumAge.map { String(Int64($0 * 1000)) } ?? "-",
     ].joined(separator: ";")
   }

@@ -11,8 +11,8 @@
 /// wait for the network: they get the current response, or none while there is no valid one.
 ///
 /// ```swift
-/// let refresher = OCSPStapleRefresher(certificate: leaf, issuer: intermediate, store: store,
-///                                     client: OCSPClient(), cache: cache)
+/// let refresher = try OCSPStapleRefresher(certificate: leaf, issuer: intermediate, store: store,
+///                                         client: OCSPClient(), cache: cache)
 /// try refresher.refresh()                         // the first response, before serving
 /// server.ocspStaple = refresher.staple            // .provider: the current response per handshake
 /// ```

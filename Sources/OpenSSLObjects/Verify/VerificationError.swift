@@ -256,11 +256,22 @@ extension VerificationError {
           "The issuer of \(subject), \(issuerName), was not found: it is neither among the store's "
           + "\(trustedCount) trusted certificates nor among the \(untrustedCount) untrusted certificates given."
         if let certificate, !certificate.isSelfIssued {
-          text +=
-            untrustedCount == 0
-            ? " No intermediate certificates were given: if \(issuerName) is an intermediate CA, it is missing "
-              + "(a TLS peer must send it)."
-            : " An intermediate certificate seems to be missing."
+          if untrustedCount == 0 {
+            text +=
+              " No intermediate certificates were given: if \(issuerName) is an intermediate CA, it is missing "
+              + "(a TLS peer must send it); if it is a root, the store does not trust it."
+          } else if depth > 0 {
+            // The chain was built from the untrusted certificates up to this one: what is missing
+            // is its issuer, a root to trust or one more intermediate.
+            text +=
+              " The chain was built up to \(subject) from the certificates given; what is missing is its issuer "
+              + "\(issuerName): if that is a root, add it to the trusted certificates; if it is an intermediate CA, "
+              + "give it with the others."
+          } else {
+            text +=
+              " None of the untrusted certificates given issued \(subject): its issuer \(issuerName) is missing "
+              + "(an intermediate CA the peer must send, or a root to trust)."
+          }
         }
         return text
       case .selfSignedInChain:

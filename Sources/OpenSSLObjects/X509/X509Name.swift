@@ -60,7 +60,7 @@ public final class X509Name: OpenSSLObjectBase, OpenSSLCopyable, @unchecked Send
     unsafe self.init(takingOwnershipOf: OpenSSLPointer(name))
   }
 
-  /// Builds a name from `(field, value)` pairs, for example `[("CN", "example.com"), ("O", "Example")]`.
+  /// Builds a name from `(field, value)` pairs, for example `["CN": "example.com", "O": "Example"]` (in this order).
   public convenience init(_ pairs: KeyValuePairs<String, String>) throws(InputError) {
     try self.init(pairs.map { Entry($0.key, $0.value) })
   }
