@@ -4,14 +4,20 @@ public import OpenSSLObjects
 /// `SSLContext` made with `TLSConfiguration/Role/client`.
 ///
 /// ```swift
+/// import NIOCore
+/// import NIOPosix
+/// import OpenSSLObjects
+///
 /// let context = try SSLContext(configuration: .client)
-/// let channel = try await ClientBootstrap(group: group).connect(host: "example.com", port: 443) { channel in
-///   channel.eventLoop.makeCompletedFuture {
-///     try channel.pipeline.syncOperations.addHandler(
-///       OpenSSLClientHandler(context: context, serverName: "example.com", port: 443))
-///     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+/// let channel = try await ClientBootstrap(group: .singletonMultiThreadedEventLoopGroup)
+///   .connect(host: "example.com", port: 443) { channel in
+///     channel.eventLoop.makeCompletedFuture {
+///       try channel.pipeline.syncOperations.addHandler(
+///         OpenSSLClientHandler(context: context, serverName: "example.com", port: 443))
+///       return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+///     }
 ///   }
-/// }
+/// let negotiated = try await channel.channel.tlsHandshakeResult().get()
 /// ```
 ///
 /// Everything the context says applies: trust, host name checks, pins, verify callbacks, chain

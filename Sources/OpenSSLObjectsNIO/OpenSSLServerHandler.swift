@@ -4,13 +4,19 @@ public import OpenSSLObjects
 /// `SSLContext` made with `TLSConfiguration/Role/server`.
 ///
 /// ```swift
+/// import NIOCore
+/// import NIOPosix
+/// import OpenSSLObjects
+///
 /// let context = try SSLContext(configuration: .server([chain]))   // a key in memory or on a token
-/// let server = try await ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 8443) { channel in
-///   channel.eventLoop.makeCompletedFuture {
-///     try channel.pipeline.syncOperations.addHandler(OpenSSLServerHandler(context: context))
-///     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+/// let server = try await ServerBootstrap(group: .singletonMultiThreadedEventLoopGroup)
+///   .bind(host: "127.0.0.1", port: 8443) { channel in
+///     channel.eventLoop.makeCompletedFuture {
+///       try channel.pipeline.syncOperations.addHandler(OpenSSLServerHandler(context: context))
+///       return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+///     }
 ///   }
-/// }
+/// print("listening on", server.channel.localAddress!)
 /// ```
 ///
 /// Everything the context says applies: its certificate chains (RSA and ECDSA side by side, keys
