@@ -238,7 +238,9 @@ typedef struct oo_api {
     /* A client SSL_CTX with the library's secure defaults (verification on, host name required:
      * every SSL made from it must be given the name to check with SSL_set1_host, or an IP
      * address with X509_VERIFY_PARAM_set1_ip; SNI alone does not count, and a handshake without
-     * one fails with a reason that ssl_verification_error reads). */
+     * one fails with a reason that ssl_verification_error reads). Without trusted_pem_file it
+     * trusts the system's CAs through a store of its own: CAs that C code loads into it
+     * (SSL_CTX_load_verify_file) reach this context only. */
     oo_status (*new_client_context)(const oo_client_options *options, oo_capsule *out);
     /* Signs `data` with a key capsule (SHA-256 for RSA and EC, none for EdDSA); *signature_length
      * is the buffer's size on entry and the signature's on return. */

@@ -290,7 +290,8 @@ private func newClientContext(
     if !pins.isEmpty { configuration.verification.pins = try PinSet(pins) }
     configuration.alpnProtocols = unsafe try strings(
       options.pointee.alpn, options.pointee.alpn_count, what: "ALPN protocol")
-    let context = try SSLContext(configuration: configuration)
+    // C code holds this context and may load CAs into its store: never the shared system store.
+    let context = try SSLContext(configuration: configuration, ownSystemStore: true)
     unsafe out.pointee = oo_capsule(handle: try context.capsule().handle)
   }
 }

@@ -29,6 +29,8 @@ static inline CURLcode oo_curl_set_no_default_trust(CURL *c) {
     if (rc == CURLE_OK) rc = curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
     return rc;
 }
+/* CURLOPT_CAINFO: curl's own CA bundle, which it loads into the SSL_CTX's store */
+static inline CURLcode oo_curl_set_cainfo(CURL *c, const char *file) { return curl_easy_setopt(c, CURLOPT_CAINFO, file); }
 /* CURLOPT_RESOLVE */
 static inline CURLcode oo_curl_set_resolve(CURL *c, struct curl_slist *list) { return curl_easy_setopt(c, CURLOPT_RESOLVE, list); }
 /* CURLINFO_RESPONSE_CODE */

@@ -20,6 +20,10 @@
  *       C verify callbacks: OO_VERIFY_REJECT of a certificate that passed (the leaf) fails the
  *       handshake with the library's reason; against a server whose leaf expired, OO_VERIFY_KEEP
  *       fails and OO_VERIFY_ACCEPT succeeds
+ *   capsule_adversary own-store PORT TRUSTED.pem HOST
+ *       two contexts from new_client_context with the system trust: C code loads TRUSTED into the
+ *       first one's store (SSL_CTX_load_verify_file, as a C library configuring its context
+ *       does); the second must not trust it, so its stores are not the process's shared one
  *   capsule_adversary staple MUST-STAPLE-PORT PLAIN-PORT TRUSTED.pem HOST
  *       install_staple_policy(ctx, 0): a must-staple server that staples nothing is refused, a
  *       server of an ordinary certificate is not
@@ -476,6 +480,23 @@ static int staple(const char *must_staple_port, const char *plain_port, const ch
     return 0;
 }
 
+static int own_store(const char *port, const char *trusted, const char *host)
+{
+    const oo_api *api = api_or_exit();
+    SSL_CTX *loaded = client_context(api, NULL, NULL);
+    SSL_CTX *other = client_context(api, NULL, NULL);
+    printf("same-store %d\n", SSL_CTX_get_cert_store(loaded) == SSL_CTX_get_cert_store(other));
+    report("load-verify-file", SSL_CTX_load_verify_file(loaded, trusted) == 1 ? OO_OK : OO_ERR_INVALID_ARGUMENT);
+    handshake(api, loaded, "loaded", port, host, 1);
+    handshake(api, other, "other", port, host, 1);
+    SSL_CTX *later = client_context(api, NULL, NULL);
+    handshake(api, later, "later", port, host, 1);
+    SSL_CTX_free(later);
+    SSL_CTX_free(other);
+    SSL_CTX_free(loaded);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (oo_abi_check(OO_ABI_VERSION_MAJOR, OO_ABI_VERSION_MINOR) != OO_OK) {
@@ -492,11 +513,13 @@ int main(int argc, char **argv)
         return pins(argv[2], argv[3], argv[4], argv[5], argv[6]);
     if (argc == 6 && strcmp(argv[1], "callback") == 0)
         return callback(argv[2], argv[3], argv[4], argv[5]);
+    if (argc == 5 && strcmp(argv[1], "own-store") == 0)
+        return own_store(argv[2], argv[3], argv[4]);
     if (argc == 6 && strcmp(argv[1], "staple") == 0)
         return staple(argv[2], argv[3], argv[4], argv[5]);
     fprintf(stderr, "usage: %s limits KEY.pem | loan PORT TRUSTED.pem HOST | hostname PORT TRUSTED.pem HOST | "
                     "pins PORT TRUSTED.pem HOST OTHER-PIN ROOT-PIN | callback PORT EXPIRED-PORT TRUSTED.pem HOST | "
-                    "staple MUST-STAPLE-PORT PLAIN-PORT TRUSTED.pem HOST\n",
+                    "own-store PORT TRUSTED.pem HOST | staple MUST-STAPLE-PORT PLAIN-PORT TRUSTED.pem HOST\n",
             argv[0]);
     return 2;
 }

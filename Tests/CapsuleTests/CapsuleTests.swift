@@ -371,6 +371,25 @@ struct CapsuleAdversaryTests {
     #expect(found["install-pins-in-use"]?.text.contains("connections were made") == true, "\(result.output)")
   }
 
+  /// A context from new_client_context with the system trust has a store of its own: C code that
+  /// loads a CA into it (as libraries configuring a context they were given do) changes that
+  /// context only. Broken, the contexts would share the process's system store, and the CA loaded
+  /// into one would be trusted by every other ("other ok", "later ok").
+  @Test func aCContextsSystemStoreIsItsOwn() throws {
+    let directory = try TemporaryDirectory()
+    let program = try CPrograms.build("capsule_adversary", in: directory)
+    let pki = try TestPKI(leafName: "localhost")
+    let server = try server(pki, connections: 3)
+    let trusted = try directory.write("root.pem", pki.root.pemEncoded)
+    let result = try ChildProcess.run(program, ["own-store", "\(server.port)", trusted, "localhost"])
+    #expect(result.status == 0, "\(result.output)")
+    #expect(result.stdout.contains("same-store 0"), "\(result.output)")
+    #expect(result.stdout.contains("load-verify-file 0"), "\(result.output)")
+    #expect(result.stdout.contains("loaded ok"), "\(result.output)")
+    #expect(result.stdout.contains("other refused"), "\(result.output)")
+    #expect(result.stdout.contains("later refused"), "\(result.output)")
+  }
+
   /// The library is never unloaded, even after dlclose (row 128): a program that loads it with
   /// dlopen, takes an SSL_CTX with a verify policy through the table and closes the library,
   /// still finds it loaded and handshakes through its callbacks. Breaking the promise (the

@@ -50,7 +50,9 @@ extension TLSConfiguration {
 
 @Suite("libcurl with an SSL_CTX configured from Swift")
 struct CurlInteropTests {
-  fileprivate func fetch(port: Int, configuration: TLSConfiguration) -> (code: CURLcode, setup: CurlSetup) {
+  fileprivate func fetch(
+    port: Int, configuration: TLSConfiguration, curlCAFile: String? = nil
+  ) -> (code: CURLcode, setup: CurlSetup) {
     let setup = CurlSetup(configuration: configuration)
     // libcurl leaves OpenSSL errors on this thread's queue (its SSL_shutdown after a failed
     // handshake raises SSL_R_SHUTDOWN_WHILE_IN_INIT): pop them after cleanup, so that the tests
@@ -63,6 +65,7 @@ struct CurlInteropTests {
     _ = oo_curl_set_url(curl, "https://www.example.test:\(port)/")
     _ = oo_curl_set_no_proxy(curl)
     _ = oo_curl_set_no_default_trust(curl)
+    if let curlCAFile { _ = oo_curl_set_cainfo(curl, curlCAFile) }
     _ = oo_curl_set_timeout(curl, 10)
     _ = oo_curl_set_ssl_ctx_function(curl, installOnCurlContext)
     _ = oo_curl_set_ssl_ctx_data(curl, user)
@@ -125,5 +128,25 @@ extension CurlInteropTests {
     #expect(code == CURLE_PEER_FAILED_VERIFICATION, "\(String(cString: curl_easy_strerror(code)))")
     #expect(setup.installError == nil)
     #expect(setup.body.isEmpty)
+  }
+}
+
+extension CurlInteropTests {
+  /// curl loads its CA bundle (`CURLOPT_CAINFO`) into the store of the context after
+  /// `CURLOPT_SSL_CTX_FUNCTION` ran, so into the store our verification put there. With the
+  /// system trust, that must not be the store every context of the process shares: broken, curl's
+  /// CA would be trusted by every other client afterwards.
+  @Test func curlNeverChangesTheSharedSystemStore() throws {
+    let fixture = try TLSFixture()
+    let server = try server(fixture, connections: 1)
+    let directory = try TemporaryDirectory()
+    let curlCA = try directory.write("curl-ca.pem", fixture.pki.root.pemEncoded)
+    let before = try X509Store.system.certificates.count
+    let (code, setup) = fetch(port: server.port, configuration: .curl, curlCAFile: curlCA)
+    #expect(setup.installError == nil)
+    // curl's CA reached the context's own store (curl trusts what it was told to), not the shared one.
+    #expect(code == CURLE_OK, "\(String(cString: curl_easy_strerror(code)))")
+    #expect(try X509Store.system.certificates.count == before)
+    #expect(try !X509Store.system.certificates.contains(fixture.pki.root))
   }
 }

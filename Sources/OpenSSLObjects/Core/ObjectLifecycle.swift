@@ -40,6 +40,9 @@ package final class ObjectLifecycle: @unchecked Sendable {
   }
 
   private let kind: Kind
+  /// The address of the `SSL_CTX` whose ex_data holds this lifecycle (contexts only): valid as
+  /// long as the lifecycle, which the `SSL_CTX` frees with its ex_data.
+  private let contextAddress: UInt?
   private let lock = CryptoLock()
   // Guarded by `lock`.
   private var inUse = false
@@ -61,12 +64,22 @@ package final class ObjectLifecycle: @unchecked Sendable {
     }
   }
 
-  private init(_ kind: Kind) {
+  private init(_ kind: Kind, object: OpaquePointer) {
     self.kind = kind
+    contextAddress = kind == .context ? UInt(bitPattern: object) : nil
+  }
+
+  /// Whether the object is in use; the lock is held. A context is in use once any `SSL` was made
+  /// from it: marked from `SSL_new` where OpenSSL's ex_data callback sees the `SSL_CTX` (3.0 and
+  /// 3.4), or found among the `SSL`s alive now (3.5 and later run that callback before the `SSL`
+  /// has its `SSL_CTX`).
+  private var inUseNow: Bool {
+    if !inUse, let contextAddress, LiveConnections.shared.anyMade(from: contextAddress) { inUse = true }
+    return inUse
   }
 
   /// Whether the object is in use.
-  package var isInUse: Bool { lock.withLock { inUse } }
+  package var isInUse: Bool { lock.withLock { inUseNow } }
 
   /// Whether the object was handed to C code.
   package var isHandedOver: Bool { lock.withLock { handedOver } }
@@ -98,7 +111,7 @@ package final class ObjectLifecycle: @unchecked Sendable {
     _ operation: String, door: Door = .swift, _ body: () throws -> Result
   ) throws -> Result {
     try lock.withLock {
-      if inUse {
+      if inUseNow {
         throw UsageError(
           "the \(kind.name) is in use (\(kind.use)) and OpenSSL does not lock changes against running "
             + "\(kind.runs): make a new one instead of changing this one (\(operation))")
@@ -141,7 +154,7 @@ package final class ObjectLifecycle: @unchecked Sendable {
     // Made under one lock, so that two threads touching a new object agree on one lifecycle.
     return creation.withLock {
       if let found = unsafe slot.get(object) { return found }
-      let made = ObjectLifecycle(kind)
+      let made = unsafe ObjectLifecycle(kind, object: object)
       unsafe slot.set(object, made)
       return made
     }
@@ -149,17 +162,45 @@ package final class ObjectLifecycle: @unchecked Sendable {
 
   // MARK: - Seeing every use
 
-  /// Registers ex_data "new" callbacks that OpenSSL runs for every `SSL` (in `SSL_new`, once the
-  /// `SSL_CTX` is set) and every `X509_STORE_CTX` (in `X509_STORE_CTX_init`, once the store is
-  /// set), whoever makes them: they mark the context or the store in use. Registered before the
-  /// first lifecycle is made, hence before any connection or verification of ours.
+  /// Registers ex_data callbacks that OpenSSL runs for every `SSL` (made in `SSL_new`, freed in
+  /// `SSL_free`) and every `X509_STORE_CTX` (in `X509_STORE_CTX_init`, once the store is set),
+  /// whoever makes them: they mark the store in use, and the context where the `SSL` has it
+  /// already, and keep the set of `SSL`s alive. Registered before the first lifecycle is made,
+  /// hence before any connection or verification of ours.
   private static let tracking: Void = {
-    _ = unsafe CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, nil, connectionMade, nil, nil)
+    _ = unsafe CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, nil, connectionMade, nil, connectionFreed)
     _ = unsafe CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_X509_STORE_CTX, 0, nil, verificationSetUp, nil, nil)
   }()
 }
 
-/// `CRYPTO_EX_new` for `SSL`: the connection's context is in use.
+/// The `SSL`s alive in the process (made since tracking began), so that the contexts C code made
+/// connections from are seen to be in use on every OpenSSL version. It holds the addresses of live
+/// objects only: an `SSL`'s ex_data "free" callback removes it before its memory goes (and blocks
+/// on the lock while a scan reads it).
+private final class LiveConnections: @unchecked Sendable {
+  static let shared = LiveConnections()
+
+  private let lock = CryptoLock()
+  // Guarded by `lock`.
+  private var addresses: Set<UInt> = []
+
+  func insert(_ ssl: UInt) { lock.withLock { _ = addresses.insert(ssl) } }
+
+  func remove(_ ssl: UInt) { lock.withLock { _ = addresses.remove(ssl) } }
+
+  /// Whether an `SSL` alive now was made from the `SSL_CTX` at `context`.
+  func anyMade(from context: UInt) -> Bool {
+    lock.withLock {
+      addresses.contains { address in
+        guard let ssl = unsafe OpaquePointer(bitPattern: address) else { return false }
+        return unsafe UInt(bitPattern: SSL_get_SSL_CTX(ssl)) == context
+      }
+    }
+  }
+}
+
+/// `CRYPTO_EX_new` for `SSL`: the connection is alive, and its context in use where OpenSSL has
+/// set it already (up to 3.4; from 3.5 on, the context is found by `LiveConnections` instead).
 private func connectionMade(
   _ parent: UnsafeMutableRawPointer?,
   _ pointer: UnsafeMutableRawPointer?,
@@ -168,8 +209,24 @@ private func connectionMade(
   _ argl: Int,
   _ argp: UnsafeMutableRawPointer?
 ) {
-  guard let parent = unsafe parent, let context = unsafe SSL_get_SSL_CTX(OpaquePointer(parent)) else { return }
-  unsafe ObjectLifecycle.of(context: context).markInUse()
+  guard let parent = unsafe parent else { return }
+  LiveConnections.shared.insert(UInt(bitPattern: parent))
+  if let context = unsafe SSL_get_SSL_CTX(OpaquePointer(parent)) {
+    unsafe ObjectLifecycle.of(context: context).markInUse()
+  }
+}
+
+/// `CRYPTO_EX_free` for `SSL`: the connection goes.
+private func connectionFreed(
+  _ parent: UnsafeMutableRawPointer?,
+  _ pointer: UnsafeMutableRawPointer?,
+  _ data: UnsafeMutablePointer<CRYPTO_EX_DATA>?,
+  _ index: Int32,
+  _ argl: Int,
+  _ argp: UnsafeMutableRawPointer?
+) {
+  guard let parent = unsafe parent else { return }
+  LiveConnections.shared.remove(UInt(bitPattern: parent))
 }
 
 /// `CRYPTO_EX_new` for `X509_STORE_CTX`: the verification's store is in use.

@@ -23,10 +23,16 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
   /// - Throws: ``InputError`` for a value OpenSSL refuses (an unknown cipher or group, a key
   ///   that does not match its certificate), or the error loading the system trust store.
   public convenience init(configuration: TLSConfiguration) throws {
+    try self.init(configuration: configuration, ownSystemStore: false)
+  }
+
+  /// Builds a context for C code to hold (the C API's): ``TrustAnchors/system`` is a store of the
+  /// context's own, since C code may load CAs into the context's store with OpenSSL's own calls.
+  package convenience init(configuration: TLSConfiguration, ownSystemStore: Bool) throws {
     let method = unsafe configuration.role == .client ? TLS_client_method() : TLS_server_method()
     let pointer = unsafe try ErrorQueue.call("SSL_CTX_new") { unsafe SSL_CTX_new(method) }
     unsafe self.init(takingOwnershipOf: OpenSSLPointer(pointer))
-    try apply(configuration)
+    try apply(configuration, ownSystemStore: ownSystemStore)
   }
 
   /// The context's lifecycle, in its ex_data.
@@ -39,7 +45,7 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
 
   // MARK: - Configuration
 
-  private func apply(_ configuration: TLSConfiguration) throws {
+  private func apply(_ configuration: TLSConfiguration, ownSystemStore: Bool) throws {
     let context = unsafe pointer
     try check("SSL_CTX_set_min_proto_version", configuration.minimumVersion.description) {
       unsafe oo_SSL_CTX_set_min_proto_version(context, configuration.minimumVersion.rawValue)
@@ -78,7 +84,7 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
     if configuration.role == .server && configuration.serverNameHandler != nil {
       unsafe SSL_CTX_set_client_hello_cb(context, clientHelloTrampoline, nil)
     }
-    let state = try installVerificationState(configuration)
+    let state = try installVerificationState(configuration, ownSystemStore: ownSystemStore)
     if configuration.role == .server && configuration.ocspStaple != nil {
       _ = unsafe oo_SSL_CTX_set_tlsext_status_cb(context, statusTrampoline)
     }
@@ -103,29 +109,43 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
   ///
   /// This is how our verification goes onto an `SSL_CTX` a C library made and owns, such as the
   /// one libcurl hands to `CURLOPT_SSL_CTX_FUNCTION`. Nothing is keyed by the pointer's address.
+  /// Such a library may go on changing the context's store (libcurl loads `CURLOPT_CAINFO` into it
+  /// after the callback), so ``TrustAnchors/system`` is a store of the context's own here
+  /// (`X509_STORE_set_default_paths` on a new `X509_STORE`), never the process's shared
+  /// ``X509Store/system``.
   ///
   /// - Throws: ``UsageError`` once connections exist (made by anyone) or once the context was
   ///   handed to C code; ``InputError`` for a value OpenSSL refuses.
   public func installVerification(_ configuration: TLSConfiguration) throws {
-    _ = try installVerificationState(configuration, door: .swift)
+    _ = try installVerificationState(configuration, door: .swift, ownSystemStore: true)
   }
 
   /// Installs verification on behalf of the C API (`install_pins` and friends), which C code calls
   /// on a context it holds: refused once connections exist.
   package func installVerification(_ configuration: TLSConfiguration, door: ObjectLifecycle.Door) throws {
-    _ = try installVerificationState(configuration, door: door)
+    _ = try installVerificationState(configuration, door: door, ownSystemStore: true)
   }
 
+  /// - Parameter ownSystemStore: whether ``TrustAnchors/system`` is a new store of the context's
+  ///   own rather than the shared ``X509Store/system``: for a context C code holds, which may
+  ///   load CAs into its store with OpenSSL's own calls.
   private func installVerificationState(
-    _ configuration: TLSConfiguration, door: ObjectLifecycle.Door = .swift
+    _ configuration: TLSConfiguration, door: ObjectLifecycle.Door = .swift, ownSystemStore: Bool
   ) throws -> TLSContextState {
     // The whole change under the context's lock: a connection made meanwhile waits, then sees it.
-    try lifecycle.change("SSL_CTX_set_verify", door: door) { try installVerificationUnlocked(configuration) }
+    try lifecycle.change("SSL_CTX_set_verify", door: door) {
+      try installVerificationUnlocked(configuration, ownSystemStore: ownSystemStore)
+    }
   }
 
-  private func installVerificationUnlocked(_ configuration: TLSConfiguration) throws -> TLSContextState {
+  private func installVerificationUnlocked(
+    _ configuration: TLSConfiguration, ownSystemStore: Bool
+  ) throws -> TLSContextState {
     let store: X509Store
     switch configuration.trust {
+    case .system where ownSystemStore:
+      store = X509Store()
+      try store.loadSystemTrust()
     case .system: store = try X509Store.system
     case .store(let given): store = given
     case .certificates(let anchors):
@@ -162,13 +182,16 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
     policy.ipAddress = nil
     policy.email = nil
     unsafe try policy.apply(to: SSL_CTX_get0_param(pointer))
-    // Sessions are bound to this policy: every SSL made from the context takes the binding when it
-    // is made (TLSContextState's ex_data callback), so a server resumes only sessions made under
-    // it, and SSLs that C code makes carry it too.
     let state = TLSContextState(
       configuration: configuration, verifyMode: mode, asynchronousChainPolicy: configuration.asynchronousChainPolicy,
       store: store)
     unsafe TLSContextState.slot.set(pointer, state)
+    // Sessions are bound to this policy: every SSL made from the context copies it (SSL_new), so a
+    // server resumes only sessions made under it, and SSLs that C code makes carry it too.
+    let sessionIDContext = state.sessionIDContext
+    try check("SSL_CTX_set_session_id_context", "session id context") {
+      unsafe SSL_CTX_set_session_id_context(pointer, sessionIDContext, UInt32(sessionIDContext.count))
+    }
     // A client's staple policy goes with its verification (also onto contexts C code made).
     if state.requestsStatus {
       _ = unsafe oo_SSL_CTX_set_tlsext_status_cb(pointer, statusTrampoline)

@@ -53,9 +53,16 @@ public struct CertificateRequest: Sendable {
 
 /// Where a context's trust anchors come from.
 public enum TrustAnchors: Sendable {
-  /// The operating system's trust store, loaded once per process and shared (``X509Store/system``).
+  /// The operating system's trust store. A context made from a configuration
+  /// (``SSLContext/init(configuration:)``) takes the one loaded once per process and shared
+  /// (``X509Store/system``); ``SSLContext/installVerification(_:)``, for a context C code made and
+  /// keeps changing, and the C API's contexts load a store of their own from the same default
+  /// paths, so that a C library adding its CAs to the context's store (libcurl's `CURLOPT_CAINFO`)
+  /// adds them to that context only.
   case system
-  /// A store of yours; it is frozen when the context takes it.
+  /// A store of yours; it is frozen when the context takes it. Frozen applies to Swift: C code that
+  /// holds the context can still add to its store with OpenSSL's own calls, so give a context that
+  /// C code configures further a store no other context uses.
   case store(X509Store)
   /// These certificates only.
   case certificates([X509Certificate])

@@ -53,7 +53,6 @@ final class TLSContextState: Sendable {
     revocation = configuration.revocation
     stapleCallback = configuration.stapleCallback
     binding = ContextBinding(configuration: configuration, verifyMode: verifyMode, store: store)
-    TLSContextState.bindingNewConnections
   }
 
   /// The canonical text of every value that decides what the context's verification accepts
@@ -63,22 +62,18 @@ final class TLSContextState: Sendable {
   /// ``RevocationPolicy/token`` of ``revocation``.
   var revocationToken: String { binding.made.revocationToken }
 
-  /// The session id context of the context's own connections: what server connections without
-  /// policies of their own, and `SSL`s that C code makes from the context, bind their sessions to.
-  var sessionIDContext: [UInt8] { binding.made.sessionIDContext }
+  /// The session id context of the `SSL_CTX` (`SSL_CTX_set_session_id_context`), which every
+  /// `SSL` made from it copies: what server connections without policies of their own bind their
+  /// sessions to. A server's is the digest of its policy; a client's is random, made once, since
+  /// its own connections bind their sessions to their server as well and only `SSL`s that C code
+  /// makes keep it (their sessions then resume with this context only).
+  var sessionIDContext: [UInt8] { binding.sessionIDContext }
 
   /// The session id context and cache key of a client connection without a policy of its own,
   /// made once per revocation policy, server name and port.
   func clientBinding(revocationToken: String, serverName: String, port: Int) -> ([UInt8], String) {
     binding.client(revocationToken: revocationToken, serverName: serverName, port: port)
   }
-
-  /// Registers an ex_data "new" callback for `SSL`: every `SSL` made from a context of ours, by
-  /// Swift or by C code's `SSL_new`, gets the context's session id context before it can make or
-  /// resume a session.
-  private static let bindingNewConnections: Void = {
-    _ = unsafe CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, nil, bindNewConnection, nil, nil)
-  }()
 
   /// Whether clients of this context ask for a staple (and run the revocation policy).
   var requestsStatus: Bool { role == .client && (revocation.isEnabled || stapleCallback != nil) }
@@ -160,12 +155,24 @@ private final class ContextBinding: @unchecked Sendable {
   // Guarded by `lock`.
   private var cached: (text: String, revocationToken: String, sessionIDContext: [UInt8])?
   private var clients: [String: ([UInt8], String)] = [:]
+  /// A client context's random session id context.
+  private let random: [UInt8]?
 
   init(configuration: TLSConfiguration, verifyMode: Int32, store: X509Store) {
     self.configuration = configuration
     self.verifyMode = verifyMode
     self.store = store
+    if configuration.role == .client {
+      var generator = SystemRandomNumberGenerator()
+      let words: [UInt64] = (0..<4).map { _ in generator.next() }
+      random = words.flatMap { word in (0..<8).map { UInt8(truncatingIfNeeded: word >> ($0 * 8)) } }
+    } else {
+      random = nil
+    }
   }
+
+  /// The `SSL_CTX`'s session id context: random for a client, the policy's digest for a server.
+  var sessionIDContext: [UInt8] { random ?? made.sessionIDContext }
 
   /// A client connection's binding (see ``TLSConnectionState/rebind()``), kept for the next
   /// connection to the same server; at most 1,024 kept.
@@ -192,22 +199,6 @@ private final class ContextBinding: @unchecked Sendable {
       return made
     }
   }
-}
-
-/// `CRYPTO_EX_new` for `SSL`: an `SSL` made from one of our contexts takes its session binding.
-private func bindNewConnection(
-  _ parent: UnsafeMutableRawPointer?,
-  _ pointer: UnsafeMutableRawPointer?,
-  _ data: UnsafeMutablePointer<CRYPTO_EX_DATA>?,
-  _ index: Int32,
-  _ argl: Int,
-  _ argp: UnsafeMutableRawPointer?
-) {
-  guard let parent = unsafe parent else { return }
-  let ssl = OpaquePointer(parent)
-  guard let context = unsafe SSL_get_SSL_CTX(ssl), let state = unsafe TLSContextState.slot.get(context) else { return }
-  let binding = state.sessionIDContext
-  _ = unsafe SSL_set_session_id_context(ssl, binding, UInt32(binding.count))
 }
 
 /// An asynchronous chain policy (client only): runs after OpenSSL's verification without
