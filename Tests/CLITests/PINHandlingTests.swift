@@ -180,7 +180,11 @@ struct PINHandlingTests {
   /// keeps: the same number of copies. The same pair for a key that asks at every signature shows
   /// that the scan sees the CLI's kept copy: one more with standard input. Broken (the copy of a
   /// key that does not ask kept, or dropped without wiping), the first pair would differ too.
-  @Test func aPINFromStandardInputLeavesNoCopyWhenTheKeyDoesNotAsk() throws {
+  @Test(
+    .disabled(
+      if: Sanitizer.current == .thread,
+      "ThreadSanitizer's heap is one mapping of terabytes, which the scan skips (plain and ASan runs try it)"))
+  func aPINFromStandardInputLeavesNoCopyWhenTheKeyDoesNotAsk() throws {
     let token = try SoftHSMToken()
     let pin = "oo-cli-pin-Hv4Nq8Lc2Wz6Tb"
     let changed = try ChildProcess.run(
