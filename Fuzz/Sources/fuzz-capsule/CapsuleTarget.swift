@@ -86,7 +86,9 @@ public func fuzzCapsule(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
       let choice = objects[Int(program.byte()) % objects.count]
       let tag = program.byte()
       let ownership = oo_ownership(rawValue: UInt32(program.byte() % 6))
-      let declared = tag % 2 == 0 ? choice.type : oo_type(rawValue: tag < 11 ? 0 : UInt32(tag))
+      // An invalid tag: 0, or any value above the last type the header names.
+      let last = OO_TYPE_EVP_PKEY_PUBLIC.rawValue
+      let declared = tag % 2 == 0 ? choice.type : oo_type(rawValue: UInt32(tag) <= last ? 0 : UInt32(tag))
       guard let object = choice.make() else { fatalError("a fixture object could not be made") }
       var capsule = oo_capsule(handle: 0)
       let status = oo_capsule_make(declared, UnsafeMutableRawPointer(object), ownership, &capsule)
