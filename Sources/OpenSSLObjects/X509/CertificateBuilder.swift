@@ -127,11 +127,12 @@ public struct CertificateBuilder: Sendable {
 
     let extensions = unsafe try extensions(certificate: x509, issuerCertificate: issuerCertificate)
     defer { unsafe extensions.forEach { unsafe X509_EXTENSION_free($0) } }
-    if version < 3 && !extensions.isEmpty {
+    let extensionCount = unsafe extensions.count
+    if version < 3 && extensionCount > 0 {
       throw Self.invalid(
         "version",
         "a version \(version) certificate cannot carry extensions (RFC 5280 4.1.2.9), and this one would have "
-          + "\(extensions.count); set version 3, or leave out every extension (the key identifiers too)")
+          + "\(extensionCount); set version 3, or leave out every extension (the key identifiers too)")
     }
     for index in unsafe extensions.indices {
       try Self.check("X509_add_ext") { unsafe X509_add_ext(x509, extensions[index], -1) }
