@@ -16,6 +16,8 @@ let package = Package(
   products: [
     .library(name: "OpenSSLObjects", targets: ["OpenSSLObjects"]),
     .library(name: "PKCS11Keys", targets: ["PKCS11Keys"]),
+    // TLS for SwiftNIO pipelines over SSLConnection; the only product that needs swift-nio.
+    .library(name: "OpenSSLObjectsNIO", targets: ["OpenSSLObjectsNIO"]),
     .executable(name: "openssl-objects", targets: ["openssl-objects"]),
     // The C ABI (include/openssl_objects.h) as the shared library C programs link:
     // libopenssl_objects.so.
@@ -25,10 +27,14 @@ let package = Package(
     // OpenSSL's own C API as the library sees it (its headers and the oo_ shims for macros), for
     // Swift code that calls OpenSSL directly on the pointers the wrappers lend: `import COpenSSLFull`.
     .library(name: "COpenSSLFull", targets: ["COpenSSLFull"]),
+    // The test helpers (PKIs, SoftHSM2 tokens, openssl and curl peers, child processes), for the
+    // repository's own separate test package (Integration/); not an API.
+    .library(name: "OpenSSLObjectsTestSupport", targets: ["TestSupport", "NIOTestSupport"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
   ],
   targets: [
     // OpenSSL 3 through pkg-config, plus static inline shims for macros and variadic functions.
@@ -54,6 +60,16 @@ let package = Package(
     .target(
       name: "PKCS11Keys",
       dependencies: ["OpenSSLObjects", "CLibP11", "COpenSSLFull", "CLinkedLibraries"],
+      swiftSettings: safeSettings
+    ),
+    // A client and a server ChannelHandler driven by SSLConnection (sans-I/O).
+    .target(
+      name: "OpenSSLObjectsNIO",
+      dependencies: [
+        "OpenSSLObjects",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOTLS", package: "swift-nio"),
+      ],
       swiftSettings: safeSettings
     ),
     // include/openssl_objects.h for the Swift side of the C ABI.
@@ -127,6 +143,32 @@ let package = Package(
     .testTarget(
       name: "CapsuleTests",
       dependencies: ["OpenSSLObjectsCapsule", "OpenSSLObjects", "COpenSSLFull", "COpenSSLObjectsABI", "TestSupport"],
+      swiftSettings: strictSettings
+    ),
+    // Shared by the NIO test targets (here and in Integration/): recorders, servers, peers.
+    .target(
+      name: "NIOTestSupport",
+      dependencies: [
+        "OpenSSLObjectsNIO", "OpenSSLObjects", "COpenSSLFull", "TestSupport",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOTLS", package: "swift-nio"),
+      ],
+      path: "Tests/NIOTestSupport",
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "OpenSSLObjectsNIOTests",
+      dependencies: [
+        "OpenSSLObjectsNIO", "OpenSSLObjects", "PKCS11Keys", "TestSupport", "NIOTestSupport",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOTLS", package: "swift-nio"),
+      ],
       swiftSettings: strictSettings
     ),
     .testTarget(

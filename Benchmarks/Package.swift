@@ -12,7 +12,9 @@ let package = Package(
     .library(name: "BenchmarkKit", targets: ["BenchmarkKit"])
   ],
   dependencies: [
-    .package(name: "OpenSSLObjects", path: "..")
+    .package(name: "OpenSSLObjects", path: ".."),
+    // For OpenSSLObjectsNIO's side of the TLS workloads (EmbeddedChannel).
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
   ],
   targets: [
     // OpenSSL for the C baselines, found through pkg-config as the library finds it.
@@ -45,7 +47,11 @@ let package = Package(
       dependencies: [
         "CBaseline",
         .product(name: "OpenSSLObjects", package: "OpenSSLObjects"),
+        .product(name: "OpenSSLObjectsNIO", package: "OpenSSLObjects"),
         .product(name: "PKCS11Keys", package: "OpenSSLObjects"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOTLS", package: "swift-nio"),
       ]
     ),
     // Throughput (interleaved rounds of ours against C) and memory growth.

@@ -14,6 +14,7 @@ packages=(
   opensc          # pkcs11-tool, which creates the test token's objects
   libp11-kit-dev  # pkcs11.h for the tests' forwarding module (Tests/PKCS11C), which counts C_Login
   libcurl4-openssl-dev # libcurl on OpenSSL: the SSL_CTX interop tests
+  curl            # the curl command: a peer of the NIO server tests (--cert-status)
   pkg-config      # how SwiftPM finds OpenSSL and libp11
   publicsuffix    # the Public Suffix List the Web PKI profile reads (/usr/share/publicsuffix)
 )

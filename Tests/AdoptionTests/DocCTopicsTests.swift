@@ -6,7 +6,7 @@ extension AdoptionTests {
   /// page, `Sources/TARGET/TARGET.docc/TARGET.md`), so that none is reachable only by search.
   @Suite("DocC topics name every public type")
   struct DocCTopicsTests {
-    static let targets = ["OpenSSLObjects", "PKCS11Keys", "OpenSSLObjectsCapsule"]
+    static let targets = ["OpenSSLObjects", "PKCS11Keys", "OpenSSLObjectsCapsule", "OpenSSLObjectsNIO"]
 
     /// `public` (or `open`) classes, structs, enums, protocols, type aliases and actors declared at
     /// the top level (column 0) of the target's sources.

@@ -23,6 +23,16 @@ struct DocumentationSnippet: Sendable, CustomStringConvertible {
         .trimmingCharacters(in: .whitespaces).hasPrefix(".package(") == true
   }
 
+  /// Modules of the `Integration/` package's dependencies (Hummingbird), which a user of the
+  /// library does not resolve: snippets that use them are compiled and run there, as the examples
+  /// they are taken from (checked line by line).
+  static let integrationModules: Set<String> = ["Hummingbird", "HummingbirdCore", "HummingbirdOpenSSL"]
+
+  /// Whether the snippet uses a module only the `Integration/` package has.
+  var needsIntegrationPackage: Bool {
+    !Self.integrationModules.isDisjoint(with: context + imports)
+  }
+
   /// The modules the snippet imports itself.
   var imports: [String] {
     code.compactMap(Self.importedModule)

@@ -21,7 +21,7 @@ extension AdoptionTests {
   @Suite("Documentation snippets compile")
   struct SnippetCompileTests {
     @Test func everySnippetCompiles() throws {
-      let snippets = try DocumentationSnippets.all().filter { !$0.isManifest }
+      let snippets = try DocumentationSnippets.all().filter { !$0.isManifest && !$0.needsIntegrationPackage }
       #expect(snippets.count >= 15, "found only \(snippets.count) snippets")
       let package = try SnippetPackage(snippets: snippets)
       let build = try package.build(target: "Snippets")
@@ -37,7 +37,8 @@ extension AdoptionTests {
     @Test func linesMarkedAsNotCompilingDoNot() throws {
       let snippets = try DocumentationSnippets.all().filter { !$0.refusedLines.isEmpty }
       #expect(!snippets.isEmpty, "no line marked `// does not compile` was found")
-      let package = try SnippetPackage(snippets: try DocumentationSnippets.all().filter { !$0.isManifest })
+      let package = try SnippetPackage(
+        snippets: try DocumentationSnippets.all().filter { !$0.isManifest && !$0.needsIntegrationPackage })
       let build = try package.build(target: "Refusals")
       #expect(build.status != 0, "every refused line compiled")
       let errors = package.errorLines(build.output)
@@ -54,6 +55,27 @@ extension AdoptionTests {
             && (snippet.line..<(snippet.line + snippet.code.count)).map { "\(snippet.file):\($0)" }.contains($0)
         }
         #expect(others.isEmpty, "\(snippet) fails at other lines too: \(others)\n\(build.output)")
+      }
+    }
+
+    /// A snippet that needs Hummingbird is compiled and run in `Integration/` as the example it
+    /// is taken from: every code line of it is a line of `Integration/Sources`.
+    @Test func theIntegrationSnippetsAreTheExamplesLines() throws {
+      let snippets = try DocumentationSnippets.all().filter(\.needsIntegrationPackage)
+      #expect(!snippets.isEmpty, "no snippet uses the Integration/ package")
+      let root = "\(DocumentationSnippets.repository)/Integration/Sources"
+      var lines = Set<String>()
+      for file in try FileManager.default.subpathsOfDirectory(atPath: root) where file.hasSuffix(".swift") {
+        let text = try String(contentsOfFile: "\(root)/\(file)", encoding: .utf8)
+        for line in text.components(separatedBy: "\n") { lines.insert(line.trimmingCharacters(in: .whitespaces)) }
+      }
+      for snippet in snippets {
+        for (index, line) in snippet.code.enumerated() {
+          let code = line.trimmingCharacters(in: .whitespaces)
+          guard !code.isEmpty, !code.hasPrefix("//"), DocumentationSnippet.importedModule(code) == nil else { continue }
+          #expect(
+            lines.contains(code), "\(snippet.file):\(snippet.line + index) is not in Integration/Sources: \(code)")
+        }
       }
     }
 
@@ -99,7 +121,9 @@ struct SnippetPackage {
   let snippets: [DocumentationSnippet]
 
   /// The products a snippet may import, and the system modules.
-  static let products = ["OpenSSLObjects", "PKCS11Keys", "OpenSSLObjectsCapsule", "COpenSSLFull"]
+  static let products = ["OpenSSLObjects", "PKCS11Keys", "OpenSSLObjectsCapsule", "COpenSSLFull", "OpenSSLObjectsNIO"]
+  /// swift-nio's products the NIO snippets use with OpenSSLObjectsNIO (bootstraps, event loops).
+  static let nioProducts = ["NIOCore", "NIOPosix"]
 
   init(snippets: [DocumentationSnippet], repository: String = DocumentationSnippets.repository) throws {
     self.snippets = snippets
@@ -111,7 +135,9 @@ struct SnippetPackage {
       try manager.createDirectory(atPath: "\(directory)/Sources/\(target)", withIntermediateDirectories: true)
     }
     let identity = (repository as NSString).lastPathComponent
-    let dependencies = Self.products.map { "      .product(name: \"\($0)\", package: \"\(identity)\")," }
+    let dependencies =
+      (Self.products.map { "      .product(name: \"\($0)\", package: \"\(identity)\")," }
+      + Self.nioProducts.map { "      .product(name: \"\($0)\", package: \"swift-nio\")," })
       .joined(separator: "\n")
     let manifest = """
       // swift-tools-version: 6.2
@@ -120,7 +146,9 @@ struct SnippetPackage {
 
       let package = Package(
         name: "Snippets",
-        dependencies: [.package(path: "\(repository)")],
+        dependencies: [
+          .package(path: "\(repository)"), .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        ],
         targets: [
           .target(name: "Snippets", dependencies: [
       \(dependencies)

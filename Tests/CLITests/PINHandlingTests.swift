@@ -173,4 +173,50 @@ struct PINHandlingTests {
     }
     #expect(!plainServer.text.contains(SoftHSMToken.pin) && !asking.text.contains(SoftHSMToken.pin))
   }
+
+  /// Row 161: a PIN read from standard input leaves no copy of the CLI's in a server whose key
+  /// does not ask for it again. libp11 keeps its own copy of the login PIN (out of scope), so the
+  /// server's memory is compared with a server given the same PIN in a file, which the CLI never
+  /// keeps: the same number of copies. The same pair for a key that asks at every signature shows
+  /// that the scan sees the CLI's kept copy: one more with standard input. Broken (the copy of a
+  /// key that does not ask kept, or dropped without wiping), the first pair would differ too.
+  @Test func aPINFromStandardInputLeavesNoCopyWhenTheKeyDoesNotAsk() throws {
+    let token = try SoftHSMToken()
+    let pin = "oo-cli-pin-Hv4Nq8Lc2Wz6Tb"
+    let changed = try ChildProcess.run(
+      "pkcs11-tool",
+      [
+        "--module", SoftHSMToken.modulePath, "--token-label", SoftHSMToken.label, "--login", "--pin",
+        SoftHSMToken.pin, "--change-pin", "--new-pin", pin,
+      ], environment: token.environment)
+    try #require(changed.status == 0, "\(changed.output)")
+    let pki = try TestPKI(leafName: "localhost")
+    let files = try PeerFiles()
+    let pinFile = try files.directory.write("distinctive-pin", pin)
+    var plainBuilder = try TestPKI.leafBuilder(name: "localhost", key: pki.leafKey)
+    plainBuilder.publicKey = try PublicKey(contentsOfFile: token.publicKeyFile("ec-p256"))
+    let plain = try files.certificates(
+      "plain.pem", [try plainBuilder.sign(with: pki.intermediateKey, issuerCertificate: pki.intermediate)])
+    let asking = try files.certificates("asking.pem", [try alwaysAuthenticateCertificate(token, pki: pki)])
+
+    /// The copies of the PIN in a running server's memory, once it listens.
+    func copies(certificate: String, object: String, fromStandardInput: Bool) throws -> Int {
+      let source = fromStandardInput ? ["--pin-stdin"] : ["--pin-source", pinFile]
+      let server = try RunningProcess(
+        tool,
+        ["serve", "--port", "0", "--cert", certificate, "--key", token.uri(object: object, pin: false)] + source,
+        environment: token.environment)
+      defer { server.stop() }
+      if fromStandardInput { server.send(pin + "\n") }
+      server.closeInput()
+      try #require(server.wait(for: "listening on"), "\(server.text)")
+      return try ProcessMemory.occurrences(of: Array(pin.utf8), inProcess: server.pid)
+    }
+    let plainFromFile = try copies(certificate: plain, object: "ec-p256", fromStandardInput: false)
+    let plainFromInput = try copies(certificate: plain, object: "ec-p256", fromStandardInput: true)
+    #expect(plainFromInput == plainFromFile, "standard input \(plainFromInput), file \(plainFromFile)")
+    let askingFromFile = try copies(certificate: asking, object: "ec-always-auth", fromStandardInput: false)
+    let askingFromInput = try copies(certificate: asking, object: "ec-always-auth", fromStandardInput: true)
+    #expect(askingFromInput > askingFromFile, "standard input \(askingFromInput), file \(askingFromFile)")
+  }
 }

@@ -202,6 +202,9 @@ public final class RunningProcess: @unchecked Sendable {
   /// Whether the process still runs.
   public var isRunning: Bool { process.isRunning }
 
+  /// The process's id.
+  public var pid: Int32 { process.pid }
+
   /// Waits for the process to exit on its own (or `timeout`), and for the rest of its output,
   /// then returns its status, or `nil`.
   public func waitForExit(timeout: TimeInterval = 10) -> Int32? {

@@ -19,7 +19,12 @@ public enum Instructions {
     }
     var order: [String] = []
     for entry in perOperation where !order.contains(entry.workload) { order.append(entry.workload) }
-    var rows = [["workload", "ours instr/op", "C instr/op", "ours/C (C÷ours)", "naive C instr/op", "peers instr/op"]]
+    var rows = [
+      [
+        "workload", "ours instr/op", "C instr/op", "ours/C (C÷ours)", "naive C instr/op", "peers instr/op",
+        "NIO layer (ours_nio÷ours)",
+      ]
+    ]
     for workload in order {
       func count(_ side: String) -> Double? {
         perOperation.first { $0.workload == workload && $0.side == side }?.count
@@ -32,6 +37,7 @@ public enum Instructions {
         count("naive_c").map { String(Int($0.rounded())) } ?? "-",
         perOperation.filter { $0.workload == workload && !["ours", "c", "naive_c"].contains($0.side) }
           .map { "\($0.side) \(Int($0.count.rounded()))" }.joined(separator: ", "),
+        count("ours_nio").flatMap { nio in ours.map { String(format: "%.4f", nio / $0) } } ?? "-",
       ])
     }
     return Report.markdown(rows)

@@ -37,9 +37,14 @@ public final class PythonPeers {
     process.waitUntilExit()
   }
 
-  /// The peers' sides of a workload, by its ``Workload/peerKey``.
+  /// The workloads `python_peers.py` implements, by ``Workload/peerKey``.
+  static let keys: Set<String> = ["handshake-ecdsa", "handshake-rsa", "resumed", "bulk"]
+
+  /// The peers' sides of a workload, by its ``Workload/peerKey`` (none for a workload the script
+  /// does not implement).
   public func sides(for key: String) -> [Side] {
-    libraries.map { library in
+    guard Self.keys.contains(key) else { return [] }
+    return libraries.map { library in
       Side(name: library) { [unowned self] iterations in try self.run(library, key, iterations) }
     }
   }

@@ -28,6 +28,8 @@ public final class TLSFixtures {
   public let store: X509Store
   /// The bulk workload's payload: one full TLS record.
   public let record: [UInt8] = (0..<16_384).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+  /// The large-write bulk workload's payload: 256 KiB, sixteen full records per write.
+  public let largeWrite: [UInt8] = (0..<262_144).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
 
   init(ecKey: PrivateKey, rsaKey: PrivateKey) throws {
     ecdsa = try Self.chain(leafKey: ecKey, generate: { try PrivateKey(generating: .ec(.p256)) }, label: "ECDSA")

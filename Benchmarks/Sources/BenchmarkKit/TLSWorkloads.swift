@@ -126,6 +126,7 @@ extension Workloads {
     let resuming = try TLSSetup(tls.ecdsa, tls, resumption: true)
     // A first clean handshake on each side, so that every measured one resumes.
     try primeResumption(resuming)
+    let nioResuming = OurNIOSide(resuming, record: tls.record)
     return [
       try verifyChain(f),
       try verifyChain(f, profile: .webPKI()),
@@ -136,8 +137,10 @@ extension Workloads {
         name: "TLS 1.3 resumed handshake (ticket)",
         note: "a connection pair offering the last session (ECDSA chain), PSK with (EC)DHE, clean close both ways",
         ours: { n in for _ in 0..<n { try resuming.ourHandshake(resume: true) } },
-        c: { n in try resuming.cHandshake(resume: true, iterations: n) }, peerKey: "resumed"),
+        c: { n in try resuming.cHandshake(resume: true, iterations: n) },
+        peers: [Side(name: "ours_nio") { n in try nioResuming.handshakes(n, resume: true) }], peerKey: "resumed"),
       try bulk(f, full.ecdsa),
+      try largeWrites(f, full.ecdsa),
     ]
   }
 
@@ -197,21 +200,39 @@ extension Workloads {
   }
 
   static func handshake(_ name: String, _ setup: TLSSetup, key: String) -> Workload {
-    Workload(
+    let nio = OurNIOSide(setup, record: [])
+    return Workload(
       name: name,
       note: "a connection pair over memory, the client verifying the chain and host name; tickets read, no session"
-        + " offered",
+        + " offered; ours_nio: our handlers on EmbeddedChannels, then close_notify both ways",
       ours: { n in for _ in 0..<n { try setup.ourHandshake(resume: false) } },
-      c: { n in try setup.cHandshake(resume: false, iterations: n) }, peerKey: key)
+      c: { n in try setup.cHandshake(resume: false, iterations: n) },
+      peers: [Side(name: "ours_nio") { n in try nio.handshakes(n, resume: false) }], peerKey: key)
+  }
+
+  /// The same with 256 KiB per write: what a per-message cost (a NIO pipeline's) is per byte.
+  static func largeWrites(_ f: Fixtures, _ setup: TLSSetup) throws -> Workload {
+    let pairs = try TLSPairs(setup)
+    let payload = f.tls.largeWrite
+    let nio = OurNIOSide(setup, record: payload)
+    return Workload(
+      name: "TLS 1.3 bulk, 256 KiB writes",
+      note: "as the 16 KiB bulk workload with 256 KiB per write (16 records); ours_nio: one 256 KiB ByteBuffer",
+      ours: { n in for _ in 0..<n { try pairs.ourTransfer(payload) } },
+      c: { n in try check(cb_tls_bulk(pairs.c, payload, payload.count, n), "bulk") },
+      peers: [Side(name: "ours_nio") { n in try nio.bulk(n) }], peerKey: "bulk-256k")
   }
 
   static func bulk(_ f: Fixtures, _ setup: TLSSetup) throws -> Workload {
     let pairs = try TLSPairs(setup)
     let record = f.tls.record
+    let nio = OurNIOSide(setup, record: record)
     return Workload(
       name: "TLS 1.3 bulk, 16 KiB records",
-      note: "SSLConnection.write of 16 KiB, takeOutput, receive, read until all is read (AES-128-GCM)",
+      note: "SSLConnection.write of 16 KiB, takeOutput, receive, read until all is read (AES-128-GCM); ours_nio:"
+        + " writeAndFlush of a 16 KiB ByteBuffer through our handlers on EmbeddedChannels, read until all is read",
       ours: { n in for _ in 0..<n { try pairs.ourTransfer(record) } },
-      c: { n in try check(cb_tls_bulk(pairs.c, record, record.count, n), "bulk") }, peerKey: "bulk")
+      c: { n in try check(cb_tls_bulk(pairs.c, record, record.count, n), "bulk") },
+      peers: [Side(name: "ours_nio") { n in try nio.bulk(n) }], peerKey: "bulk")
   }
 }

@@ -15,7 +15,7 @@ import COpenSSLFull
 
 /// One TLS connection (`SSL`): one type for every transport.
 ///
-/// Over memory buffers (sans-I/O) the caller moves bytes: ``receive(_:)`` hands what came from
+/// Over memory buffers (sans-I/O) the caller moves bytes: ``receive(_:)-(ContiguousBytes)`` hands what came from
 /// the network to OpenSSL and ``takeOutput()`` returns what OpenSSL wants sent. Over a connected
 /// socket (`SSL_set_fd`) OpenSSL does the I/O, blocking or not, as the socket is set. Either way
 /// `want read`, `want write` and `want retry verify` are values (``Progress``), not errors.
@@ -617,5 +617,92 @@ public struct TLSError: Error, Sendable, CustomStringConvertible {
       text += unsafe ": \(String(cString: strerror(systemError)))"
     }
     return text
+  }
+}
+
+// MARK: - Spans: the memory transport without intermediate arrays
+
+extension SSLConnection {
+  /// What a read into a caller's span got (``read(into:)``).
+  public enum SpanReadResult: Sendable, Hashable {
+    /// This many bytes of application data were appended to the span.
+    case bytes(Int)
+    /// The peer closed the TLS connection cleanly (close_notify, `SSL_ERROR_ZERO_RETURN`).
+    case closed
+    /// No data yet; see ``Progress``.
+    case progress(Progress)
+  }
+
+  /// The number of bytes OpenSSL has ready for the peer (memory transport; `BIO_ctrl_pending`
+  /// on the write BIO): what ``takeOutput(into:)`` takes when the span has room for them all.
+  public var pendingOutputCount: Int {
+    guard let writeBIO = unsafe writeBIO else { return 0 }
+    return unsafe MemoryBIO.pending(writeBIO)
+  }
+
+  /// Hands bytes that came from the network to OpenSSL (memory transport), from a span: the same
+  /// as `receive(_:)` with contiguous bytes, for buffers that lend their bytes as a `RawSpan`
+  /// (NIO's `ByteBuffer.readableBytesSpan`). OpenSSL copies them into its read BIO
+  /// (`BIO_write`); the span is not kept.
+  public func receive(_ bytes: RawSpan) {
+    guard let readBIO = unsafe readBIO else { return }
+    unsafe bytes.withUnsafeBytes { buffer in
+      var offset = 0
+      while offset < buffer.count {
+        let chunk = min(buffer.count - offset, Int(Int32.max))
+        guard unsafe BIO_write(readBIO, buffer.baseAddress! + offset, Int32(chunk)) == Int32(chunk) else { return }
+        offset += chunk
+      }
+    }
+  }
+
+  /// Moves the bytes OpenSSL wants sent to the peer into the span's free capacity (memory
+  /// transport; `BIO_read` on the write BIO), without an intermediate array: the same bytes
+  /// ``takeOutput()`` returns, as many as fit. What does not fit stays for the next call (see
+  /// ``pendingOutputCount``).
+  ///
+  /// - Returns: the number of bytes appended to `output`.
+  @discardableResult
+  public func takeOutput(into output: inout OutputRawSpan) -> Int {
+    guard let writeBIO = unsafe writeBIO, output.freeCapacity > 0 else { return 0 }
+    return unsafe output.withUnsafeMutableBytes { buffer, initialized in
+      let free = Int32(clamping: buffer.count - initialized)
+      let read = unsafe BIO_read(writeBIO, buffer.baseAddress! + initialized, free)
+      let count = max(0, Int(read))
+      initialized += count
+      return count
+    }
+  }
+
+  /// Reads application data into the span's free capacity (`SSL_read_ex`), without an
+  /// intermediate array: the same as ``read(maximumCount:)`` with the span's free capacity as the
+  /// maximum. A span without free capacity reads nothing (`.bytes(0)`).
+  ///
+  /// - Throws: ``TLSError`` as ``read(maximumCount:)`` does.
+  public func read(into output: inout OutputRawSpan) throws -> SpanReadResult {
+    guard output.freeCapacity > 0 else { return .bytes(0) }
+    var outcome = Outcome(progress: .complete)
+    var count = 0
+    unsafe try output.withUnsafeMutableBytes { buffer, initialized in
+      let start = unsafe buffer.baseAddress! + initialized
+      let free = buffer.count - initialized
+      outcome = try perform("SSL_read_ex") { unsafe SSL_read_ex(pointer, start, free, &count) }
+      if outcome.progress == .complete && !outcome.closed { initialized += count } else { count = 0 }
+    }
+    if outcome.closed { return .closed }
+    guard outcome.progress == .complete else { return .progress(outcome.progress) }
+    return .bytes(count)
+  }
+
+  /// Writes application data from a span (`SSL_write_ex`): the same as `write(_:)` with
+  /// contiguous bytes, for buffers that lend their bytes as a `RawSpan`. With a non-blocking
+  /// transport, a write that wants I/O must be repeated with the same bytes.
+  @discardableResult
+  public func write(_ bytes: RawSpan) throws -> Progress {
+    unsafe try bytes.withUnsafeBytes { buffer throws -> Progress in
+      var written = 0
+      return try perform("SSL_write_ex") { unsafe SSL_write_ex(pointer, buffer.baseAddress, buffer.count, &written) }
+        .progress
+    }
   }
 }

@@ -11,6 +11,7 @@ final class NIOPeer {
   private let client: NIOSSLContext
   private let servers: [String: NIOSSLContext]
   private let record: ByteBuffer
+  private let largeWrite: ByteBuffer
   private var pair: (client: EmbeddedChannel, server: EmbeddedChannel)?
 
   init(_ tls: TLSFixtures) throws {
@@ -33,6 +34,7 @@ final class NIOPeer {
     self.client = try NIOSSLContext(configuration: client)
     self.servers = servers
     record = ByteBuffer(bytes: tls.record)
+    largeWrite = ByteBuffer(bytes: tls.largeWrite)
   }
 
   /// The side for a workload's peer key; swift-nio-ssl has no client session resumption.
@@ -40,7 +42,8 @@ final class NIOPeer {
     switch key {
     case "handshake-ecdsa": Side(name: "swift_nio_ssl") { [self] n in try handshakes("ecdsa", n) }
     case "handshake-rsa": Side(name: "swift_nio_ssl") { [self] n in try handshakes("rsa", n) }
-    case "bulk": Side(name: "swift_nio_ssl") { [self] n in try bulk(n) }
+    case "bulk": Side(name: "swift_nio_ssl") { [self] n in try bulk(record, n) }
+    case "bulk-256k": Side(name: "swift_nio_ssl") { [self] n in try bulk(largeWrite, n) }
     default: nil
     }
   }
@@ -88,7 +91,7 @@ final class NIOPeer {
     }
   }
 
-  private func bulk(_ iterations: Int) throws {
+  private func bulk(_ record: ByteBuffer, _ iterations: Int) throws {
     if pair == nil { pair = try connect("ecdsa") }
     guard let (client, server) = pair else { return }
     for _ in 0..<iterations {
