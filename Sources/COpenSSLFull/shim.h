@@ -4,7 +4,8 @@
  * OPENSSL_free/malloc), variadic functions (EVP_PKEY_Q_keygen) and constants built from macros.
  *
  * Every shim is named oo_<what it stands for> and says in its comment which macro or function it
- * replaces. The shims add no logic of their own.
+ * replaces. The shims add no logic of their own, except the HTTP status line recorder at the end
+ * (a BIO callback, which has to be C).
  */
 #ifndef OPENSSLOBJECTS_COPENSSLFULL_SHIM_H
 #define OPENSSLOBJECTS_COPENSSLFULL_SHIM_H
@@ -399,5 +400,56 @@ static inline long long oo_timegm(struct tm *tm) { return (long long)timegm(tm);
 
 /* BIO_get_fd(b, c): the socket under a socket or connect BIO, -1 for others */
 static inline int oo_BIO_get_fd(BIO *b) { int fd = -1; return BIO_get_fd(b, &fd) < 0 ? -1 : fd; }
+
+/*
+ * The first line a BIO reads, recorded by a BIO callback: the HTTP status line of a revocation
+ * server's answer. OSSL_HTTP_transfer has no getter for the status, and OpenSSL 3.0 and later
+ * versions disagree on what an error status is (3.0 fails with HTTP_R_RECEIVED_ERROR; later ones
+ * return a 4xx or 5xx answer's body as if it were the content asked for). The only logic in this
+ * file besides the macros: C because a BIO callback runs inside OpenSSL's reads.
+ */
+typedef struct oo_http_status_line {
+    char text[128]; /* the line without its line break, NUL-terminated */
+    size_t length;
+    int complete;   /* 1 once a line break (or the end of the buffer) was reached */
+} oo_http_status_line;
+
+static inline long oo_http_status_line_callback(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
+                                         int ret, size_t *processed)
+{
+    (void)len; (void)argi; (void)argl;
+    if ((oper == (BIO_CB_READ | BIO_CB_RETURN) || oper == (BIO_CB_GETS | BIO_CB_RETURN)) && ret > 0
+        && argp != NULL && processed != NULL) {
+        oo_http_status_line *line = (oo_http_status_line *)BIO_get_callback_arg(b);
+        for (size_t i = 0; line != NULL && !line->complete && i < *processed; i++) {
+            if (argp[i] == '\n' || line->length == sizeof(line->text) - 1)
+                line->complete = 1;
+            else if (argp[i] != '\r')
+                line->text[line->length++] = argp[i];
+        }
+        if (line != NULL)
+            line->text[line->length] = '\0';
+    }
+    return ret;
+}
+
+/* BIO_set_callback_arg + BIO_set_callback_ex: `b`'s reads record their first line into `line`
+ * (NULL stops recording). */
+static inline void oo_BIO_record_first_line(BIO *b, oo_http_status_line *line)
+{
+    BIO_set_callback_ex(b, line == NULL ? NULL : oo_http_status_line_callback);
+    BIO_set_callback_arg(b, (char *)line);
+}
+
+/* An OSSL_HTTP_bio_cb_t for OSSL_HTTP_transfer when OpenSSL makes the connection (through a
+ * proxy): on connect, the connection's reads record their first line into `arg`
+ * (an oo_http_status_line); the BIO itself is returned unchanged. */
+static inline BIO *oo_http_record_status_on_connect(BIO *bio, void *arg, int connect, int detail)
+{
+    (void)detail;
+    if (bio != NULL)
+        oo_BIO_record_first_line(bio, connect ? (oo_http_status_line *)arg : NULL);
+    return bio;
+}
 
 #endif /* OPENSSLOBJECTS_COPENSSLFULL_SHIM_H */

@@ -64,7 +64,9 @@ public struct PKCS11LoadOptions: Sendable {
   }()
 
   /// Which implementation loads the key: libp11 or pkcs11-provider. ``PKCS11Backend/automatic``
-  /// by default.
+  /// by default: pkcs11-provider where it is installed, libp11 otherwise; libp11 also when
+  /// ``module`` (a module libp11 loaded, perhaps with a context-specific PIN handler) is given
+  /// and libp11 links this OpenSSL.
   public var backend: PKCS11Backend
   /// A module file the caller chose (not from a URI), used like ``module`` when the URI names
   /// none: the provider backend hands it to pkcs11-provider, the libp11 backend loads it.
@@ -97,6 +99,16 @@ public struct PKCS11LoadOptions: Sendable {
     self.moduleFile = moduleFile
     self.libraryContext = libraryContext
     self.providerTimeout = providerTimeout
+  }
+}
+
+extension PKCS11LoadOptions {
+  /// The backend these options load with: ``backend`` resolved, except that
+  /// ``PKCS11Backend/automatic`` keeps to libp11 when a libp11 ``module`` is given, so that its
+  /// handlers are not silently bypassed.
+  func resolvedBackend() throws(PKCS11Error) -> PKCS11Backend {
+    if backend == .automatic, module != nil, PKCS11Backend.libp11UsesThisOpenSSL { return .libp11 }
+    return try backend.resolved()
   }
 }
 
@@ -346,7 +358,7 @@ extension PrivateKey {
   /// - Throws: ``PKCS11Error`` (module, token, login, matching), `InputError` (an unreadable
   ///   `pin-source` file).
   public convenience init(pkcs11 uri: PKCS11URI, options: PKCS11LoadOptions = PKCS11LoadOptions()) throws {
-    if try options.backend.resolved() == .provider {
+    if try options.resolvedBackend() == .provider {
       let key = try PKCS11ProviderBackend.privateKey(uri, options: options)
       unsafe self.init(takingOwnershipOf: try key.retainedPointer())
       return
@@ -371,7 +383,7 @@ extension X509Certificate {
   ///
   /// - Throws: ``PKCS11Error``, `InputError` (an unreadable `pin-source` file).
   public convenience init(pkcs11 uri: PKCS11URI, options: PKCS11LoadOptions = PKCS11LoadOptions()) throws {
-    if try options.backend.resolved() == .provider {
+    if try options.resolvedBackend() == .provider {
       let certificate = try PKCS11ProviderBackend.certificate(uri, options: options)
       unsafe self.init(takingOwnershipOf: try certificate.retainedPointer())
       return

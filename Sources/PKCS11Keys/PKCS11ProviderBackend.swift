@@ -13,9 +13,9 @@ import OpenSSLObjects
 /// `X509Certificate(pkcs11:options:)`) use. Both take the same URIs (the same RFC 7512 parser),
 /// the same module policy and the same PIN sources, and throw the same ``PKCS11Error``s.
 public enum PKCS11Backend: Sendable, Hashable {
-  /// libp11 where it links this process's OpenSSL (Debian 12's 3.0 and Debian 13's 3.5: its token
-  /// listings and always-authenticate keys are finer), pkcs11-provider where libp11 cannot work
-  /// (OpenSSL 4.0).
+  /// pkcs11-provider where it is installed (Debian 13's OpenSSL 3.5, OpenSSL 4.0), libp11 where it
+  /// is not and libp11 links this process's OpenSSL (Debian 12's 3.0, which has no usable
+  /// pkcs11-provider package); ``PKCS11Error/Code/backendUnavailable`` when neither can work.
   case automatic
   /// libp11 (`PKCS11_*`): keys are `EVP_PKEY`s around libp11's RSA and EC methods. Not usable
   /// when libp11 links another libcrypto than this process (Debian's libp11 with OpenSSL 4.0).
@@ -30,9 +30,13 @@ public enum PKCS11Backend: Sendable, Hashable {
   public func resolved() throws(PKCS11Error) -> PKCS11Backend {
     switch self {
     case .automatic:
-      if Self.libp11UsesThisOpenSSL { return .libp11 }
       if PKCS11ProviderBackend.isInstalled { return .provider }
-      throw Self.libp11Unavailable
+      if Self.libp11UsesThisOpenSSL { return .libp11 }
+      throw PKCS11Error(
+        .backendUnavailable,
+        detail: "pkcs11-provider is not installed (no \(PKCS11ProviderBackend.moduleFile)), and libp11 links "
+          + "\(Self.libp11Libcrypto ?? "another libcrypto") but this process runs OpenSSL "
+          + "\(OpenSSLLibrary.runtimeVersion) (\(Self.thisLibcrypto)): install pkcs11-provider")
     case .libp11:
       guard Self.libp11UsesThisOpenSSL else { throw Self.libp11Unavailable }
       return .libp11

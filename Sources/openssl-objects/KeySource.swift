@@ -67,7 +67,10 @@ enum KeySource {
     let pins = PINCache(options: pin, uri: uri)
     do {
       // A module named on the command line, by --module or by the URI, is the user's own choice.
-      var options = PKCS11LoadOptions(modulePolicy: .allowList([module, uri.modulePath].compactMap { $0 }))
+      // libp11 explicitly: the module is loaded here and its context-specific PIN handler set
+      // (pkcs11-provider, the automatic backend where it is installed, has neither).
+      var options = PKCS11LoadOptions(
+        modulePolicy: .allowList([module, uri.modulePath].compactMap { $0 }), backend: .libp11)
       if uri.moduleName != nil { options.modulePolicy = .allowAnyModule }
       if let module, uri.modulePath == nil, uri.moduleName == nil {
         options.moduleFile = module

@@ -125,7 +125,8 @@ struct NIOInteropTests {
         ], input: "hello\n")
       #expect(result.stdout.contains("Verify return code: 0 (ok)"), "\(result.output)")
       #expect(result.stdout.contains("ALPN protocol: http/1.1"))
-      #expect(result.stdout.contains("subject=CN = \(name)"))
+      // s_client prints "subject=CN = name" up to 3.x's older releases, "subject=CN=name" on 3.5.
+      #expect(result.stdout.replacing(" = ", with: "=").contains("subject=CN=\(name)"), "\(result.output)")
       #expect(result.stdout.contains("New, \(version)"))
       #expect(result.stdout.contains("HELLO"))
     }
@@ -171,7 +172,10 @@ struct NIOInteropTests {
     let ocsp = try OCSPPKI()
     let key = try PrivateKey(
       pkcs11: token.uri(object: "ec-p256"),
-      options: PKCS11LoadOptions(modulePolicy: .allowList([SoftHSMToken.modulePath])))
+      options: PKCS11LoadOptions(
+        modulePolicy: .allowList([SoftHSMToken.modulePath]),
+        // In-process token tests keep to one backend: SoftHSM2's login is the whole process's.
+        backend: PKCS11Backend.libp11UsesThisOpenSSL ? .libp11 : .automatic))
     var builder = try TestPKI.leafBuilder(name: "www.example.test", key: ocsp.pki.leafKey)
     builder.publicKey = try key.publicKey
     builder.setAuthorityInformationAccess(ocsp: ["http://127.0.0.1:9/ocsp"])

@@ -136,12 +136,43 @@ struct CRLFetchTests {
     server.set("garbage", .body(Array("not a CRL".utf8)))
     #expect(
       try caught(OCSPClientError.self) { _ = try client.download(from: server.url("moved")) }.reason == .redirected)
-    #expect(
-      try caught(OCSPClientError.self) { _ = try client.download(from: server.url("missing")) }.reason == .httpStatus)
+    let missing = try caught(OCSPClientError.self) { _ = try client.download(from: server.url("missing")) }
+    #expect(missing.reason == .httpStatus, "\(missing)")
     let garbage = try caught(OCSPClientError.self) { _ = try client.download(from: server.url("garbage")) }
     #expect(garbage.reason == .malformedResponse)
     #expect(garbage.operation == "CRL download")
     #expect(server.requests("elsewhere") == 0)
+    #expect(ERR_peek_error() == 0)
+  }
+
+  /// An error status is `.httpStatus` on every OpenSSL, with or without a body, directly and
+  /// through a proxy (where OpenSSL makes the connection): 3.0 fails with `HTTP_R_RECEIVED_ERROR`,
+  /// later versions hand a 4xx or 5xx answer's body over as if it were the CRL. A 403 carrying a real CRL is not taken for one either.
+  @Test(arguments: [
+    ("404 Not Found", "nothing"), ("500 Internal Server Error", "html"), ("403 Forbidden", "a CRL"),
+    ("303 See Other", "nothing"),
+  ])
+  func anErrorStatusIsAnHTTPStatusDirectlyAndThroughAProxy(status: String, body: String) throws {
+    let answer: LoopbackHTTPServer.Answer
+    switch body {
+    case "html": answer = .status(status, body: Array("<html>down</html>".utf8), contentType: "text/html")
+    case "a CRL": answer = .status(status, body: try CRLPKI(server: LoopbackHTTPServer()).crl().derEncoded)
+    default: answer = .status(status)
+    }
+    let server = try LoopbackHTTPServer()
+    server.set("crl", answer)
+    // The server doubles as the proxy: it sees the absolute URI as the request target.
+    server.set(server.url("crl"), answer)
+    var client = Self.loopback
+    for proxied in [false, true] {
+      client.proxy = proxied ? .url("http://127.0.0.1:\(server.port)") : .direct
+      let error = try caught(OCSPClientError.self) { _ = try client.download(from: server.url("crl")) }
+      #expect(error.reason == .httpStatus, "\(status), proxy \(proxied): \(error)")
+      #expect(error.detail.contains("HTTP status \(status.prefix(3))"), "\(error)")
+      #expect(error.operation == "CRL download")
+    }
+    #expect(server.requests("crl") == 1)
+    #expect(server.requests(server.url("crl")) == 1)
     #expect(ERR_peek_error() == 0)
   }
 

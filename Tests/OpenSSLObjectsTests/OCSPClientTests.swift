@@ -183,6 +183,30 @@ struct OCSPClientTests {
     #expect(ERR_peek_error() == 0)
   }
 
+  /// An HTTP error status is `.httpStatus` whatever the body: OpenSSL 3.0 fails on the status,
+  /// later versions read a 4xx or 5xx answer's body (here an HTML page, or a well-formed OCSP
+  /// response that says "try later") as if it were the response.
+  @Test func anErrorStatusIsAnHTTPStatusWhateverItsBody() throws {
+    let pki = try TestPKI()
+    let request = try OCSPRequest(certificate: pki.leaf, issuer: pki.intermediate)
+    let server = try LoopbackHTTPServer()
+    server.set("html", .status("404 Not Found", body: Array("<html>no</html>".utf8), contentType: "text/html"))
+    server.set(
+      "ocsp",
+      .status(
+        "503 Service Unavailable", body: try OCSPResponse(status: .tryLater).derEncoded,
+        contentType: "application/ocsp-response"))
+    var client = OCSPClient(destinations: .allowingLoopback)
+    client.method = .post
+    for (path, code) in [("html", 404), ("ocsp", 503)] {
+      let error = try clientError { _ = try client.send(request, to: server.url(path)) }
+      #expect(error.reason == .httpStatus, "\(path): \(error)")
+      #expect(error.detail.contains("HTTP status \(code)"), "\(error)")
+      #expect(server.requests(path) == 1)
+    }
+    #expect(ERR_peek_error() == 0)
+  }
+
   @Test func anExplicitProxyGetsTheAbsoluteURI() throws {
     let (fixture, responder) = try setUp()
     var client = OCSPClient(destinations: .allowingLoopback)

@@ -107,6 +107,22 @@ struct CRLTests {
     #expect(try X509CRL(derEncoded: crl.derEncoded) == crl)
   }
 
+  /// A CRL made with the builder's defaults is valid at once, also to a verifier whose clock is
+  /// behind ours: OpenSSL reads `time()`, which lags `Date()` by a few milliseconds after each
+  /// second turns (a lastUpdate of "now" was sometimes not yet valid).
+  @Test func aCRLWithTheDefaultDatesIsValidAtOnce() throws {
+    let pki = try Self.pki.get()
+    let crl = try CRLBuilder().sign(with: pki.intermediateKey, issuerCertificate: pki.intermediate)
+    #expect(crl.thisUpdate < Date(timeIntervalSinceNow: -2))
+    let store = X509Store()
+    try store.add(pki.root)
+    try store.add(crl)
+    var policy = VerificationPolicy()
+    policy.flags = .crlCheck
+    policy.time = Date(timeIntervalSinceNow: -2)
+    _ = try store.verify(pki.leaf, untrusted: [pki.intermediate], policy: policy)
+  }
+
   @Test func badCRLInput() throws {
     let pki = try Self.pki.get()
     #expect(throws: InputError.self) { try X509CRL(pemEncoded: pki.leaf.pemEncoded) }

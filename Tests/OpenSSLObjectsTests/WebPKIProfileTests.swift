@@ -75,6 +75,40 @@ struct WebPKIProfileTests {
     X509Extension(oid: OID(oid), isCritical: critical, value: value)
   }
 
+  /// `certificate` with its TBSCertificate changed by `edit` and signed again by `key` (SHA-256),
+  /// keeping the signature algorithm: a certificate the builder would not make.
+  static func resigned(
+    _ certificate: X509Certificate, by key: PrivateKey, edit: (inout [UInt8]) -> Void
+  ) throws -> X509Certificate {
+    let der = certificate.derEncoded
+    // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }
+    func element(at offset: Int) -> Range<Int> {
+      let first = Int(der[offset + 1])
+      if first < 0x80 { return offset..<offset + 2 + first }
+      let count = first & 0x7f
+      let length = der[offset + 2..<offset + 2 + count].reduce(0) { $0 << 8 | Int($1) }
+      return offset..<offset + 2 + count + length
+    }
+    func encoded(_ tag: UInt8, _ content: [UInt8]) -> [UInt8] {
+      if content.count < 0x80 { return [tag, UInt8(content.count)] + content }
+      var length: [UInt8] = []
+      var remaining = content.count
+      while remaining > 0 {
+        length.insert(UInt8(remaining & 0xff), at: 0)
+        remaining >>= 8
+      }
+      return [tag, 0x80 | UInt8(length.count)] + length + content
+    }
+    let outer = element(at: 0)
+    let contentStart = outer.lowerBound + (der[1] < 0x80 ? 2 : 2 + Int(der[1] & 0x7f))
+    let tbsRange = element(at: contentStart)
+    let algorithm = Array(der[element(at: tbsRange.upperBound)])
+    var tbs = Array(der[tbsRange])
+    edit(&tbs)
+    let signature = try key.signature(for: tbs, digest: .sha256)
+    return try X509Certificate(derEncoded: encoded(0x30, tbs + algorithm + encoded(0x03, [0] + signature)))
+  }
+
   /// A key made by the `openssl` tool (DSA, P-192), which the library does not generate: each
   /// command's arguments, `KEY` and `PARAMS` standing for files of a temporary directory.
   static func opensslKey(_ commands: [[String]]) throws -> PrivateKey {
@@ -141,7 +175,46 @@ struct WebPKIProfileTests {
   // MARK: - Every certificate
 
   @Test func version() throws {
-    #expect(try Chain(leaf: { $0.version = 2 }).profileVerdict() == "certificate-version")
+    // Version 1 and 2 leaves without extensions, which the builder makes on every OpenSSL: OpenSSL
+    // accepts them (no host: without a SAN there is no name to match), the profile does not.
+    for version in [1, 2] {
+      let bare = try Chain(leaf: {
+        $0.version = version
+        $0.subjectAlternativeNames = nil
+        $0.keyUsage = nil
+        $0.extendedKeyUsage = nil
+        $0.subjectKeyIdentifier = .none
+        $0.authorityKeyIdentifier = .none
+      })
+      #expect(bare.leaf.version == version)
+      #expect(try bare.profileVerdict(host: nil) == "certificate-version", "version \(version)")
+    }
+    // A version 2 leaf with extensions. The builder refuses to sign one on every OpenSSL (3.0's
+    // X509_sign would write it, 3.2 and later's make it version 3), so it is made by hand: a v3
+    // leaf's version byte changed and its TBS signed again by the issuer.
+    let chain = try Chain()
+    var builder = try TestPKI.leafBuilder(name: Self.host, key: PrivateKey(generating: .ec(.p256)))
+    builder.version = 2
+    let error = try caught(InputError.self) {
+      _ = try builder.sign(with: chain.intermediateKey, issuerCertificate: chain.intermediate)
+    }
+    #expect(error.object == "version" && error.detail.contains("cannot carry extensions"), "\(error)")
+    var withExtensions = chain
+    withExtensions.leaf = try Self.resigned(chain.leaf, by: chain.intermediateKey) { tbs in
+      // TBSCertificate ::= SEQUENCE { version [0] EXPLICIT INTEGER (2 for v3), ... }
+      let header = tbs[1] < 0x80 ? 2 : 2 + Int(tbs[1] & 0x7f)
+      #expect(Array(tbs[header..<header + 5]) == [0xA0, 0x03, 0x02, 0x01, 0x02])
+      tbs[header + 4] = 0x01
+    }
+    #expect(withExtensions.leaf.version == 2 && !withExtensions.leaf.extensions.isEmpty)
+    #expect(try withExtensions.profileVerdict() == "certificate-version")
+    // OpenSSL's own rule for it (RFC 5280 4.1.2.9) applies only in strict mode, on every version.
+    var strict = VerificationPolicy(host: Self.host)
+    strict.flags = .x509Strict
+    let refused = try caught(VerificationError.self) {
+      _ = try withExtensions.store().verify(withExtensions.leaf, untrusted: [chain.intermediate], policy: strict)
+    }
+    #expect(refused.code.name == "X509_V_ERR_EXTENSIONS_REQUIRE_VERSION_3" && refused.depth == 0, "\(refused)")
   }
 
   @Test func serialNumbers() throws {

@@ -244,14 +244,37 @@ struct PKCS11ProviderBackendTests {
     }
   }
 
-  @Test func theAutomaticBackendIsLibP11ExactlyWhenLibP11LinksThisOpenSSL() throws {
-    let resolved = try? PKCS11Backend.automatic.resolved()
-    if PKCS11Backend.libp11UsesThisOpenSSL {
-      #expect(resolved == .libp11)
-    } else {
-      #expect(resolved == (PKCS11Backend.isProviderInstalled ? .provider : nil))
+  /// `.automatic` is pkcs11-provider where it is installed (Debian 13's 3.5, 4.0), libp11 where
+  /// it is not (Debian 12's 3.0), a typed error where neither works; and libp11 whenever a libp11
+  /// `PKCS11Module` is given. The backend a default load took is read from the key, in a fresh
+  /// process under `timeout` (pkcs11-provider can hang in SoftHSM2).
+  @Test func theAutomaticBackendIsTheProviderWhereInstalledAndLibP11Otherwise() throws {
+    let expected: PKCS11Backend? =
+      PKCS11Backend.isProviderInstalled ? .provider : PKCS11Backend.libp11UsesThisOpenSSL ? .libp11 : nil
+    #expect(PKCS11Backend.libp11Libcrypto?.hasPrefix("libcrypto.so.") ?? true)
+    if !PKCS11Backend.libp11UsesThisOpenSSL {
       #expect(throws: PKCS11Error.self) { try PKCS11Backend.libp11.resolved() }
     }
-    #expect(PKCS11Backend.libp11Libcrypto?.hasPrefix("libcrypto.so.") ?? true)
+    guard let expected else {
+      let error = try #require(throws: PKCS11Error.self) { try PKCS11Backend.automatic.resolved() }
+      #expect(error.code == .backendUnavailable && error.description.contains("pkcs11-provider"), "\(error)")
+      return
+    }
+    #expect(try PKCS11Backend.automatic.resolved() == expected)
+    let softhsm = try SoftHSMToken()
+    let uri = "pkcs11:token=oo-test;object=ec-p256;type=private?pin-source=file:\(softhsm.pinFile)"
+    let result = try ChildProcess.run(
+      "timeout", ["120", helper, "pkcs11-automatic", SoftHSMToken.modulePath, uri], environment: softhsm.environment)
+    #expect(result.status == 0, "\(result.output)")
+    #expect(result.stdout.contains("backend: \(expected == .provider ? "provider" : "libp11")"), "\(result.output)")
+    #expect(result.stdout.contains("signature verifies: true"), "\(result.output)")
+    guard PKCS11Backend.libp11UsesThisOpenSSL else { return }
+    let given = try ChildProcess.run(
+      "timeout", ["120", helper, "pkcs11-automatic", SoftHSMToken.modulePath, uri, "libp11-module"],
+      environment: softhsm.environment)
+    #expect(given.status == 0, "\(given.output)")
+    #expect(given.stdout.contains("backend: libp11"), "\(given.output)")
+    #expect(given.stdout.contains("signature verifies: true"), "\(given.output)")
   }
+
 }

@@ -45,13 +45,13 @@ struct PKCS11PromiseTests {
     }
 
     // The link's target is on the list: it loads, as the target.
-    let allowed = PKCS11LoadOptions(modulePolicy: .allowList([modulePath]))
+    let allowed = PKCS11LoadOptions(modulePolicy: .allowList([modulePath]), backend: .libp11)
     let key = try PrivateKey(pkcs11: uri(link), options: allowed)
     #expect(key.algorithm == .ec)
     #expect(!PKCS11Module.loadedModulePaths.contains(link))
 
     // The copy, named directly or through a link, is not; the list may even name a link to SoftHSM2.
-    let listed = PKCS11LoadOptions(modulePolicy: .allowList([modulePath, link]))
+    let listed = PKCS11LoadOptions(modulePolicy: .allowList([modulePath, link]), backend: .libp11)
     for named in [copy, innocent] {
       let error = try #require(throws: PKCS11Error.self) { try PrivateKey(pkcs11: uri(named), options: listed) }
       #expect(error.code == .moduleNotAllowed, "\(error)")
@@ -61,7 +61,7 @@ struct PKCS11PromiseTests {
     let missing = PKCS11ModulePolicy.allowList([directory.file("missing.so")])
     #expect(!missing.allows(canonicalPath: directory.file("missing.so")))
     let error = try #require(throws: PKCS11Error.self) {
-      try PrivateKey(pkcs11: uri(copy), options: PKCS11LoadOptions(modulePolicy: missing))
+      try PrivateKey(pkcs11: uri(copy), options: PKCS11LoadOptions(modulePolicy: missing, backend: .libp11))
     }
     #expect(error.code == .moduleNotAllowed)
 

@@ -16,7 +16,7 @@ import Testing
 )
 struct PKCS11TokenTests {
   let modulePath = SoftHSMToken.modulePath
-  var options: PKCS11LoadOptions { PKCS11LoadOptions(modulePolicy: .allowList([modulePath])) }
+  var options: PKCS11LoadOptions { PKCS11LoadOptions(modulePolicy: .allowList([modulePath]), backend: .libp11) }
 
   func token() throws -> SoftHSMToken { try SoftHSMToken.shared.get() }
 
@@ -235,10 +235,11 @@ struct PKCS11TokenTests {
     #expect(error.code == .moduleNotAllowed)
     #expect(error.description.contains("allowList"))
     let other = try #require(throws: PKCS11Error.self) {
-      try PrivateKey(pkcs11: uri, options: PKCS11LoadOptions(modulePolicy: .allowList(["/usr/lib/other.so"])))
+      try PrivateKey(
+        pkcs11: uri, options: PKCS11LoadOptions(modulePolicy: .allowList(["/usr/lib/other.so"]), backend: .libp11))
     }
     #expect(other.code == .moduleNotAllowed)
-    _ = try PrivateKey(pkcs11: uri, options: PKCS11LoadOptions(modulePolicy: .allowAnyModule))
+    _ = try PrivateKey(pkcs11: uri, options: PKCS11LoadOptions(modulePolicy: .allowAnyModule, backend: .libp11))
   }
 
   @Test func moduleNameIsResolvedInTheSearchDirectories() throws {
@@ -258,7 +259,7 @@ struct PKCS11TokenTests {
     let error = try #require(throws: PKCS11Error.self) { try PrivateKey(pkcs11: uri) }
     #expect(error.code == .noModule)
     let module = try PKCS11Module.load(path: modulePath)
-    _ = try PrivateKey(pkcs11: uri, options: PKCS11LoadOptions(module: module))
+    _ = try PrivateKey(pkcs11: uri, options: PKCS11LoadOptions(module: module, backend: .libp11))
   }
 
   // MARK: - Matching errors
@@ -346,7 +347,8 @@ struct PKCS11TokenTests {
   @Test func pinCanComeFromAClosure() throws {
     let softhsm = try token()
     let pinFile = softhsm.pinFile
-    let options = PKCS11LoadOptions(modulePolicy: .allowList([modulePath]), pin: { try PIN.read(fromFile: pinFile) })
+    let options = PKCS11LoadOptions(
+      modulePolicy: .allowList([modulePath]), pin: { try PIN.read(fromFile: pinFile) }, backend: .libp11)
     _ = try PrivateKey(pkcs11: softhsm.uri(object: "ec-p256", pin: false), options: options)
   }
 

@@ -8,7 +8,13 @@ import Testing
 /// `openssl s_client` and `s_server`.
 @Suite("PKCS#11 keys in TLS")
 struct TokenTLSTests {
-  let options = PKCS11LoadOptions(modulePolicy: .allowList([SoftHSMToken.modulePath]))
+  /// libp11 wherever it serves this OpenSSL, as the other in-process token suites: SoftHSM2's
+  /// login state belongs to the process, and a login pkcs11-provider made would be "other code's"
+  /// to the libp11 backend. The provider's TLS runs in a child process
+  /// (`PKCS11ProviderBackendTests`), and here where libp11 cannot (OpenSSL 4.0).
+  let options = PKCS11LoadOptions(
+    modulePolicy: .allowList([SoftHSMToken.modulePath]),
+    backend: PKCS11Backend.libp11UsesThisOpenSSL ? .libp11 : .automatic)
 
   /// A certificate from a test CA for the public key of a token key.
   private func certificate(for label: String, name: String, pki: TestPKI) throws -> X509Certificate {

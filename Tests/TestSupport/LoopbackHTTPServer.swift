@@ -14,8 +14,8 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
     case stream(count: Int)
     /// A redirect to another URL.
     case redirect(String)
-    /// An HTTP error status.
-    case status(String)
+    /// An HTTP error status, with a body (and its content type) if given.
+    case status(String, body: [UInt8] = [], contentType: String? = nil)
     /// Reads the request and never answers (until the server stops).
     case silent
   }
@@ -107,8 +107,9 @@ private final class Routes: @unchecked Sendable {
       }
     case .redirect(let location):
       send(client, head: "HTTP/1.0 302 Found\r\nLocation: \(location)\r\n", [])
-    case .status(let status):
-      send(client, head: "HTTP/1.0 \(status)\r\nContent-Length: 0\r\n", [])
+    case .status(let status, let body, let contentType):
+      let type = contentType.map { "Content-Type: \($0)\r\n" } ?? ""
+      send(client, head: "HTTP/1.0 \(status)\r\n\(type)Content-Length: \(body.count)\r\n", body)
     case .silent:
       _ = release.wait(timeout: .now() + 30)
       return

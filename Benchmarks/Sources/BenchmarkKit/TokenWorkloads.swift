@@ -15,7 +15,7 @@ extension Workloads {
     // Ours logs in first: the library checks a PIN only on a token nobody else in the process has
     // logged in to (it refuses, `loggedInElsewhere`, rather than trust another login). libp11's
     // own context, opened next, takes the token's CKR_USER_ALREADY_LOGGED_IN as success.
-    let options = PKCS11LoadOptions(modulePolicy: .allowList([softHSMModule]))
+    let options = PKCS11LoadOptions(modulePolicy: .allowList([softHSMModule]), backend: .libp11)
     let labels = [("ec-p256", "ECDSA P-256"), ("rsa-2048", "RSA-2048")]
     let keys = try labels.map { label, _ in
       let uri =

@@ -95,22 +95,37 @@ struct HTTPTransfer {
     deadline: ContinuousClock.Instant
   ) throws(OCSPClientError) -> [UInt8] {
     let body = request.body?.bytes ?? []
+    // The answer's status line, recorded as the connection reads it: on our socket directly, on
+    // OpenSSL's connection to the proxy once it is made.
+    let statusLine = StatusLine()
+    if let bio = unsafe bio { unsafe oo_BIO_record_first_line(bio, statusLine.pointer) }
+    defer { if let bio = unsafe bio { unsafe oo_BIO_record_first_line(bio, nil) } }
     let outcome: Result<[UInt8], OCSPClientError> = unsafe body.withUnsafeBytes { bytes in
       unsafe MemoryBIO.reading(bytes) { requestBIO in
         ErrorQueue.isolated { scope -> Result<[UInt8], OCSPClientError> in
           let response = unsafe OSSL_HTTP_transfer(
             // With our socket, no proxy; with the caller's proxy, an empty no_proxy, so that the
             // environment cannot turn it into a direct connection that skips the policy.
-            nil, parsed.host, parsed.port, path, 0, bio == nil ? proxyText : nil, bio == nil ? "" : nil, bio, bio, nil,
-            nil, 0,
+            nil, parsed.host, parsed.port, path, 0, bio == nil ? proxyText : nil, bio == nil ? "" : nil, bio, bio,
+            bio == nil ? oo_http_record_status_on_connect : nil,
+            bio == nil ? UnsafeMutableRawPointer(statusLine.pointer) : nil,
+            0,
             nil, request.body?.contentType, request.body == nil ? nil : requestBIO, request.expectedContentType,
             request.expectASN1 ? 1 : 0, maximumSize, Self.secondsLeft(deadline), 0)
           guard let response = unsafe response else {
-            return .failure(
-              OCSPClientError(
-                transfer: scope.failure("OSSL_HTTP_transfer"), url: request.url, timeout: timeout, what: what))
+            let failure = scope.failure("OSSL_HTTP_transfer")
+            if let status = statusLine.errorStatus {
+              return .failure(OCSPClientError(status: status, openSSLError: failure, url: request.url, what: what))
+            }
+            return .failure(OCSPClientError(transfer: failure, url: request.url, timeout: timeout, what: what))
           }
           defer { unsafe BIO_free_all(response) }
+          // Newer OpenSSLs (3.5 here) hand over the body of a 4xx or 5xx answer as if it were the
+          // content asked for: the status decides.
+          if let status = statusLine.errorStatus {
+            scope.discard()
+            return .failure(OCSPClientError(status: status, openSSLError: nil, url: request.url, what: what))
+          }
           let read = unsafe readAll(response, url: request.url, deadline: deadline)
           scope.discard()
           return read
@@ -118,6 +133,33 @@ struct HTTPTransfer {
       }
     }
     return try outcome.get()
+  }
+
+  /// The first line the connection read (`oo_http_status_line`, filled in by a BIO callback).
+  @safe private final class StatusLine {
+    let pointer: UnsafeMutablePointer<oo_http_status_line>
+
+    init() {
+      unsafe pointer = .allocate(capacity: 1)
+      unsafe pointer.initialize(to: oo_http_status_line())
+    }
+
+    deinit { unsafe pointer.deallocate() }
+
+    /// The status line when its code is one OpenSSL does not deliver content for (200) or turn
+    /// into a redirect (301, 302): `(404, "HTTP/1.0 404 Not Found")`. `nil` without a complete
+    /// status line.
+    var errorStatus: (code: Int, line: String)? {
+      guard unsafe pointer.pointee.complete != 0 else { return nil }
+      let line = unsafe withUnsafeBytes(of: pointer.pointee.text) { raw in
+        unsafe String(decoding: raw.prefix(unsafe Int(pointer.pointee.length)), as: UTF8.self)
+      }
+      let fields = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
+      guard fields.count >= 2, fields[0].hasPrefix("HTTP/"), fields[1].count == 3, let code = Int(fields[1]) else {
+        return nil
+      }
+      return [200, 301, 302].contains(code) ? nil : (code, line)
+    }
   }
 
   /// Reads the body: the memory BIO of a DER answer, or the connection itself (OpenSSL's

@@ -245,6 +245,16 @@ public struct OCSPClientError: Error, Sendable, CustomStringConvertible {
     self.init(reason, url: url, detail: detail, openSSLError: error, what: what)
   }
 
+  /// The server answered with an HTTP status other than 200 (and not a redirect), read from the
+  /// status line itself: OpenSSL 3.0 fails with `HTTP_R_RECEIVED_ERROR`, later versions return
+  /// a 4xx or 5xx answer's body as content or fail on its content type.
+  init(status: (code: Int, line: String), openSSLError: OpenSSLError?, url: String, what: String) {
+    self.init(
+      .httpStatus, url: url,
+      detail: "the server answered with HTTP status \(status.code) (\(status.line.visibleEscapes))",
+      openSSLError: openSSLError, what: what)
+  }
+
   /// `OPERATION failed (REASON) for URL: detail`.
   public var description: String { "\(operation) failed (\(reason)) for \(url.visibleEscapes): \(detail)" }
 }

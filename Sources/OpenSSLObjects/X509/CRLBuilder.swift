@@ -8,8 +8,12 @@ import COpenSSLFull
 
 /// Builds and signs version 2 CRLs (`X509_CRL_new`, `X509_CRL_add0_revoked`, `X509_CRL_sign`).
 public struct CRLBuilder: Sendable {
-  /// When this CRL is issued; now unless set.
-  public var thisUpdate: Date = Date()
+  /// When this CRL is issued (its lastUpdate); a minute before the builder was made unless set,
+  /// as ``CertificateBuilder/notBefore``. Not now: OpenSSL's verification reads the clock with
+  /// `time()`, which lags the clock `Date()` reads by a few milliseconds after each second turns,
+  /// so a CRL dated "now" and checked at once was sometimes not yet valid
+  /// (`X509_V_ERR_CRL_NOT_YET_VALID`).
+  public var thisUpdate: Date = Date(timeIntervalSinceNow: -60)
   /// When the next CRL is due; seven days from now unless set (`nil` omits it).
   public var nextUpdate: Date? = Date(timeIntervalSinceNow: 7 * 86_400)
   /// The CRL number extension; 1 unless set (`nil` omits it).

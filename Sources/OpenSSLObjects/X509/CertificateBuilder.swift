@@ -56,7 +56,9 @@ public struct CertificateBuilder: Sendable {
   /// The signature digest; `nil` takes SHA-256 for RSA and EC and none for EdDSA. SHA-1 and MD5
   /// are allowed, for tests of weak signatures.
   public var digest: Digest?
-  /// The X.509 version, 1 to 3 (extensions need 3).
+  /// The X.509 version, 1 to 3. Only version 3 carries extensions (RFC 5280 4.1.2.9): signing a
+  /// version 1 or 2 certificate that would have any is refused, on every OpenSSL (3.0 would write
+  /// it as asked, 3.2 and later's `X509_sign` turn it into version 3).
   public var version: Int = 3
 
   /// Subject alternative names.
@@ -104,7 +106,8 @@ public struct CertificateBuilder: Sendable {
   ///   - key: the issuer's private key (the subject's own key for a self-signed certificate).
   ///   - issuerCertificate: the issuer's certificate; `nil` for self-signed. Its subject becomes
   ///     the issuer name and its key identifier the authority key identifier.
-  /// - Throws: ``InputError`` if a value cannot be encoded or OpenSSL cannot sign.
+  /// - Throws: ``InputError`` if a value cannot be encoded, a version 1 or 2 certificate would
+  ///   carry extensions, or OpenSSL cannot sign.
   public func sign(with key: PrivateKey, issuerCertificate: X509Certificate? = nil) throws -> X509Certificate {
     let certificate = unsafe X509Certificate(takingOwnershipOf: OpenSSLPointer(X509_new()!))
     let x509 = unsafe certificate.pointer
@@ -124,6 +127,13 @@ public struct CertificateBuilder: Sendable {
 
     let extensions = unsafe try extensions(certificate: x509, issuerCertificate: issuerCertificate)
     defer { unsafe extensions.forEach { unsafe X509_EXTENSION_free($0) } }
+    let extensionCount = unsafe extensions.count
+    if version < 3 && extensionCount > 0 {
+      throw Self.invalid(
+        "version",
+        "a version \(version) certificate cannot carry extensions (RFC 5280 4.1.2.9), and this one would have "
+          + "\(extensionCount); set version 3, or leave out every extension (the key identifiers too)")
+    }
     for index in unsafe extensions.indices {
       try Self.check("X509_add_ext") { unsafe X509_add_ext(x509, extensions[index], -1) }
     }
