@@ -141,12 +141,40 @@ public struct RevocationAttempt: Sendable, Hashable, CustomStringConvertible {
   public let source: RevocationReport.Source
   /// The depth of the certificate in the verified chain (0 is the leaf).
   public let depth: Int
-  /// The certificate's subject (RFC 2253).
-  public let subject: String
+  /// The certificate's subject (RFC 2253), formatted when read: a handshake whose soft-fail
+  /// source found nothing records the attempt without paying for the text.
+  public var subject: String { certificate.subject.rfc2253 }
   /// Where the answer was asked for: a responder or distribution point URL, if any.
   public let location: String?
   /// Why the source could not answer; `nil` when it answered.
   public let failure: String?
+  /// The certificate the attempt was about (a reference to the chain's own).
+  private let certificate: X509Certificate
+
+  init(
+    source: RevocationReport.Source, depth: Int, certificate: X509Certificate, location: String?, failure: String?
+  ) {
+    self.source = source
+    self.depth = depth
+    self.certificate = certificate
+    self.location = location
+    self.failure = failure
+  }
+
+  /// Attempts are equal when everything they say is: source, depth, subject, location, failure.
+  public static func == (lhs: RevocationAttempt, rhs: RevocationAttempt) -> Bool {
+    lhs.source == rhs.source && lhs.depth == rhs.depth && lhs.location == rhs.location
+      && lhs.failure == rhs.failure && lhs.subject == rhs.subject
+  }
+
+  /// Hashes what ``==`` compares.
+  public func hash(into hasher: inout Hasher) {
+    hasher.combine(source)
+    hasher.combine(depth)
+    hasher.combine(subject)
+    hasher.combine(location)
+    hasher.combine(failure)
+  }
 
   /// `source for SUBJECT (at URL): answered | failure`.
   public var description: String {
@@ -306,7 +334,7 @@ public enum RevocationChecker {
 
     mutating func answered(_ source: RevocationReport.Source, depth: Int, location: String?, until: Date?) {
       attempts.append(
-        RevocationAttempt(source: source, depth: depth, subject: subject(depth), location: location, failure: nil))
+        RevocationAttempt(source: source, depth: depth, certificate: chain[depth], location: location, failure: nil))
       if let until { validUntil = validUntil.map { min($0, until) } ?? until }
     }
 
@@ -315,7 +343,7 @@ public enum RevocationChecker {
       _ source: RevocationReport.Source, depth: Int, location: String?, _ why: String, prefix: String
     ) throws(OCSPError) {
       attempts.append(
-        RevocationAttempt(source: source, depth: depth, subject: subject(depth), location: location, failure: why))
+        RevocationAttempt(source: source, depth: depth, certificate: chain[depth], location: location, failure: why))
       unchecked.append(depth == 0 ? "\(prefix): \(why)" : "\(prefix) of \"\(subject(depth))\": \(why)")
       let mode: RevocationPolicy.FailureMode
       switch source {
@@ -403,7 +431,7 @@ public enum RevocationChecker {
             nextUpdate: crl.nextUpdate, depth: depth)
           attempts.append(
             RevocationAttempt(
-              source: .crl, depth: depth, subject: subject(depth), location: url, failure: nil))
+              source: .crl, depth: depth, certificate: chain[depth], location: url, failure: nil))
           throw error.about(depth: depth, attempts: attempts)
         }
         answered(.crl, depth: depth, location: url, until: until)
