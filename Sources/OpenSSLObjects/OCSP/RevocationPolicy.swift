@@ -167,7 +167,7 @@ public struct RevocationAttempt: Sendable, Hashable, CustomStringConvertible {
       && lhs.failure == rhs.failure && lhs.subject == rhs.subject
   }
 
-  /// Hashes what ``==`` compares.
+  /// Hashes what `==` compares.
   public func hash(into hasher: inout Hasher) {
     hasher.combine(source)
     hasher.combine(depth)
