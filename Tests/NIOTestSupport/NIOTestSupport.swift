@@ -151,18 +151,23 @@ public final class PipelineRecorder: ChannelInboundHandler, @unchecked Sendable 
 }
 
 /// Waits until `condition` holds, polling; fails the test when `timeout` passes first (a guard
-/// against hanging, never a measurement).
+/// against hanging, never a measurement). The condition is checked once more after the deadline:
+/// a task that did not run for a while (the cooperative pool busy with other tests) must not
+/// time out on a condition that became true meanwhile.
 public func eventually(
   _ what: String, timeout: Duration = .seconds(60), sourceLocation: SourceLocation = #_sourceLocation,
   _ condition: () throws -> Bool
 ) async throws {
   let clock = ContinuousClock()
   let deadline = clock.now + timeout
-  while clock.now < deadline {
+  var checks = 0
+  while true {
+    checks += 1
     if try condition() { return }
+    if clock.now >= deadline { break }
     try await Task.sleep(for: .milliseconds(5))
   }
-  Issue.record("timed out waiting for \(what)", sourceLocation: sourceLocation)
+  Issue.record("timed out waiting for \(what) (checked \(checks) times)", sourceLocation: sourceLocation)
   throw TimedOut(what: what)
 }
 
