@@ -148,7 +148,12 @@ enum SessionBinding {
 
 /// A context's session binding, made once, on first use.
 private final class ContextBinding: @unchecked Sendable {
+  /// The configuration, its trust anchors moved to ``anchors``.
   private let configuration: TLSConfiguration
+  /// The `.certificates` trust anchors, held outside the configuration's `TrustAnchors`: a
+  /// multi-payload enum keeps its payload's pointer with tag bits set, which LeakSanitizer cannot
+  /// follow, so a context living until exit (a fuzz target's) was reported as leaking them.
+  private let anchors: [X509Certificate]?
   private let verifyMode: Int32
   private let store: X509Store
   private let lock = CryptoLock()
@@ -159,7 +164,15 @@ private final class ContextBinding: @unchecked Sendable {
   private let random: [UInt8]?
 
   init(configuration: TLSConfiguration, verifyMode: Int32, store: X509Store) {
-    self.configuration = configuration
+    if case .certificates(let anchors) = configuration.trust {
+      var configuration = configuration
+      configuration.trust = .system
+      self.configuration = configuration
+      self.anchors = anchors
+    } else {
+      self.configuration = configuration
+      self.anchors = nil
+    }
     self.verifyMode = verifyMode
     self.store = store
     if configuration.role == .client {
@@ -192,7 +205,7 @@ private final class ContextBinding: @unchecked Sendable {
   var made: (text: String, revocationToken: String, sessionIDContext: [UInt8]) {
     lock.withLock {
       if let cached { return cached }
-      let trust = SessionBinding.trustIdentity(configuration.trust, store: store)
+      let trust = SessionBinding.trustIdentity(anchors.map { .certificates($0) } ?? configuration.trust, store: store)
       let text = SessionBinding.contextIdentity(configuration, verifyMode: verifyMode, trust: trust)
       let made = (text, configuration.revocation.token, SessionBinding.digest([text]))
       cached = made
