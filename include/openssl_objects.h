@@ -220,7 +220,7 @@ typedef struct oo_api {
     /* A private key from a pkcs11: URI (module-path, pin-source or pin-value included). The module
      * must be among `allowed_modules` (paths; NULL allows only a module the URI does not name). A
      * pin-value is decoded straight into a wiped buffer. Loaded through libp11 wherever libp11 links
-     * this OpenSSL (pkcs11-provider keeps copies of a PIN), through pkcs11-provider otherwise. */
+     * this OpenSSL (as the CLI loads), through pkcs11-provider otherwise (OpenSSL 4.0). */
     oo_status (*load_pkcs11_private_key)(const char *uri, const char *const *allowed_modules, size_t allowed_count,
                                          oo_capsule *out);
     /* The SPKI pin (sha256/BASE64, NUL-terminated) of a certificate, private or public key capsule. */

@@ -77,10 +77,11 @@ private func loadPKCS11PrivateKey(
         detail: "it is longer than \(CInput.uriLimit) bytes (or not NUL-terminated)")
     }
     let parsed = unsafe try PKCS11URI(parsingBytes: UnsafeRawBufferPointer(start: uri, count: length))
-    // libp11 wherever it serves this OpenSSL, pkcs11-provider only where it cannot (4.0): a PIN
-    // handed to pkcs11-provider 1.0 is left in freed memory, and this function promises no copy.
+    // libp11 wherever it serves this OpenSSL, pkcs11-provider only where it cannot (4.0), as the
+    // CLI: C programs that exit with pkcs11-provider loaded may crash in its cleanup with
+    // SoftHSM2 (pkcs11-provider #310). Either way no copy of the PIN is left (capsule_secrets).
     let options = PKCS11LoadOptions(
-      modulePolicy: .allowList(allowed), backend: PKCS11Backend.libp11UsesThisOpenSSL ? .libp11 : .automatic)
+      modulePolicy: .allowList(allowed), backend: .libp11WhereUsable)
     let key = try PrivateKey(pkcs11: parsed, options: options)
     unsafe out.pointee = oo_capsule(handle: try key.capsule().handle)
   }

@@ -69,6 +69,12 @@ public enum PKCS11Backend: Sendable, Hashable {
   /// OpenSSL and must never reach ours).
   public static var libp11UsesThisOpenSSL: Bool { libp11Libcrypto.map { $0 == thisLibcrypto } ?? true }
 
+  /// ``libp11`` where libp11 links this process's OpenSSL, ``automatic`` (pkcs11-provider) where
+  /// it does not (OpenSSL 4.0): for callers that want libp11's behaviour (its context-specific PIN
+  /// handler; no copy of the PIN left by the backend) wherever libp11 can work, and a key anyway
+  /// elsewhere. The CLI and the C API's `load_private_key` load with it.
+  public static var libp11WhereUsable: PKCS11Backend { libp11UsesThisOpenSSL ? .libp11 : .automatic }
+
   private static var libp11Unavailable: PKCS11Error {
     PKCS11Error(
       .backendUnavailable,
@@ -133,7 +139,9 @@ enum PKCS11ProviderBackend {
     let text = storeURI.formatted()
     let wanted = uri.withoutPIN.description
     let context = options.libraryContext
-    let fingerprint = pin.map { registry.fingerprint($0.copy()) }
+    let fingerprint = try pin.map { box throws(PKCS11Error) in
+      try registry.fingerprint(box.copy(), module: module, object: wanted)
+    }
     // pkcs11-provider logs in once per token and then answers without asking: a different PIN
     // later would go unchecked, so it is refused, as the libp11 backend refuses it.
     if let fingerprint, let accepted = registry.acceptedPIN(module: module, in: context), accepted != fingerprint {
@@ -214,10 +222,29 @@ enum PKCS11ProviderBackend {
     /// A salt of this process, so that the digests say nothing outside it.
     private let salt: [UInt8] = (0..<32).map { _ in UInt8.random(in: 0...255) }
 
-    /// The salted SHA-256 of a PIN.
-    func fingerprint(_ pin: consuming PIN) -> [UInt8] {
-      let salted = unsafe pin.withUnsafeBytes { unsafe salt + Array($0) }
-      return (try? Digest.sha256.hash(salted)) ?? []
+    /// The salted SHA-256 of a PIN (`EVP_DigestUpdate` of the salt, then of the PIN where it
+    /// lies): no copy of the PIN is made. A salted array was one, freed without being wiped (the
+    /// C API's test of `load_private_key` found two copies on OpenSSL 4.0).
+    ///
+    /// - Throws: ``PKCS11Error/Code/operationFailed`` when this OpenSSL computes no SHA-256: an
+    ///   empty fingerprint would match every PIN.
+    func fingerprint(_ pin: consuming PIN, module: String, object: String) throws(PKCS11Error) -> [UInt8] {
+      var output = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+      var length: UInt32 = 0
+      let digested = unsafe pin.withUnsafeBytes { bytes -> Bool in
+        guard let context = unsafe EVP_MD_CTX_new() else { return false }
+        defer { unsafe EVP_MD_CTX_free(context) }
+        return unsafe EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1
+          && EVP_DigestUpdate(context, salt, salt.count) == 1
+          && EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) == 1
+          && EVP_DigestFinal_ex(context, &output, &length) == 1
+      }
+      guard digested else {
+        throw PKCS11Error(
+          .operationFailed, module: module, object: object,
+          detail: "SHA-256 of the PIN, to compare it with the one the token is logged in with, failed")
+      }
+      return Array(output[0..<Int(length)])
     }
 
     func acceptedPIN(module: String, in context: LibraryContext) -> [UInt8]? {

@@ -67,20 +67,24 @@ enum KeySource {
     let pins = PINCache(options: pin, uri: uri)
     do {
       // A module named on the command line, by --module or by the URI, is the user's own choice.
-      // libp11 explicitly: the module is loaded here and its context-specific PIN handler set
-      // (pkcs11-provider, the automatic backend where it is installed, has neither).
+      // libp11 wherever it links this OpenSSL: the module is loaded here and its
+      // context-specific PIN handler set (pkcs11-provider, the automatic backend where it is
+      // installed, has neither); pkcs11-provider where libp11 cannot work (OpenSSL 4.0), which
+      // logs in with the login PIN and answers a key's context-specific logins with it itself.
       var options = PKCS11LoadOptions(
-        modulePolicy: .allowList([module, uri.modulePath].compactMap { $0 }), backend: .libp11)
+        modulePolicy: .allowList([module, uri.modulePath].compactMap { $0 }), backend: .libp11WhereUsable)
       if uri.moduleName != nil { options.modulePolicy = .allowAnyModule }
       if let module, uri.modulePath == nil, uri.moduleName == nil {
         options.moduleFile = module
       }
-      let loaded = try PKCS11Module.load(for: uri, options: options)
-      options.module = loaded
-      // The PIN for context-specific logins comes from the CLI's own source, asked only when a
-      // signature needs it; the library keeps no copy of the login PIN.
-      options.reuseLoginPINForContextSpecificLogin = false
-      loaded.setContextSpecificPIN { _ in pins.contextSpecificPIN() }
+      if PKCS11Backend.libp11UsesThisOpenSSL {
+        let loaded = try PKCS11Module.load(for: uri, options: options)
+        options.module = loaded
+        // The PIN for context-specific logins comes from the CLI's own source, asked only when a
+        // signature needs it; the library keeps no copy of the login PIN.
+        options.reuseLoginPINForContextSpecificLogin = false
+        loaded.setContextSpecificPIN { _ in pins.contextSpecificPIN() }
+      }
       if pin.isGiven { options.pin = { try pins.loginPIN() } }
       let key = try PrivateKey(pkcs11: uri, options: options)
       pins.settle(probing: key)

@@ -320,7 +320,7 @@ struct CLIPromisesTests {
   /// docs/CLI.md: with a PIN, `pkcs11 list` "logs in once (a wrong PIN is not tried again)". The
   /// forwarding module of Tests/PKCS11C counts the `C_Login` calls that reach the token. Breaking
   /// the promise (a retry, or a second login for the private objects) would show more than one.
-  @Test func pkcs11ListLogsInOnceAndNeverTriesAWrongPINAgain() throws {
+  @Test(.needsLibP11) func pkcs11ListLogsInOnceAndNeverTriesAWrongPINAgain() throws {
     let token = try SoftHSMToken()
     let forwarding = try ForwardingModule()
     let directory = try TemporaryDirectory()

@@ -110,7 +110,7 @@ struct OutputHygieneTests {
 
   /// What a token says (its label, an object's label) is the token's, not ours: escaped in text,
   /// exact in JSON. Breaking it would put the label's ESC, BEL and override raw on the terminal.
-  @Test func aTokensAndItsObjectsLabelsAreEscaped() throws {
+  @Test(.needsLibP11) func aTokensAndItsObjectsLabelsAreEscaped() throws {
     let directory = try TemporaryDirectory("oo-hostile-token")
     let tokens = directory.file("tokens")
     try FileManager.default.createDirectory(atPath: tokens, withIntermediateDirectories: true)

@@ -66,7 +66,7 @@ struct PINHandlingTests {
     }
   }
 
-  @Test func pinStdinOnATerminalIsNotEchoedAndEchoComesBack() throws {
+  @Test(.needsLibP11) func pinStdinOnATerminalIsNotEchoedAndEchoComesBack() throws {
     let token = try SoftHSMToken()
     let terminal = try PseudoTerminal()
     try #require(terminal.echoes, "a new terminal echoes")
@@ -113,7 +113,7 @@ struct PINHandlingTests {
     return (server, Int(match.1)!)
   }
 
-  @Test func aKeyThatAsksAtEverySignatureGetsThePINFileReadAgain() throws {
+  @Test(.needsLibP11) func aKeyThatAsksAtEverySignatureGetsThePINFileReadAgain() throws {
     let token = try SoftHSMToken()
     let pki = try TestPKI(leafName: "localhost")
     let files = try PeerFiles()
@@ -132,7 +132,7 @@ struct PINHandlingTests {
     #expect(second.status == 1, "\(second.output)\n\(server.text)")
   }
 
-  @Test func aPINFromStandardInputIsKeptOnlyForAKeyThatAsksForIt() throws {
+  @Test(.needsLibP11) func aPINFromStandardInputIsKeptOnlyForAKeyThatAsksForIt() throws {
     let token = try SoftHSMToken()
     let pki = try TestPKI(leafName: "localhost")
     let files = try PeerFiles()
@@ -181,6 +181,7 @@ struct PINHandlingTests {
   /// that the scan sees the CLI's kept copy: one more with standard input. Broken (the copy of a
   /// key that does not ask kept, or dropped without wiping), the first pair would differ too.
   @Test(
+    .needsLibP11,
     .disabled(
       if: Sanitizer.current == .thread,
       "ThreadSanitizer's heap is one mapping of terabytes, which the scan skips (plain and ASan runs try it)"))

@@ -14,7 +14,7 @@ struct TokenTLSTests {
   /// (`PKCS11ProviderBackendTests`), and here where libp11 cannot (OpenSSL 4.0).
   let options = PKCS11LoadOptions(
     modulePolicy: .allowList([SoftHSMToken.modulePath]),
-    backend: PKCS11Backend.libp11UsesThisOpenSSL ? .libp11 : .automatic)
+    backend: .libp11WhereUsable)
 
   /// A certificate from a test CA for the public key of a token key.
   private func certificate(for label: String, name: String, pki: TestPKI) throws -> X509Certificate {
