@@ -207,6 +207,36 @@ extension VerificationError {
     /// one through a capsule).
     private var param: OpaquePointer? { unsafe X509_STORE_CTX_get0_param(context) }
 
+    /// The host name the verification asked for (the first one). On OpenSSL 4.0 a copied
+    /// `X509_VERIFY_PARAM` (an `SSL`'s, copied from its `SSL_CTX`'s; a store context's, copied
+    /// from its `SSL`'s) holds its names without a terminating NUL, and
+    /// `X509_VERIFY_PARAM_get0_host` tells no length, so reading one would read past it. There a
+    /// TLS verification's name is the one this library set (the connection's server name, else
+    /// the context's policy); `nil` when it set none (an `SSL` that C code named).
+    private var askedHost: String? {
+      if let ssl = unsafe ssl, OpenSSLLibrary.runtimeVersion.major >= 4 {
+        guard let state = unsafe TLSConnectionState.find(ssl) else { return nil }
+        return state.serverName ?? state.context.verification.host
+      }
+      return unsafe paramText { unsafe X509_VERIFY_PARAM_get0_host($0, 0) }
+    }
+
+    /// The `SSL` whose handshake runs this verification, if any.
+    private var ssl: OpaquePointer? {
+      let index = SSL_get_ex_data_X509_STORE_CTX_idx()
+      guard index >= 0, let raw = unsafe X509_STORE_CTX_get_ex_data(context, index) else { return nil }
+      return OpaquePointer(raw)
+    }
+
+    /// A name from the context's parameters (`get0`, owned by them): on OpenSSL 4.0 only when no
+    /// `SSL` is involved, where the parameters were set on the store context itself (by
+    /// ``X509StoreContext``) and keep their terminator (see ``askedHost``).
+    private func paramText(_ read: (OpaquePointer) -> UnsafeMutablePointer<CChar>?) -> String? {
+      guard let param = unsafe param else { return nil }
+      if unsafe ssl != nil, OpenSSLLibrary.runtimeVersion.major >= 4 { return nil }
+      return unsafe read(param).map { unsafe String(cString: $0) }
+    }
+
     /// The verification time: the one set, or now.
     var time: Date {
       if let param = unsafe param, unsafe X509_VERIFY_PARAM_get_flags(param) & UInt(X509_V_FLAG_USE_CHECK_TIME) != 0 {
@@ -281,7 +311,9 @@ extension VerificationError {
         return "\(subject) is self-signed and the store does not trust it (it has \(trustedCount) trusted "
           + "certificates); add it as a trusted certificate if it is meant to be trusted."
       case .hostnameMismatch:
-        let asked = unsafe X509_VERIFY_PARAM_get0_host(param, 0).map { unsafe String(cString: $0) } ?? "?"
+        guard let asked = askedHost else {
+          return "The certificate is valid for \(dnsNames), not for the host name the verification asked for."
+        }
         return "The certificate is valid for \(dnsNames), not for the host name \"\(asked)\"."
       case .ipAddressMismatch:
         let asked = unsafe X509_VERIFY_PARAM_get1_ip_asc(param).map { text -> String in
@@ -292,7 +324,7 @@ extension VerificationError {
           "The certificate's IP addresses are \(names { if case .ipAddress(let bytes) = $0 { GeneralName.ipText(bytes) } else { nil } }), "
           + "not \(asked ?? "?")."
       case .emailMismatch:
-        let asked = unsafe X509_VERIFY_PARAM_get0_email(param).map { unsafe String(cString: $0) } ?? "?"
+        let asked = unsafe paramText { unsafe X509_VERIFY_PARAM_get0_email($0) } ?? "the address asked for"
         return
           "The certificate's e-mail addresses are \(names { if case .email(let address) = $0 { address } else { nil } }), "
           + "not \(asked)."
