@@ -142,7 +142,7 @@ struct CRLFetchTests {
     #expect(garbage.reason == .malformedResponse)
     #expect(garbage.operation == "CRL download")
     #expect(server.requests("elsewhere") == 0)
-    #expect(ERR_peek_error() == 0)
+    #expect(ERR_peek_error() == 0, "\(pendingOpenSSLErrors())")
   }
 
   /// An error status is `.httpStatus` on every OpenSSL, with or without a body, directly and
@@ -173,7 +173,7 @@ struct CRLFetchTests {
     }
     #expect(server.requests("crl") == 1)
     #expect(server.requests(server.url("crl")) == 1)
-    #expect(ERR_peek_error() == 0)
+    #expect(ERR_peek_error() == 0, "\(pendingOpenSSLErrors())")
   }
 
   /// The README's time limit for CRL downloads. Breaking it would leave the download waiting
@@ -188,7 +188,7 @@ struct CRLFetchTests {
     #expect(error.reason == .timedOut, "\(error)")
     #expect(error.operation == "CRL download")
     #expect(server.requests("silent") == 1)
-    #expect(ERR_peek_error() == 0)
+    #expect(ERR_peek_error() == 0, "\(pendingOpenSSLErrors())")
   }
 
   @Test func aHugeCRLIsRefusedAndTheLimitIsConfigurable() throws {

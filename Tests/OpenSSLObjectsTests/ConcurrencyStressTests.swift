@@ -43,7 +43,7 @@ struct ConcurrencyStressTests {
     // Full handshakes call the callback once per certificate; resumed ones skip it.
     #expect(verifyCalls.value >= 3)
     #expect(client.cachedSessionCount >= 1)
-    #expect(ERR_peek_error() == 0)
+    #expect(ERR_peek_error() == 0, "\(pendingOpenSSLErrors())")
   }
 
   @Test func manyClientThreadsAgainstOneLoopbackServerOverSockets() throws {
@@ -171,6 +171,6 @@ struct ConcurrencyStressTests {
     }
     #expect(failures.all.isEmpty, "\(failures.all)")
     #expect(asked.value == Self.threads * Self.rounds)
-    #expect(ERR_peek_error() == 0)
+    #expect(ERR_peek_error() == 0, "\(pendingOpenSSLErrors())")
   }
 }

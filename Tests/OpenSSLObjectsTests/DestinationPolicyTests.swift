@@ -58,7 +58,7 @@ struct DestinationPolicyTests {
     #expect(error.detail.contains("127.0.0.1 (loopback, 127.0.0.0/8)"), "\(error.detail)")
     #expect(error.detail.contains("nothing was sent"))
     #expect(!listener.connectionArrived)
-    #expect(ERR_peek_error() == 0)
+    #expect(ERR_peek_error() == 0, "\(pendingOpenSSLErrors())")
 
     // The same listener does receive the connection when loopback is allowed (it never answers:
     // the client times out, after connecting).

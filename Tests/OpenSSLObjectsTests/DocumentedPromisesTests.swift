@@ -44,7 +44,7 @@ struct DocumentedPromisesTests {
     }
     #expect("\(error)".contains(pki.leaf.subject.rfc2253), "\(error)")
     #expect("\(error)".lowercased().contains("mismatch"), "\(error)")
-    #expect(ERR_peek_error() == 0)
+    #expect(ERR_peek_error() == 0, "\(pendingOpenSSLErrors())")
     // The neighbour: the leaf's own key builds.
     _ = try SSLContext(
       configuration: .server([

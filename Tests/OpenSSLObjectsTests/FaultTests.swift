@@ -56,7 +56,7 @@ struct CallbackFaultTests {
     #expect(first as? PolicyRefused == PolicyRefused(), "\(String(describing: first))")
     #expect(second == nil, "\(String(describing: second))")
     #expect(passing.verifiedChain.count == 3)
-    #expect(ERR_peek_error() == 0)
+    #expect(ERR_peek_error() == 0, "\(pendingOpenSSLErrors())")
   }
 
   @Test func aCallbackThatRejectsFailsItsConnectionWithItsReason() throws {
@@ -66,7 +66,7 @@ struct CallbackFaultTests {
     let failure = try #require(first as? TLSError, "\(String(describing: first))")
     #expect(failure.verification?.explanation.contains("not this leaf") == true, "\(failure)")
     #expect(second == nil)
-    #expect(ERR_peek_error() == 0)
+    #expect(ERR_peek_error() == 0, "\(pendingOpenSSLErrors())")
   }
 
   @Test func aCallbackThatReplacesItselfMidHandshakeKeepsTheRunningVerificationAndFreesTheOldClosure() throws {
@@ -186,14 +186,14 @@ struct PeerFaultTests {
     let (client, _) = try clientAfterServerFlight(try TLSFixture(), tamper: { Array($0.prefix(20)) }, endOfStream: true)
     let failure = try #require(handshakeError(client))
     #expect(failure.isUnexpectedEOF, "\(failure)")
-    #expect(ERR_peek_error() == 0)
+    #expect(ERR_peek_error() == 0, "\(pendingOpenSSLErrors())")
   }
 
   @Test func aTruncatedRecordThenEndOfStreamFails() throws {
     let (client, _) = try clientAfterServerFlight(try TLSFixture(), tamper: { Array($0.dropLast()) }, endOfStream: true)
     let failure = try #require(handshakeError(client))
     #expect(failure.isUnexpectedEOF, "\(failure)")
-    #expect(ERR_peek_error() == 0)
+    #expect(ERR_peek_error() == 0, "\(pendingOpenSSLErrors())")
   }
 
   @Test(arguments: [0, 3, 60, -10])
@@ -208,7 +208,7 @@ struct PeerFaultTests {
     let failure = try #require(handshakeError(client), "a corrupt flight was accepted")
     #expect(failure.code == SSL_ERROR_SSL, "\(failure)")
     #expect(failure.openSSLError?.entries.isEmpty == false, "\(failure)")
-    #expect(ERR_peek_error() == 0)
+    #expect(ERR_peek_error() == 0, "\(pendingOpenSSLErrors())")
   }
 
   @Test func garbageInsteadOfAServerHelloFails() throws {
@@ -218,7 +218,7 @@ struct PeerFaultTests {
     let failure = try #require(handshakeError(client))
     #expect(failure.code == SSL_ERROR_SSL, "\(failure)")
     #expect(failure.openSSLError?.contains(library: ERR_LIB_SSL, reason: SSL_R_WRONG_VERSION_NUMBER) == true)
-    #expect(ERR_peek_error() == 0)
+    #expect(ERR_peek_error() == 0, "\(pendingOpenSSLErrors())")
   }
 
   @Test func aSocketPeerThatClosesAfterTheHelloIsAnUnexpectedEOF() throws {
@@ -256,7 +256,7 @@ struct PeerFaultTests {
     #expect(failure.isTimeout, "\(failure)")
     #expect(failure.timeout == .milliseconds(200))
     #expect(failure.description.contains("did not answer within the socket timeout"), "\(failure)")
-    #expect(ERR_peek_error() == 0)
+    #expect(ERR_peek_error() == 0, "\(pendingOpenSSLErrors())")
   }
 
   @Test func aStallingClientIsATimeoutForAServerWithOne() throws {

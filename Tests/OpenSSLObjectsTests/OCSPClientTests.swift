@@ -180,7 +180,7 @@ struct OCSPClientTests {
         .reason == .notHTTP)
     let plain = try TestPKI()
     #expect(try clientError { _ = try OCSPClient.responderURL(for: plain.leaf) }.reason == .noResponderURL)
-    #expect(ERR_peek_error() == 0)
+    #expect(ERR_peek_error() == 0, "\(pendingOpenSSLErrors())")
   }
 
   /// An HTTP error status is `.httpStatus` whatever the body: OpenSSL 3.0 fails on the status,
@@ -204,7 +204,7 @@ struct OCSPClientTests {
       #expect(error.detail.contains("HTTP status \(code)"), "\(error)")
       #expect(server.requests(path) == 1)
     }
-    #expect(ERR_peek_error() == 0)
+    #expect(ERR_peek_error() == 0, "\(pendingOpenSSLErrors())")
   }
 
   @Test func anExplicitProxyGetsTheAbsoluteURI() throws {

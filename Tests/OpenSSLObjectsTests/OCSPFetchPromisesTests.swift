@@ -128,7 +128,7 @@ struct OCSPFetchPromisesTests {
     #expect(nonces.allSatisfy { $0?.count == 16 }, "\(nonces)")
     #expect(Set(nonces.compactMap { $0 }).count == 4)
     #expect(try OCSPRequest(derEncoded: plain.received[0].der).nonce?.count == 16)
-    #expect(ERR_peek_error() == 0)
+    #expect(ERR_peek_error() == 0, "\(pendingOpenSSLErrors())")
   }
 
   // MARK: - Row 60 (G34): the fetch step in a handshake is bounded

@@ -102,7 +102,7 @@ struct OCSPObjectTests {
 
     let unknown = try failure { try fixture.response(.unknown).basicResponse().validate(id, store: store) }
     #expect(unknown.check == .unknown)
-    #expect(ERR_peek_error() == 0)
+    #expect(ERR_peek_error() == 0, "\(pendingOpenSSLErrors())")
   }
 
   @Test func signersTheIssuerDelegatedAndNoOthers() throws {
@@ -140,7 +140,7 @@ struct OCSPObjectTests {
     #expect(notFound.check == .signerNotFound)
     // Given the signer, the same response verifies.
     try withoutCertificates.basicResponse().validate(id, store: try fixture.store(), untrusted: chain)
-    #expect(ERR_peek_error() == 0)
+    #expect(ERR_peek_error() == 0, "\(pendingOpenSSLErrors())")
   }
 
   @Test func aCorruptSignatureFails() throws {

@@ -177,7 +177,7 @@ struct PKCS11TokenTests {
 
   @Test func nothingIsLeftOnOpenSSLsErrorQueueAfterSuccessOrFailure() throws {
     let softhsm = try token()
-    #expect(ERR_peek_error() == 0)
+    #expect(ERR_peek_error() == 0, "\(pendingOpenSSLErrors())")
     let key = try PrivateKey(pkcs11: softhsm.uri(object: "rsa-2048"), options: options)
     _ = try key.signature(for: [1, 2, 3], padding: .pss)
     _ = try loggedInToken().objects()
