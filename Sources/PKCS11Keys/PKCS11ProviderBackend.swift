@@ -199,7 +199,12 @@ enum PKCS11ProviderBackend {
     let box = ResultBox<T>()
     let done = DispatchSemaphore(value: 0)
     DispatchQueue.global().async {
+      // A thread of Dispatch's pool, where Swift's tasks run too (on Linux): nothing the load
+      // leaves on this thread's OpenSSL error queue may stay there for the next task to find
+      // (its errors travel in the result). ERR_set_mark / ERR_pop_to_mark.
+      _ = ERR_set_mark()
       box.set(Result { try body() })
+      _ = ERR_pop_to_mark()
       done.signal()
     }
     let (seconds, attoseconds) = timeout.components
