@@ -174,7 +174,9 @@ public final class RunningProcess: @unchecked Sendable {
   /// Everything the process printed so far (stdout and stderr).
   public var text: String { process.outputText }
 
-  /// Waits until the output contains `marker` (or the process exits, or `timeout` passes).
+  /// Waits until the output contains `marker` (or the process exits, or `timeout` passes). The
+  /// output is looked at once more after the deadline: a thread that slept past it on a loaded
+  /// machine must not miss a marker that arrived meanwhile.
   @discardableResult
   public func wait(for marker: String, timeout: TimeInterval = 10) -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
@@ -186,7 +188,7 @@ public final class RunningProcess: @unchecked Sendable {
       }
       usleep(10_000)
     }
-    return false
+    return text.contains(marker)
   }
 
   /// Writes to the process's standard input.
