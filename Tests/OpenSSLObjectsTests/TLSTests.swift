@@ -130,6 +130,31 @@ struct TLSTests {
     try await fixture.connect(client: anyName, server: try fixture.server(), name: nil)
   }
 
+  /// A name in a TLS configuration's verification policy was dropped without a word: a client
+  /// with `.checkedByCaller` and `verification.host` set connected to a server of another name.
+  /// Each connection names its peer; a policy that names one is refused, by both doors.
+  @Test func aTLSPolicyThatNamesAPeerIsRefused() throws {
+    let fixture = try TLSFixture()
+    let names: [(String, (inout VerificationPolicy) -> Void)] = [
+      ("host", { $0.host = "policy.example.test" }), ("IP address", { $0.ipAddress = "127.0.0.1" }),
+      ("e-mail", { $0.email = "someone@example.test" }),
+    ]
+    for (what, name) in names {
+      var configuration = TLSConfiguration.client
+      configuration.trust = .certificates([fixture.pki.root])
+      configuration.hostNameRequirement = .checkedByCaller
+      name(&configuration.verification)
+      let made = #expect(throws: UsageError.self, "\(what)") { try SSLContext(configuration: configuration) }
+      #expect(made.map { "\($0)".contains("makeConnection(serverName:)") } == true, "\(what)")
+      // The other door: a context that C code made (as libcurl's).
+      let raw = try #require(SSL_CTX_new(TLS_client_method()))
+      defer { SSL_CTX_free(raw) }
+      let wrapped = try SSLContext(retaining: OpenSSLPointer(raw))
+      #expect(throws: UsageError.self, "\(what)") { try wrapped.installVerification(configuration) }
+    }
+    #expect(ERR_peek_error() == 0, "\(pendingOpenSSLErrors())")
+  }
+
   @Test func theDefaultsHold() throws {
     let fixture = try TLSFixture()
     let context = try fixture.client()

@@ -148,6 +148,14 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
   private func installVerificationUnlocked(
     _ configuration: TLSConfiguration, ownSystemStore: Bool
   ) throws -> TLSContextState {
+    // A context checks the name each connection gives; a name in its policy would be dropped.
+    let policy = configuration.verification
+    if policy.host != nil || policy.ipAddress != nil || policy.email != nil {
+      throw UsageError(
+        "a TLS configuration's verification names no host, IP address or e-mail: each connection gives the "
+          + "name it verifies (makeConnection(serverName:)), so verification.host, .ipAddress and .email must "
+          + "stay nil")
+    }
     let store: X509Store
     switch configuration.trust {
     case .system where ownSystemStore:
@@ -184,10 +192,6 @@ public final class SSLContext: OpenSSLObjectBase, OpenSSLReferenceCounted, @unch
     if configuration.role == .client { mode &= ~SSL_VERIFY_FAIL_IF_NO_PEER_CERT }
     unsafe SSL_CTX_set_verify(pointer, mode, verifyTrampoline)
     unsafe SSL_CTX_set_cert_verify_callback(pointer, certVerifyTrampoline, nil)
-    var policy = configuration.verification
-    policy.host = nil
-    policy.ipAddress = nil
-    policy.email = nil
     unsafe try policy.apply(to: SSL_CTX_get0_param(pointer))
     let state = TLSContextState(
       configuration: configuration, verifyMode: mode, asynchronousChainPolicy: configuration.asynchronousChainPolicy,

@@ -168,8 +168,11 @@ public struct TLSConfiguration: Sendable {
   public var peerVerification: PeerVerification
   /// A client's host name requirement.
   public var hostNameRequirement = HostNameRequirement.required
-  /// How verification goes: flags, purpose, depth, callbacks, pins, chain policy (the host name
-  /// comes from each connection).
+  /// How verification goes: flags, purpose, depth, callbacks, pins, chain policy. The host name
+  /// comes from each connection: a policy with a ``VerificationPolicy/host``,
+  /// ``VerificationPolicy/ipAddress`` or ``VerificationPolicy/email`` is a ``UsageError`` for
+  /// `SSLContext(configuration:)` and ``SSLContext/installVerification(_:)`` (it was dropped
+  /// silently before).
   public var verification = VerificationPolicy()
   /// A client's asynchronous chain policy (an OCSP fetch, a pin lookup): after OpenSSL's
   /// verification, the pins and the chain policy succeed, the handshake pauses

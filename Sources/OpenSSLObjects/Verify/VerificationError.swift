@@ -211,12 +211,11 @@ extension VerificationError {
     /// `X509_VERIFY_PARAM` (an `SSL`'s, copied from its `SSL_CTX`'s; a store context's, copied
     /// from its `SSL`'s) holds its names without a terminating NUL, and
     /// `X509_VERIFY_PARAM_get0_host` tells no length, so reading one would read past it. There a
-    /// TLS verification's name is the one this library set (the connection's server name, else
-    /// the context's policy); `nil` when it set none (an `SSL` that C code named).
+    /// TLS verification's name is the one this library set (the connection's server name);
+    /// `nil` when it set none (an `SSL` that C code named).
     private var askedHost: String? {
       if let ssl = unsafe ssl, OpenSSLLibrary.runtimeVersion.major >= 4 {
-        guard let state = unsafe TLSConnectionState.find(ssl) else { return nil }
-        return state.serverName ?? state.context.verification.host
+        return unsafe TLSConnectionState.find(ssl)?.serverName
       }
       return unsafe paramText { unsafe X509_VERIFY_PARAM_get0_host($0, 0) }
     }
