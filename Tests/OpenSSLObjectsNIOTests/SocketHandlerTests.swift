@@ -238,21 +238,48 @@ struct SocketHandlerTests {
   }
 
   @Test func removingTheClientHandlerMidStreamClosesBothEndsWithErrors() async throws {
-    let fixture = try NIOFixture()
-    let server = try await NIOServer(context: try fixture.server(), respond: echo)
-    let recorder = PipelineRecorder()
-    let channel = try await connectClient(port: server.port, context: try fixture.client(), recorder: recorder)
-    try await channel.writeAndFlush(ByteBuffer(string: "one"))
-    try await eventually("the echo") { recorder.text == "one" }
-    try await channel.eventLoop.submit {
-      let handler = try channel.pipeline.syncOperations.handler(type: OpenSSLClientHandler.self)
-      channel.pipeline.syncOperations.removeHandler(handler, promise: nil)
-    }.get()
+    let (server, channel, recorder) = try await echoedConnection()
+    try await removeClientHandler(channel)
     try await channel.closeFuture.get()
     #expect(recorder.channelErrors.map(\.kind) == [.handlerRemoved])
     let serverSide = try await server.firstConnection()
     try await eventually("the server's end") { serverSide.snapshot.inactive }
     #expect(serverSide.channelErrors.map(\.kind) == [.uncleanShutdown])
     try await server.stop()
+  }
+
+  /// NIO's sockets are not close-on-exec. A child process that another test starts while a
+  /// connection is open must not keep the connection alive after the client closes it (the test
+  /// support's children close what they inherit); otherwise the server waits for the child.
+  @Test func aChildProcessStartedMeanwhileDoesNotHoldAClosedConnectionOpen() async throws {
+    let (server, channel, _) = try await echoedConnection()
+    // Reads its standard input until stopped.
+    let child = try RunningProcess("cat", [])
+    defer { child.stop() }
+    // Without close_notify, the server learns of the end only from the transport.
+    try await removeClientHandler(channel)
+    try await channel.closeFuture.get()
+    let serverSide = try await server.firstConnection()
+    try await eventually("the server's end") { serverSide.snapshot.inactive }
+    #expect(child.isRunning)
+    try await server.stop()
+  }
+
+  /// Our client connected to an echo server, after one echo.
+  private func echoedConnection() async throws -> (NIOServer, any Channel, PipelineRecorder) {
+    let fixture = try NIOFixture()
+    let server = try await NIOServer(context: try fixture.server(), respond: echo)
+    let recorder = PipelineRecorder()
+    let channel = try await connectClient(port: server.port, context: try fixture.client(), recorder: recorder)
+    try await channel.writeAndFlush(ByteBuffer(string: "one"))
+    try await eventually("the echo") { recorder.text == "one" }
+    return (server, channel, recorder)
+  }
+
+  private func removeClientHandler(_ channel: any Channel) async throws {
+    try await channel.eventLoop.submit {
+      let handler = try channel.pipeline.syncOperations.handler(type: OpenSSLClientHandler.self)
+      channel.pipeline.syncOperations.removeHandler(handler, promise: nil)
+    }.get()
   }
 }

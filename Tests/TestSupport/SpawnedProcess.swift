@@ -27,7 +27,8 @@ final class SpawnedProcess: @unchecked Sendable {
     var merged = ProcessInfo.processInfo.environment
     for (key, value) in environment { merged[key] = value }
     // Pipes are made and the child spawned under one lock: a child another thread spawns
-    // between pipe() and FD_CLOEXEC would inherit this child's pipe ends and keep them open.
+    // between pipe() and FD_CLOEXEC would inherit this child's pipe ends and keep them open
+    // (where the child cannot close all it inherits, see closeInheritedDescriptors).
     Self.spawning.lock()
     defer { Self.spawning.unlock() }
     let inputPipe = try Self.pipe()
@@ -54,6 +55,7 @@ final class SpawnedProcess: @unchecked Sendable {
     {
       posix_spawn_file_actions_addclose(&actions, descriptor)
     }
+    Self.closeInheritedDescriptors(&actions)
     let argv = [executable] + arguments
     let env = merged.map { "\($0.key)=\($0.value)" }
     var pid: pid_t = 0
@@ -145,6 +147,32 @@ final class SpawnedProcess: @unchecked Sendable {
   }
 
   private static let spawning = NSLock()
+
+  /// Makes the child close every descriptor above standard error. Sockets that SwiftNIO opens
+  /// (and `accept4`s) are not close-on-exec: a child that a test spawns while another test's
+  /// connection is open would hold that connection's socket, and the peer would not see it
+  /// close until the child exits (a NIO test waited a minute for a server's end that way while
+  /// a snippet build ran).
+  private static func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+    if let closeFrom {
+      _ = closeFrom(&actions, 3)
+      return
+    }
+    // Without glibc 2.34's closefrom action: what is open now (descriptors opened later by
+    // other threads may still be inherited).
+    let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    for descriptor in open.compactMap({ Int32($0) }) where descriptor > 2 {
+      posix_spawn_file_actions_addclose(&actions, descriptor)
+    }
+  }
+
+  private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+
+  /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34), which Swift does not import.
+  private static let closeFrom: AddCloseFrom? = {
+    guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+    return unsafeBitCast(symbol, to: AddCloseFrom.self)
+  }()
 
   private static func pipe() throws -> (read: Int32, write: Int32) {
     var descriptors: [Int32] = [0, 0]
