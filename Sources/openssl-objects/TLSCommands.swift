@@ -468,7 +468,8 @@ struct Endpoint {
   }
 }
 
-/// TCP sockets for the CLI.
+/// TCP sockets for the CLI. The ones made here are close-on-exec, like the library's own, so a
+/// child the CLI starts (the demo's `softhsm2-util`) does not inherit them.
 enum Socket {
   /// A socket that could not be made: `status` 1 for a peer refused or unreachable, 2 for an
   /// address that cannot be used.
@@ -502,7 +503,8 @@ enum Socket {
     while let current = unsafe address, ContinuousClock.now < deadline {
       unsafe address = unsafe current.pointee.ai_next
       let descriptor = unsafe socket(
-        current.pointee.ai_family, current.pointee.ai_socktype, current.pointee.ai_protocol)
+        current.pointee.ai_family, current.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue),
+        current.pointee.ai_protocol)
       guard descriptor >= 0 else {
         lastError = errno
         continue
@@ -555,7 +557,8 @@ enum Socket {
       throw Failure(description: unsafe "--host \(host): \(String(cString: gai_strerror(status)))", status: 2)
     }
     defer { unsafe freeaddrinfo(results) }
-    let descriptor = unsafe socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
+    let descriptor = unsafe socket(
+      first.pointee.ai_family, first.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), first.pointee.ai_protocol)
     guard descriptor >= 0 else {
       throw Failure(description: unsafe "socket: \(String(cString: strerror(errno)))", status: 2)
     }
