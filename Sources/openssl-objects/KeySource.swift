@@ -77,7 +77,7 @@ enum KeySource {
       if let module, uri.modulePath == nil, uri.moduleName == nil {
         options.moduleFile = module
       }
-      if PKCS11Backend.libp11UsesThisOpenSSL {
+      if options.backend == .libp11 {
         let loaded = try PKCS11Module.load(for: uri, options: options)
         options.module = loaded
         // The PIN for context-specific logins comes from the CLI's own source, asked only when a
