@@ -50,11 +50,7 @@ final class SpawnedProcess: @unchecked Sendable {
     }
     posix_spawn_file_actions_adddup2(&actions, outputPipe.write, 1)
     posix_spawn_file_actions_adddup2(&actions, errorPipe?.write ?? outputPipe.write, 2)
-    for descriptor in [inputPipe.read, inputPipe.write, outputPipe.read, outputPipe.write]
-      + (errorPipe.map { [$0.read, $0.write] } ?? [])
-    {
-      posix_spawn_file_actions_addclose(&actions, descriptor)
-    }
+    // The pipes' own descriptors are among those closed (they are close-on-exec too).
     Self.closeInheritedDescriptors(&actions)
     let argv = [executable] + arguments
     let env = merged.map { "\($0.key)=\($0.value)" }
@@ -154,12 +150,9 @@ final class SpawnedProcess: @unchecked Sendable {
   /// close until the child exits (a NIO test waited a minute for a server's end that way while
   /// a snippet build ran).
   private static func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
-    if let closeFrom {
-      _ = closeFrom(&actions, 3)
-      return
-    }
-    // Without glibc 2.34's closefrom action: what is open now (descriptors opened later by
-    // other threads may still be inherited).
+    if let closeFrom, closeFrom(&actions, 3) == 0 { return }
+    // Without glibc 2.34's closefrom action (or when adding it failed): what is open now
+    // (descriptors opened later by other threads may still be inherited).
     let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
     for descriptor in open.compactMap({ Int32($0) }) where descriptor > 2 {
       posix_spawn_file_actions_addclose(&actions, descriptor)
